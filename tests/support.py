@@ -1,0 +1,92 @@
+"""Grading the implementation catalog through the real nbgrader pipeline, once per assignment."""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import tempfile
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+
+from mlkit import catalog, course
+
+
+@dataclass
+class GradedCatalog:
+    assignment: str
+    course: Path
+    grades: dict[str, course.NotebookGrade]  # submission name -> grade
+    entries: dict[str, dict | None]
+
+    def feedback_html(self, student: str) -> str:
+        (path,) = (self.course / "feedback" / student / self.assignment).glob("*.html")
+        return path.read_text()
+
+    def autograded(self, student: str):
+        (path,) = (self.course / "autograded" / student / self.assignment).glob("*.ipynb")
+        return nbformat.read(path, as_version=4)
+
+
+WORK = Path(tempfile.mkdtemp(prefix="mlkit-tests-"))
+
+
+@functools.cache
+def graded_catalog(assignment: str) -> GradedCatalog:
+    """Autograde and write feedback for every catalogued submission of `assignment` in a fresh course."""
+    c = course.new_course(WORK / assignment, [assignment])
+    course.nbgrader(c, "generate_assignment", assignment, "--force")
+    entries = catalog.catalog_answers(assignment, root=c)
+    for name, answers in entries.items():
+        catalog.write_submission(c, name, assignment, catalog.submission_notebook(assignment, answers, root=c), root=c)
+    course.nbgrader(c, "autograde", assignment)
+    course.nbgrader(c, "generate_feedback", assignment)
+    grades = {student: per[assignment] for student, per in course.gradebook(c).items()}
+    return GradedCatalog(assignment, c, grades, entries)
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def visible_text(page: str) -> str:
+    """What a reader of an HTML page can see or select: the text between tags, unescaped."""
+    parser = _Text()
+    parser.feed(page)
+    return html.unescape("".join(parser.parts))
+
+
+def hidden_test_lines(nb) -> list[str]:
+    """Every non-trivial line inside a hidden-test region of a notebook's test cells."""
+    lines, hiding = [], False
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped == "### BEGIN HIDDEN TESTS":
+                hiding = True
+            elif stripped == "### END HIDDEN TESTS":
+                hiding = False
+            elif hiding and len(stripped) >= 16 and not re.fullmatch(r"[#\s\w]*", stripped):
+                lines.append(stripped)
+    return lines
+
+
+def load_reference(assignment: str) -> dict:
+    """Run the source notebook's setup and answer cells (solutions in) in-process; returns its namespace."""
+    nb = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    namespace: dict = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and not meta.get("grade") and meta.get("locked") or meta.get("solution") and cell.cell_type == "code":
+            exec(compile(catalog.strip_solution_markers(cell.source), f"<{assignment}:{meta['grade_id']}>", "exec"), namespace)
+    return namespace

@@ -1,0 +1,89 @@
+"""Every catalogued submission through the real `nbgrader autograde` and `generate_feedback`.
+
+Correct implementations in any style get full automatic points, the untouched
+release gets none, every mutant loses points, and the feedback names the
+mutant's mistake without showing any hidden test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mlkit import catalog, diagnostics
+from support import graded_catalog, hidden_test_lines, visible_text
+
+ASSIGNMENTS = catalog.assignments()
+
+
+def params(kind: str):
+    """(assignment, submission) pairs, grouped so one xdist worker grades an assignment once."""
+    out = []
+    for assignment in ASSIGNMENTS:
+        names = catalog.catalog_answers(assignment)
+        for name in names:
+            if (kind == "correct" and (name == "reference" or name.startswith("alt-"))) or \
+               (kind == "mutant" and name.startswith("mutant-")) or (kind == "all"):
+                out.append(pytest.param(assignment, name, id=f"{assignment}:{name}",
+                                        marks=pytest.mark.xdist_group(assignment)))
+    return out
+
+
+def by_assignment():
+    return [pytest.param(a, id=a, marks=pytest.mark.xdist_group(a)) for a in ASSIGNMENTS]
+
+
+@pytest.mark.parametrize("assignment, name", params("correct"))
+def test_correct_implementation_gets_full_automatic_points(assignment, name):
+    grade = graded_catalog(assignment).grades[name]
+    lost = {cell: score for cell, score in grade.cells.items() if score is not None and score == 0}
+    assert grade.auto_score == grade.auto_max > 0, f"{name} lost points in {lost}"
+
+
+@pytest.mark.parametrize("assignment", by_assignment())
+def test_untouched_release_gets_no_automatic_points(assignment):
+    grade = graded_catalog(assignment).grades["untouched"]
+    assert grade.auto_max > 0
+    assert grade.auto_score == 0
+
+
+@pytest.mark.parametrize("assignment, name", params("mutant"))
+def test_mutant_loses_points_and_feedback_names_the_mistake(assignment, name):
+    graded = graded_catalog(assignment)
+    grade = graded.grades[name]
+    assert grade.auto_score < grade.auto_max, f"{name} kept full marks: the hidden tests miss this mistake"
+    mutant = next(m for m in catalog.mutants(assignment) if f"mutant-{m.name}" == name)
+    if mutant.diagnosis:
+        declared = {m.id: m for per_test in diagnostics.catalog(assignment).values() for m in per_test.values()}
+        message = declared[mutant.diagnosis].message
+        assert message in visible_text(graded.feedback_html(name)), \
+            f"feedback for {name} does not say: {message!r}"
+
+
+@pytest.mark.parametrize("assignment", by_assignment())
+def test_catalog_has_enough_alternatives_and_mutants(assignment):
+    assert len(catalog.alternatives(assignment)) >= 2
+    assert len(catalog.mutants(assignment)) >= 6
+
+
+@pytest.mark.parametrize("assignment", by_assignment())
+def test_feedback_never_shows_hidden_test_source(assignment):
+    graded = graded_catalog(assignment)
+    source_nb = graded.autograded("reference")
+    visible_lines = {
+        line.strip() for cell in source_nb.cells for line in
+        cell.source.split("### BEGIN HIDDEN TESTS")[0].splitlines()
+    }
+    secret = [line for line in hidden_test_lines(source_nb) if line not in visible_lines]
+    assert len(secret) > 10  # the notebook really has hidden tests to leak
+    for student in graded.entries:
+        text = visible_text(graded.feedback_html(student))
+        leaked = [line for line in secret if line in text]
+        assert not leaked, f"feedback of {student} shows hidden test lines: {leaked[:3]}"
+        assert "Traceback" not in text and "BEGIN HIDDEN TESTS" not in text
+
+
+@pytest.mark.parametrize("assignment", by_assignment())
+def test_every_mutant_diagnosis_is_declared(assignment):
+    declared = {m for per_test in diagnostics.catalog(assignment).values() for m in per_test}
+    for mutant in catalog.mutants(assignment):
+        assert mutant.diagnosis is None or mutant.diagnosis in declared, mutant.name

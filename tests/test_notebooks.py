@@ -1,0 +1,122 @@
+"""The notebooks themselves: structure, validation, and release = generate_assignment(source)."""
+
+from __future__ import annotations
+
+import filecmp
+import re
+
+import nbformat
+import pytest
+
+from mlkit import catalog, course, diagnostics, nbtext
+from support import WORK
+
+# One worker runs this module: the release fixture generates every assignment once.
+pytestmark = pytest.mark.xdist_group("notebooks")
+ASSIGNMENTS = catalog.assignments()
+SECTIONS = [
+    "## 1. What you will build",
+    "## 2. The derivation",
+    "## 3. Your implementation",
+    "## 4. Tests",
+    "## 5. A picture",
+    "## 6. Real data",
+    "## 7. Explain it in 60 seconds",
+]
+
+
+def source(assignment):
+    return nbformat.read(catalog.notebook_path(assignment), as_version=4)
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory):
+    """All assignments generated afresh with `nbgrader generate_assignment`."""
+    c = course.new_course(tmp_path_factory.mktemp("release"), ASSIGNMENTS)
+    for assignment in ASSIGNMENTS:
+        course.nbgrader(c, "generate_assignment", assignment, "--force")
+    return c
+
+
+def test_every_spec_assignment_is_in_the_course():
+    assert ASSIGNMENTS[:2] == ["01_linear_regression", "02_logistic_regression"]
+    assert all(re.fullmatch(r"\d\d_[a-z_]+", a) for a in ASSIGNMENTS)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_sections_come_in_the_shared_order(assignment):
+    headings = [line for cell in source(assignment).cells if cell.cell_type == "markdown"
+                for line in cell.source.splitlines() if line.startswith("## ")]
+    assert headings == SECTIONS
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_cells_are_well_formed(assignment):
+    nb = source(assignment)
+    kinds = [nbtext.kind_of(c) for c in nb.cells]
+    assert kinds.count("manual") == 1, "one manually graded 60-second explanation"
+    assert kinds.count("answer") >= 1
+    for cell, kind in zip(nb.cells, kinds):
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, "source notebooks are committed without outputs"
+        if kind == "tests":
+            assert cell.metadata["nbgrader"]["points"] > 0
+            assert re.match(r"# Checks [^\n]+\.\n", cell.source), \
+                f"{cell.id}: a test cell opens with one sentence saying what it checks"
+            assert "### BEGIN HIDDEN TESTS" in cell.source
+        if kind == "answer":
+            assert "### BEGIN SOLUTION" in cell.source
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_diagnostics_used_by_tests_are_declared(assignment):
+    declared = diagnostics.catalog(assignment)
+    for cell in source(assignment).cells:
+        if nbtext.kind_of(cell) != "tests":
+            continue
+        assert f'Check("{assignment}", "{cell.id}")' in cell.source
+        used = set(re.findall(r'check\.fail\("(\w+)"\)', cell.source))
+        used |= set(re.findall(r'mistake="(\w+)"', cell.source))
+        used |= {m for block in re.findall(r"by_text=\{([^}]*)\}", cell.source)
+                 for m in re.findall(r':\s*"(\w+)"', block)}
+        used |= {m for block in re.findall(r"mistakes=\{([^}]*)\}", cell.source)
+                 for m in re.findall(r'"(\w+)":', block)}
+        missing = used - set(declared.get(cell.id, {}))
+        assert not missing, f"{cell.id} uses undeclared mistakes {missing}"
+    assert set(declared) <= {c.id for c in source(assignment).cells}, "diagnostics for a test cell that does not exist"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_source_notebook_passes_nbgrader_validate(assignment, tmp_path):
+    result = course.nbgrader(course.ROOT, "validate", str(catalog.notebook_path(assignment)))
+    assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_release_equals_generate_assignment(assignment, regenerated):
+    committed = course.ROOT / "release" / assignment
+    fresh = regenerated / "release" / assignment
+    comparison = filecmp.dircmp(committed, fresh)
+    assert not comparison.left_only and not comparison.right_only
+    for path in fresh.rglob("*"):
+        if path.is_file():
+            assert path.read_bytes() == (committed / path.relative_to(fresh)).read_bytes(), \
+                f"release/{assignment}/{path.relative_to(fresh)} is stale: run `./run release`"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_contains_no_solution_and_no_hidden_test(assignment):
+    release = nbformat.read(catalog.notebook_path(assignment, "release"), as_version=4)
+    text = "\n".join(c.source for c in release.cells)
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+    solution_lines, inside = [], False
+    for cell in source(assignment).cells:
+        for line in cell.source.splitlines():
+            if line.strip() in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+                inside = True
+            elif line.strip() in ("### END SOLUTION", "### END HIDDEN TESTS"):
+                inside = False
+            elif inside and len(line.strip()) > 20:
+                solution_lines.append(line.strip())
+    released = {line.strip() for line in text.splitlines()}
+    assert solution_lines and not [line for line in solution_lines if line in released]
