@@ -225,7 +225,10 @@ class Check:
         `by_text` maps a piece of the warning's text ("exp", "log") to the
         declared mistake it reveals; otherwise `mistake` is reported.
         """
-        with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        # Underflow to 0 is harmless (exp(-1e4) == 0.0), so only overflow, division by
+        # zero and invalid operations count.
+        with warnings.catch_warnings(record=True) as caught, \
+                np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
             warnings.simplefilter("always")
             yield
         if caught:

@@ -1,0 +1,33 @@
+"""`mlkit` command line: the course's jobs, each a thin layer over nbgrader's own commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mlkit import catalog, course, demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlkit", description="NumPy ML course kit on nbgrader.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="build release/, autograde the sample class, write feedback, print the gradebook")
+    rel = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader generate_assignment")
+    rel.add_argument("assignments", nargs="*", help="default: all")
+    sub.add_parser("gradebook", help="print the student x assignment table of the course gradebook")
+    sub.add_parser("clean", help="remove the sample class, autograded/, feedback/ and gradebook.db")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        demo.run()
+    elif args.command == "release":
+        demo.release(course.ROOT, args.assignments or catalog.assignments())
+    elif args.command == "gradebook":
+        print(course.format_gradebook(course.gradebook(course.ROOT), catalog.assignments()))
+    elif args.command == "clean":
+        demo.clean()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

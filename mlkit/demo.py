@@ -1,0 +1,79 @@
+"""The main job: build the release, grade the bundled sample class, write feedback, print the gradebook.
+
+The sample class is made from the implementation catalog (see `mlkit.catalog`)
+so it always matches the current notebooks:
+
+    alice  the reference solution                     full automatic points
+    bob    typical mistakes (mutants marked in_sample_class, combined)
+    carol  the untouched release notebook             no automatic points
+    dave   the first alternative correct solution     full automatic points
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from mlkit import catalog, course
+
+SAMPLE_STUDENTS = ("alice", "bob", "carol", "dave")
+
+
+def sample_answers(student: str, assignment: str, root: Path) -> dict[str, str] | None:
+    reference = catalog.reference_answers(assignment, root)
+    if student == "alice":
+        return reference
+    if student == "bob":
+        answers = reference
+        for mutant in catalog.mutants(assignment):
+            if mutant.in_sample_class:
+                answers = mutant.apply(answers)
+        return answers
+    if student == "carol":
+        return None
+    if student == "dave":
+        alternatives = catalog.alternatives(assignment)
+        return {**reference, **alternatives[sorted(alternatives)[0]]} if alternatives else reference
+    raise KeyError(student)
+
+
+def write_sample_class(root: Path, assignments: list[str]) -> None:
+    """(Re)create submitted/<student>/<assignment>/ for the sample students."""
+    for student in SAMPLE_STUDENTS:
+        for assignment in assignments:
+            nb = catalog.submission_notebook(assignment, sample_answers(student, assignment, root), root)
+            catalog.write_submission(root, student, assignment, nb, root)
+
+
+def release(root: Path, assignments: list[str], log=print) -> None:
+    for assignment in assignments:
+        log(f"nbgrader generate_assignment {assignment}")
+        course.nbgrader(root, "generate_assignment", assignment, "--force")
+
+
+def run(root: Path = course.ROOT, log=print) -> dict:
+    assignments = catalog.assignments(root)
+    release(root, assignments, log)
+    write_sample_class(root, assignments)
+    for assignment in assignments:
+        log(f"nbgrader autograde {assignment}  (students: {', '.join(SAMPLE_STUDENTS)})")
+        course.nbgrader(root, "autograde", assignment, "--force")
+        log(f"nbgrader generate_feedback {assignment}")
+        course.nbgrader(root, "generate_feedback", assignment, "--force")
+    grades = course.gradebook(root)
+    log("")
+    log("Gradebook (automatic + manual points; the 60-second explanations await manual grading):")
+    log(course.format_gradebook(grades, assignments))
+    log(f"\nFeedback reports: {root / 'feedback'}/<student>/<assignment>/*.html")
+    return grades
+
+
+def clean(root: Path = course.ROOT) -> None:
+    """Remove everything the main job produced (not release/, which is committed)."""
+    for name in ("autograded", "feedback"):
+        for child in (root / name).iterdir():
+            if child.name != ".gitkeep":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    for student in SAMPLE_STUDENTS:
+        shutil.rmtree(root / "submitted" / student, ignore_errors=True)
+    (root / "gradebook.db").unlink(missing_ok=True)
