@@ -49,12 +49,22 @@ def graded_catalog(assignment: str) -> GradedCatalog:
 
 
 class _Text(HTMLParser):
+    """Collects text a reader sees: everything between tags except inside <style> and <script>."""
+
     def __init__(self):
         super().__init__()
         self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.skipping += tag in ("style", "script")
+
+    def handle_endtag(self, tag):
+        self.skipping -= tag in ("style", "script") and self.skipping > 0
 
     def handle_data(self, data):
-        self.parts.append(data)
+        if not self.skipping:
+            self.parts.append(data)
 
 
 def visible_text(page: str) -> str:

@@ -53,10 +53,12 @@ def test_mutant_loses_points_and_feedback_names_the_mistake(assignment, name):
     assert grade.auto_score < grade.auto_max, f"{name} kept full marks: the hidden tests miss this mistake"
     mutant = next(m for m in catalog.mutants(assignment) if f"mutant-{m.name}" == name)
     if mutant.diagnosis:
-        declared = {m.id: m for per_test in diagnostics.catalog(assignment).values() for m in per_test.values()}
-        message = declared[mutant.diagnosis].message
-        assert message in visible_text(graded.feedback_html(name)), \
-            f"feedback for {name} does not say: {message!r}"
+        # A mistake id may be recognised by several test cells, each with its own wording.
+        messages = {per_test[mutant.diagnosis].message for per_test in diagnostics.catalog(assignment).values()
+                    if mutant.diagnosis in per_test}
+        text = visible_text(graded.feedback_html(name))
+        assert any(message in text for message in messages), \
+            f"feedback for {name} does not say any of: {sorted(messages)}"
 
 
 @pytest.mark.parametrize("assignment", by_assignment())
