@@ -2,6 +2,8 @@
 
 import os
 
+from mlkit import sandbox
+
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "numpy-ml-from-scratch"
@@ -13,9 +15,43 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Hidden tests are fast (about a second per notebook); a cell that runs for
-# a minute is stuck, not slow.
-c.Execute.timeout = 60
+# Grading integrity (mlkit/integrity.py explains each step).  The submitted
+# notebook is never modified; the graded copy is rebuilt from the release with
+# the student's answers, answers are checked against SPEC's rules before they
+# run, and a crash or endless loop ends that notebook with a recorded reason.
+c.Autograde.exporter_class = "mlkit.integrity.TolerantNotebookExporter"
+c.Autograde.sanitize_preprocessors = [
+    "mlkit.integrity.RebuildFromRelease",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "mlkit.integrity.GateAnswerCells",
+]
+c.Autograde.autograde_preprocessors = [
+    "mlkit.integrity.ReadGradingIssues",
+    "mlkit.integrity.ResilientExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "mlkit.integrity.LimitOutputSize",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "mlkit.integrity.RecordGradingIssues",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Hidden tests are fast (about a second per notebook): a cell still running
+# after 30 s is stuck, so it ends the notebook instead of being interrupted.
+c.ResilientExecute.timeout = 30
+c.ResilientExecute.interrupt_on_timeout = False
+c.ResilientExecute.notebook_timeout = 240
+
+# Student code runs in a sandboxed kernel (mlkit/sandbox.py) wherever the
+# machine can provide one (bubblewrap and setpriv, grading as root).
+if sandbox.available():
+    sandbox.install()
+    c.ResilientExecute.kernel_name = sandbox.KERNEL_NAME
 
 # nbgrader scores a test cell 0 if it wrote anything to stderr.  Correct code
 # may print a harmless warning (a RuntimeWarning, a DeprecationWarning from a

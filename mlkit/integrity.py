@@ -1,0 +1,298 @@
+"""Grading integrity: nbgrader plug-ins that make a hostile or broken submission change nothing but its own score.
+
+All of these run in the grading process (never in the student's kernel) and
+are switched on in `nbgrader_config.py`:
+
+`TolerantNotebookExporter`  (Autograde.exporter_class)
+    A notebook that is not UTF-8, not JSON or not a valid notebook is graded
+    as an empty submission with the reason recorded, instead of stopping that
+    student with a traceback.
+
+`RebuildFromRelease`  (first sanitize step)
+    The graded notebook is rebuilt from the release notebook's cell list: the
+    student contributes only the contents of answer cells (matched by
+    grade_id; an answer cell whose metadata was stripped is found by the
+    class/function names it defines) and extra code cells of their own.
+    Deleted, duplicated, moved or metadata-stripped test and read-only cells
+    come back from the release, and nbgrader's OverwriteCells then restores
+    their hidden tests from the gradebook.
+
+`GateAnswerCells`  (last sanitize step)
+    Runs `mlkit.gate` on every answer cell.  If one breaks SPEC's rules the
+    notebook's answers are not executed at all: it scores 0 automatic points
+    with a one-line reason naming the offending lines, and is flagged for
+    instructor review.  An extra cell of the student's that breaks the rules is
+    left out of grading with a note (it is not an answer).
+
+`ResilientExecute`  (replaces nbgrader's Execute)
+    A kernel that dies (os._exit, memory or CPU limit, sandbox kill) or a cell
+    that times out stops the notebook: cells already run keep their points,
+    every remaining test cell gets an error naming the reason, and the
+    notebook is recorded, not left as "needs autograding".
+
+`LimitOutputSize`  (after execution)
+    Caps each output's text, so a 20 MB print cannot bloat the gradebook's
+    notebooks or the feedback.
+
+`RecordGradingIssues`  (after SaveAutoGrades)
+    Writes the reason into the gradebook as the answer cells' automatic
+    comment (nbgrader's own Comment table), and sets needs_manual_grade on
+    the notebook's test cells when the gate refused it, so the formgrader
+    lists it for review.  `mlkit.export.IssuesCsvExportPlugin` exports it.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import os
+
+import nbformat
+from nbconvert.exporters import NotebookExporter
+from nbformat.notebooknode import NotebookNode
+from nbgrader import utils
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Integer
+
+from mlkit import gate
+
+ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
+
+
+def _issue(nb) -> dict:
+    return nb.metadata.setdefault(ISSUE_KEY, {"reasons": [], "refused": False})
+
+
+def _course_root(preprocessor) -> str:
+    return preprocessor.config.CourseDirectory.get("root", os.getcwd())
+
+
+def _is_answer(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("solution")) and not meta.get("grade") and cell.cell_type == "code"
+
+
+def _is_student_text_answer(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("solution")) and bool(meta.get("grade"))
+
+
+def _defined_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+
+
+class TolerantNotebookExporter(NotebookExporter):
+    """Reads what can be read; an unreadable file becomes an empty notebook carrying the reason."""
+
+    def from_filename(self, filename, resources=None, **kw):
+        try:
+            with open(filename, "rb") as handle:
+                raw = handle.read()
+            text = raw.decode("utf-8")
+            nb = nbformat.reads(text, as_version=4)
+            nbformat.validate(nb)
+        except Exception as error:  # any way a file can fail to be a notebook
+            reason = f"the submitted notebook could not be read ({type(error).__name__}: {str(error)[:200]})"
+            nb = nbformat.v4.new_notebook()
+            _issue(nb)["reasons"].append(reason)
+        return self.from_notebook_node(nb, resources=resources, **kw)
+
+
+class RebuildFromRelease(NbGraderPreprocessor):
+    """Rebuild the notebook from the release's cells, keeping only the student's answers and own code."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        path = os.path.join(_course_root(self), "release", info["assignment"], info["notebook"] + ".ipynb")
+        release = nbformat.read(path, as_version=4)
+        issue = copy.deepcopy(nb.metadata.get(ISSUE_KEY, {"reasons": [], "refused": False}))
+
+        answers: dict[str, NotebookNode] = {}
+        unmarked_code: list[NotebookNode] = []
+        # Cells the release has without nbgrader metadata (the pictures, the real data) are
+        # taken from the release; an unmarked cell with another id is the student's own code.
+        release_plain_ids = {cell.get("id") for cell in release.cells if not cell.metadata.get("nbgrader")}
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id and cell.metadata["nbgrader"].get("solution"):
+                answers.setdefault(grade_id, cell)  # a duplicate answer cell: the first one counts
+            elif not cell.metadata.get("nbgrader") and cell.cell_type == "code" and cell.get("id") not in release_plain_ids:
+                unmarked_code.append(cell)
+
+        rebuilt, own_cells_placed, repaired = [], False, []
+        for template in release.cells:
+            cell = copy.deepcopy(template)
+            if _is_answer(template) or _is_student_text_answer(template):
+                grade_id = template.metadata["nbgrader"]["grade_id"]
+                student = answers.get(grade_id)
+                if student is None and _is_answer(template):
+                    student = self._find_stripped_answer(template, unmarked_code)
+                    if student is not None:
+                        repaired.append(f"answer cell {grade_id!r} had lost its nbgrader metadata")
+                if student is not None and student.cell_type == template.cell_type:
+                    cell.source = student.source
+                elif student is None:
+                    repaired.append(f"answer cell {grade_id!r} was missing")
+                if _is_answer(template) and not own_cells_placed:
+                    # The student's own code cells run just before the first answer cell.
+                    for own in unmarked_code:
+                        rebuilt.append(nbformat.v4.new_code_cell(own.source))
+                    own_cells_placed = True
+            rebuilt.append(cell)
+
+        if repaired:
+            issue["reasons"].append("structure repaired from the release: " + "; ".join(repaired))
+        nb.cells = rebuilt
+        nb.metadata = copy.deepcopy(release.metadata)
+        nb.metadata[ISSUE_KEY] = issue
+        return nb, resources
+
+    @staticmethod
+    def _find_stripped_answer(template, candidates):
+        wanted = _defined_names(template.source)
+        if not wanted:
+            return None
+        for index, cell in enumerate(candidates):
+            if wanted <= _defined_names(cell.source):
+                return candidates.pop(index)
+        return None
+
+
+class GateAnswerCells(NbGraderPreprocessor):
+    """Refuse to run answers that break SPEC's rules; leave out the student's own rule-breaking cells."""
+
+    def preprocess(self, nb, resources):
+        issue = nb.metadata.setdefault(ISSUE_KEY, {"reasons": [], "refused": False})
+        offending: list[str] = []
+        for cell in nb.cells:
+            if _is_answer(cell):
+                grade_id = cell.metadata["nbgrader"]["grade_id"]
+                offending += [f"{grade_id} {v}" for v in gate.inspect_source(cell.source)]
+        if offending:
+            issue["refused"] = True
+            issue["reasons"].append(
+                "not graded: answer code outside what SPEC.md allows (flagged for instructor review): "
+                + "; ".join(offending)
+            )
+            message = issue["reasons"][-1]
+            for cell in nb.cells:
+                if _is_answer(cell):
+                    cell.source = f"raise RuntimeError({message!r})"
+        kept = []
+        for cell in nb.cells:
+            if cell.cell_type == "code" and not cell.metadata.get("nbgrader"):
+                problems = gate.inspect_source(cell.source)
+                if problems:
+                    kept.append(nbformat.v4.new_markdown_cell(
+                        "*One of your own code cells was not run during grading: "
+                        + "; ".join(str(p) for p in problems) + "*"))
+                    continue
+            kept.append(cell)
+        nb.cells = kept
+        return nb, resources
+
+
+class ResilientExecute(Execute):
+    """nbgrader's Execute, but a dead or stuck kernel ends the notebook with a recorded reason."""
+
+    notebook_timeout = Integer(
+        240, help="Seconds of execution allowed for one notebook; each cell also has `timeout`."
+    ).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        self._mlkit_index = index
+        return super().preprocess_cell(cell, resources, index)
+
+    def preprocess(self, nb, resources=None, km=None):
+        import time
+
+        deadline = time.monotonic() + self.notebook_timeout
+        self.timeout_func = lambda cell: max(1, min(self.timeout, int(deadline - time.monotonic())))
+        self._mlkit_index = -1
+        try:
+            return super().preprocess(nb, resources, km=km)
+        except Exception as error:  # DeadKernelError, CellTimeoutError, RuntimeError from nbclient, ...
+            reason = self._describe(error)
+            stopped_at = max(self._mlkit_index, 0)
+            issue = resources.setdefault(ISSUE_KEY, {"reasons": [], "refused": False})
+            issue["reasons"].append(f"grading stopped at cell {stopped_at + 1}: {reason}")
+            for position, cell in enumerate(nb.cells):
+                if position >= stopped_at and cell.cell_type == "code" and utils.is_grade(cell):
+                    cell.outputs.append(nbformat.v4.new_output(
+                        "error", ename="GradingStopped", evalue=reason, traceback=[f"GradingStopped: {reason}"]))
+            return nb, resources
+
+    @staticmethod
+    def _describe(error: Exception) -> str:
+        name = type(error).__name__
+        if name == "DeadKernelError":
+            return ("the kernel died (the code exited the interpreter, or hit the sandbox's memory, CPU "
+                    "or wall-clock limit); later tests could not run")
+        if name in ("CellTimeoutError", "TimeoutError"):
+            return "a cell ran past the time limit (an endless loop?); later tests could not run"
+        return f"{name}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+
+
+class LimitOutputSize(NbGraderPreprocessor):
+    """Truncate every text output to `max_chars` characters."""
+
+    max_chars = Integer(20_000).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream" and len(output.text) > self.max_chars:
+                output.text = output.text[: self.max_chars] + f"\n... [output truncated to {self.max_chars} characters]\n"
+            elif output.output_type == "error":
+                output.evalue = output.evalue[: self.max_chars]
+                output.traceback = [line[: self.max_chars] for line in output.traceback[-50:]]
+            elif "data" in output:
+                for mime, value in list(output.data.items()):
+                    if isinstance(value, str) and len(value) > self.max_chars:
+                        output.data[mime] = value[: self.max_chars] + "\n... [truncated]"
+        return cell, resources
+
+
+class ReadGradingIssues(NbGraderPreprocessor):
+    """Carry the sanitize steps' reasons (notebook metadata) into `resources` before metadata is cleared."""
+
+    def preprocess(self, nb, resources):
+        resources[ISSUE_KEY] = copy.deepcopy(nb.metadata.get(ISSUE_KEY, {"reasons": [], "refused": False}))
+        return nb, resources
+
+
+class RecordGradingIssues(NbGraderPreprocessor):
+    """Write the reasons into the gradebook (answer-cell auto comments) and flag refused notebooks."""
+
+    def preprocess(self, nb, resources):
+        issue = resources.get(ISSUE_KEY) or {"reasons": [], "refused": False}
+        info = resources["nbgrader"]
+        text = " | ".join(issue["reasons"])
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            written = {g.name for g in notebook.grades if g.cell.cell_type == "markdown"}
+            if text:
+                for comment in notebook.comments:
+                    if comment.name not in written:  # the answer cells' comments, not the written answer's
+                        comment.auto_comment = text
+            if issue["refused"]:
+                for grade in notebook.grades:
+                    if grade.cell.cell_type == "code":
+                        grade.auto_score = 0.0
+                        grade.needs_manual_grade = True
+            gb.db.commit()
+        return nb, resources
+
+
+def grading_issue(gb: Gradebook, student: str, assignment: str, notebook: str) -> str:
+    """The recorded reason for one submitted notebook ('' if none)."""
+    try:
+        nb = gb.find_submission_notebook(notebook, assignment, student)
+    except MissingEntry:
+        return ""
+    return next((c.auto_comment for c in nb.comments
+                 if c.auto_comment and c.auto_comment != "No response."), "")
