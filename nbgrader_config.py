@@ -67,3 +67,6 @@ c.GenerateFeedback.preprocessors = [
     "mlkit.feedback.RedactHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# `nbgrader export` adds each submission's recorded grading issue to grades.csv.
+c.ExportApp.plugin_class = "mlkit.export.GradesWithIssuesExportPlugin"

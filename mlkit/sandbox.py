@@ -86,7 +86,10 @@ def bwrap_command(workdir: Path, connection_file: Path, kernel_argv: list[str]) 
     user = pwd.getpwnam(SANDBOX_USER)
     python_home = Path(sys.base_prefix).resolve()
     venv = Path(sys.prefix).resolve()
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-uts",
+    # No --new-session and no PID namespace: the kernel stays in the process group
+    # Jupyter started, so Jupyter's kill of that group reaches it even after
+    # setpriv's change of user has cleared bwrap's parent-death signal.
+    command = ["bwrap", "--die-with-parent", "--unshare-ipc", "--unshare-uts",
                "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
     # Hide the home of root and the course folder (and whatever else lies beside the
     # working folder), then bring back only what the kernel needs, read-only.
@@ -122,7 +125,6 @@ def bwrap_command(workdir: Path, connection_file: Path, kernel_argv: list[str]) 
 
 
 def _apply_limits() -> None:
-    os.setsid()
     for limit, value in LIMITS.items():
         resource.setrlimit(limit, (value, value))
 
@@ -139,22 +141,15 @@ def launch(connection_file: str) -> int:
         os.chown(copy, user.pw_uid, user.pw_gid)
         os.chmod(copy, 0o400)
         argv = bwrap_command(workdir, copy, [sys.executable, "-m", "ipykernel_launcher"])
+        # Jupyter signals (and at shutdown kills) the whole process group, this
+        # launcher and the sandboxed kernel alike, so nothing needs forwarding.
         child = subprocess.Popen(argv, preexec_fn=_apply_limits)
-
-        def forward(signum, frame):
-            try:
-                os.killpg(child.pid, signum)
-            except ProcessLookupError:
-                pass
-
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, forward)
         try:
             return child.wait(timeout=WALL_CLOCK_SECONDS)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            return 124
+            shutil.rmtree(private, ignore_errors=True)
+            os.killpg(os.getpgrp(), signal.SIGKILL)  # the kernel and this launcher: the notebook is over
+            raise
     finally:
         shutil.rmtree(private, ignore_errors=True)
 

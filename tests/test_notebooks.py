@@ -111,7 +111,7 @@ def test_release_contains_no_solution_and_no_hidden_test(assignment):
     release = nbformat.read(catalog.notebook_path(assignment, "release"), as_version=4)
     text = "\n".join(c.source for c in release.cells)
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
-    solution_lines, inside = [], False
+    solution_lines, visible_lines, inside = [], set(), False
     for cell in source(assignment).cells:
         for line in cell.source.splitlines():
             if line.strip() in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
@@ -120,5 +120,9 @@ def test_release_contains_no_solution_and_no_hidden_test(assignment):
                 inside = False
             elif inside and len(line.strip()) > 20:
                 solution_lines.append(line.strip())
+            elif not inside:
+                visible_lines.add(line.strip())
+    # A line that also stands outside every hidden region (a visible example) is no secret.
+    secret = [line for line in solution_lines if line not in visible_lines]
     released = {line.strip() for line in text.splitlines()}
-    assert solution_lines and not [line for line in solution_lines if line in released]
+    assert secret and not [line for line in secret if line in released]
