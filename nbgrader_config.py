@@ -60,10 +60,12 @@ if sandbox.available():
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"\w*Warning\b"
 
-# Feedback keeps every failure's one-sentence message but never the hidden
-# tests' source or their traceback lines (nbgrader issue 917).
+# Feedback opens with a table of every check (points, result, the diagnosed
+# mistake and a hint), and keeps each failure's one-sentence message but never
+# the hidden tests' source or their traceback lines (nbgrader issue 917).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "mlkit.feedback.AddCheckSummary",
     "mlkit.feedback.RedactHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mlkit import catalog, course, demo
+from mlkit import catalog, classreport, course, demo, selfstudy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("assignments", nargs="*", help="default: all")
     sub.add_parser("gradebook", help="print the student x assignment table of the course gradebook")
     sub.add_parser("clean", help="remove the sample class, autograded/, feedback/ and gradebook.db")
+    report = sub.add_parser("class-report", help="write the class report (HTML with a chart, and CSV) after autograding")
+    report.add_argument("--out", default="reports", help="output folder (default: reports/)")
+    self_grade = sub.add_parser("selfgrade", help="grade your own completed notebook (self-study), with feedback")
+    self_grade.add_argument("notebook", help="your working copy of a release notebook")
+    self_grade.add_argument("--assignment", help="which assignment it is (default: recognised from its cells)")
+    self_grade.add_argument("--workspace", help="where attempts are graded and kept (default ~/.mlkit-selfstudy)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -26,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         print(course.format_gradebook(course.gradebook(course.ROOT), catalog.assignments()))
     elif args.command == "clean":
         demo.clean()
+    elif args.command == "class-report":
+        for path in classreport.write(course.ROOT, course.ROOT / args.out):
+            print(path)
+    elif args.command == "selfgrade":
+        return selfstudy.main(args.notebook, args.workspace, args.assignment)
     return 0
 
 

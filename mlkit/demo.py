@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from mlkit import catalog, course
+from mlkit import catalog, classreport, course
 
 SAMPLE_STUDENTS = ("alice", "bob", "carol", "dave")
 
@@ -65,6 +65,8 @@ def run(root: Path = course.ROOT, log=print) -> dict:
     log("Gradebook (automatic + manual points; the 60-second explanations await manual grading):")
     log(course.format_gradebook(grades, assignments))
     log(f"\nFeedback reports: {root / 'feedback'}/<student>/<assignment>/*.html")
+    report, table = classreport.write(root, root / "reports")
+    log(f"Class report: {report} (and {table.name})")
     return grades
 
 

@@ -1,7 +1,12 @@
 """nbgrader preprocessors for the feedback students read.
 
-`RedactHiddenTests` runs inside `nbgrader generate_feedback` (it is listed in
-`nbgrader_config.py`).  Stock feedback shows the autograded notebook as is,
+Both run inside `nbgrader generate_feedback` (listed in `nbgrader_config.py`):
+
+`AddCheckSummary` puts a table at the top of the report: every check, its
+points, passed or not, and for a failure the diagnosed mistake in one
+sentence with a hint (see `mlkit.results`).
+
+`RedactHiddenTests`: stock feedback shows the autograded notebook as is,
 which includes the hidden tests' source and tracebacks quoting their lines.
 This keeps what a student should see (the visible tests, every failure's
 one-sentence message, what the tests printed) and drops the rest.
@@ -11,10 +16,12 @@ from __future__ import annotations
 
 import re
 
+import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
 from mlkit.checks import DIAGNOSIS_MIME
+from mlkit.results import SUMMARY_CSS, check_results, summary_table_html
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -70,3 +77,16 @@ class RedactHiddenTests(NbGraderPreprocessor):
             kept.append(output)
         cell.outputs = kept
         return cell, resources
+
+
+class AddCheckSummary(NbGraderPreprocessor):
+    """Insert the summary table of checks as the report's first cell."""
+
+    def preprocess(self, nb, resources):
+        results = check_results(nb, resources["nbgrader"]["assignment"])
+        if results:
+            table = summary_table_html(results, title="Summary of the automatic checks")
+            cell = nbformat.v4.new_markdown_cell(f"<style>{SUMMARY_CSS}</style>\n\n{table}")
+            cell.metadata["mlkit"] = {"summary": True}
+            nb.cells.insert(0, cell)
+        return nb, resources

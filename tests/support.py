@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 import html
 import re
+import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 from mlkit import catalog, course
 
@@ -100,3 +103,26 @@ def load_reference(assignment: str) -> dict:
         if cell.cell_type == "code" and not meta.get("grade") and meta.get("locked") or meta.get("solution") and cell.cell_type == "code":
             exec(compile(catalog.strip_solution_markers(cell.source), f"<{assignment}:{meta['grade_id']}>", "exec"), namespace)
     return namespace
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = course.ROOT / "test-artifacts"  # screenshots, for a person to look at
+
+
+def render(page: Path, name: str, height: int = 1200) -> tuple[np.ndarray, str]:
+    """Screenshot of the page's first `height` pixels, and the DOM after rendering."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    from PIL import Image
+
+    shot = ARTIFACTS / f"{name}.png"
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tempfile.mkdtemp()}", f"--window-size=1280,{height}", "--hide-scrollbars"]
+    subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True)
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    return np.asarray(Image.open(shot).convert("L")), dom
+
+
+def ink(pixels: np.ndarray) -> float:
+    """Share of pixels that are not background white."""
+    return float(np.mean(pixels < 200))

@@ -1,0 +1,136 @@
+"""The instructor's class report: score distributions, pass rate per check, the most common mistakes.
+
+    mlkit class-report [--out reports/]
+
+Reads nbgrader's gradebook for scores and the autograded notebooks for each
+check's result and diagnosis (`mlkit.results`, the same reading the feedback
+uses), then writes `class_report.html` (with an SVG chart of the score
+distribution per assignment) and `class_report.csv` (one row per check).
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import html
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from mlkit import course, diagnostics, results
+
+
+@dataclass
+class CheckStats:
+    assignment: str
+    test_id: str
+    description: str
+    points: float
+    submissions: int = 0
+    passed: int = 0
+    mistakes: collections.Counter = field(default_factory=collections.Counter)
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.submissions if self.submissions else 0.0
+
+
+def collect(root: Path) -> tuple[dict[str, list[float]], dict[str, float], list[CheckStats]]:
+    """Scores per assignment, maximum automatic score per assignment, and statistics per check."""
+    grades = course.gradebook(root)
+    scores: dict[str, list[float]] = collections.defaultdict(list)
+    maxima: dict[str, float] = {}
+    stats: dict[tuple[str, str], CheckStats] = {}
+    for student, per_assignment in sorted(grades.items()):
+        for assignment, grade in sorted(per_assignment.items()):
+            scores[assignment].append(grade.auto_score)
+            maxima[assignment] = grade.auto_max
+            for path in sorted((root / "autograded" / student / assignment).glob("*.ipynb")):
+                for r in results.check_results(nbformat.read(path, as_version=4), assignment):
+                    entry = stats.setdefault((assignment, r.test_id),
+                                             CheckStats(assignment, r.test_id, r.description, r.points))
+                    entry.submissions += 1
+                    entry.passed += r.passed
+                    if r.mistake:
+                        entry.mistakes[r.mistake] += 1
+    return dict(scores), maxima, list(stats.values())
+
+
+def distribution_svg(scores: dict[str, list[float]], maxima: dict[str, float]) -> str:
+    """Histograms of automatic scores, one small panel per assignment, as an inline SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(scores)
+    columns = min(5, max(1, len(names)))
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 2.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, names):
+        ax.set_visible(True)
+        top = maxima[name] or 1.0
+        ax.hist([100 * s / top for s in scores[name]], bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.01],
+                color="#4c72b0", edgecolor="white")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlim(0, 100)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("% of automatic points", fontsize=7)
+    fig.suptitle("Score distribution per assignment (students per bin)", fontsize=10)
+    fig.tight_layout()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def mistake_message(assignment: str, test_id: str, mistake: str) -> str:
+    declared = diagnostics.mistakes_for(assignment, test_id).get(mistake)
+    return declared.message if declared else mistake
+
+
+def write(root: Path, out: Path) -> tuple[Path, Path]:
+    scores, maxima, stats = collect(root)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, html_path = out / "class_report.csv", out / "class_report.html"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["assignment", "check", "description", "points", "submissions", "passed", "pass_rate",
+                         "mistakes (id: count)"])
+        for s in stats:
+            writer.writerow([s.assignment, s.test_id, s.description, s.points, s.submissions, s.passed,
+                             f"{s.pass_rate:.3f}", "; ".join(f"{m}: {n}" for m, n in s.mistakes.most_common())])
+
+    common = sorted(((n, s, m) for s in stats for m, n in s.mistakes.items()), key=lambda t: (-t[0], t[1].assignment))
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title><style>",
+             "body { font-family: sans-serif; margin: 2em; } table { border-collapse: collapse; margin-bottom: 2em; }",
+             "td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }",
+             "th { background: #f0f0f0; } .bar { background: #4c72b0; height: 10px; display: inline-block; }",
+             "</style></head><body><h1>Class report</h1>",
+             f"<p>{sum(len(v) for v in scores.values())} graded submissions in {len(scores)} assignments.</p>",
+             "<h2>Score distribution</h2>", f"<div class='mlkit-chart'>{distribution_svg(scores, maxima)}</div>",
+             "<h2>Summary per assignment</h2><table><tr><th>assignment</th><th>submissions</th>"
+             "<th>mean score</th><th>full marks</th></tr>"]
+    for name in sorted(scores):
+        values, top = scores[name], maxima[name]
+        parts.append(f"<tr><td>{name}</td><td>{len(values)}</td><td>{sum(values) / len(values):.1f} / {top:g}</td>"
+                     f"<td>{sum(v >= top for v in values)}</td></tr>")
+    parts.append("</table><h2>Most common diagnosed mistakes</h2><table><tr><th>count</th><th>assignment</th>"
+                 "<th>check</th><th>mistake</th></tr>")
+    for n, s, m in common[:20]:
+        parts.append(f"<tr><td>{n}</td><td>{s.assignment}</td><td>{s.test_id}</td>"
+                     f"<td>{html.escape(mistake_message(s.assignment, s.test_id, m))}</td></tr>")
+    parts.append("</table><h2>Pass rate per check</h2><table><tr><th>assignment</th><th>check</th>"
+                 "<th>points</th><th>pass rate</th><th></th></tr>")
+    for s in stats:
+        parts.append(f"<tr><td>{s.assignment}</td><td title='{html.escape(s.description)}'>{s.test_id}</td>"
+                     f"<td>{s.points:g}</td><td>{100 * s.pass_rate:.0f}% ({s.passed}/{s.submissions})</td>"
+                     f"<td><span class='bar' style='width:{120 * s.pass_rate:.0f}px'></span></td></tr>")
+    parts.append("</table></body></html>")
+    html_path.write_text("".join(parts))
+    return html_path, csv_path
