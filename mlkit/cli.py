@@ -16,6 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("assignments", nargs="*", help="default: all")
     sub.add_parser("gradebook", help="print the student x assignment table of the course gradebook")
     sub.add_parser("clean", help="remove the sample class, autograded/, feedback/ and gradebook.db")
+    grade = sub.add_parser("grade", help="autograde the class in parallel (nbgrader's autograde, same gradebook)")
+    grade.add_argument("assignments", nargs="*", help="default: all")
+    grade.add_argument("-j", "--jobs", type=int, help="worker processes (default: all cores)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions already autograded")
+    grade.add_argument("--course", help="course folder (default: this kit's)")
     report = sub.add_parser("class-report", help="write the class report (HTML with a chart, and CSV) after autograding")
     report.add_argument("--out", default="reports", help="output folder (default: reports/)")
     self_grade = sub.add_parser("selfgrade", help="grade your own completed notebook (self-study), with feedback")
@@ -32,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         print(course.format_gradebook(course.gradebook(course.ROOT), catalog.assignments()))
     elif args.command == "clean":
         demo.clean()
+    elif args.command == "grade":
+        from mlkit import grade as grading  # imports nbgrader: only when grading
+
+        return grading.main(args.assignments, args.jobs, args.force, args.course)
     elif args.command == "class-report":
         for path in classreport.write(course.ROOT, course.ROOT / args.out):
             print(path)

@@ -143,7 +143,9 @@ def launch(connection_file: str) -> int:
         argv = bwrap_command(workdir, copy, [sys.executable, "-m", "ipykernel_launcher"])
         # Jupyter signals (and at shutdown kills) the whole process group, this
         # launcher and the sandboxed kernel alike, so nothing needs forwarding.
-        child = subprocess.Popen(argv, preexec_fn=_apply_limits)
+        # The kernel's own chatter (connection notes, TCP warnings) would interleave with the
+        # grader's log; what matters of a failing kernel is recorded by the grader itself.
+        child = subprocess.Popen(argv, preexec_fn=_apply_limits, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             return child.wait(timeout=WALL_CLOCK_SECONDS)
         except subprocess.TimeoutExpired:

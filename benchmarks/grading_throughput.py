@@ -1,0 +1,119 @@
+"""Grading throughput: stock `nbgrader autograde` against `mlkit grade`, on one synthetic class, in one run.
+
+    .venv/bin/python benchmarks/grading_throughput.py --students 40
+
+Method
+- A synthetic class is built from the kit's own catalog: student i submits,
+  for every assignment, catalog entry i modulo the catalog's size (the
+  reference, the alternatives, the mutants and the untouched release, in
+  turn), so the class holds correct, wrong and empty work.
+- Two identical copies of the course are graded on the same machine, one
+  after the other, with the same nbgrader_config.py (sandbox, gate and all):
+  stock = one `nbgrader autograde ASSIGNMENT` per assignment, as nbgrader's
+  documentation runs it; kit = one `mlkit grade` for the whole class.
+  Wall-clock time of each, from the first command's start to the last's end.
+- The two gradebooks must be identical (every grade, flag and comment).
+- Per-notebook hidden-test time: the source notebook (reference solution
+  and hidden tests) is executed once with nbclient, as the autograder would
+  (NBGRADER_EXECUTION set, so pictures and real-data cells are skipped), and
+  the execution time of its graded test cells is summed.
+Machines here are noisy: compare the ratio from one run, not absolute
+numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from mlkit import catalog, course  # noqa: E402
+from test_grade import gradebook_rows  # noqa: E402
+
+
+def build_class(root: Path, assignments: list[str], students: int) -> None:
+    for assignment in assignments:
+        course.nbgrader(root, "generate_assignment", assignment, "--force")
+        entries = list(catalog.catalog_answers(assignment, root=root).values())
+        for i in range(students):
+            nb = catalog.submission_notebook(assignment, entries[i % len(entries)], root=root)
+            catalog.write_submission(root, f"student{i:03d}", assignment, nb, root=root)
+
+
+def hidden_test_seconds(assignment: str) -> float:
+    """Seconds the graded test cells of the reference notebook take to run."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    try:
+        NotebookClient(nb, timeout=120, record_timing=True,
+                       resources={"metadata": {"path": str(catalog.notebook_path(assignment).parent)}}).execute()
+    finally:
+        del os.environ["NBGRADER_EXECUTION"]
+    total = 0.0
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            timing = cell.metadata["execution"]
+            start = dt.datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+            end = dt.datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+            total += (end - start).total_seconds()
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--assignments", nargs="*", default=None)
+    parser.add_argument("--jobs", type=int, default=None, help="mlkit grade workers (default: all cores)")
+    args = parser.parse_args()
+    assignments = args.assignments or catalog.assignments()
+
+    work = Path(tempfile.mkdtemp(prefix="mlkit-bench-"))
+    base = course.new_course(work / "base", assignments)
+    build_class(base, assignments, args.students)
+    stock, kit = work / "stock", work / "kit"
+    shutil.copytree(base, stock)
+    shutil.copytree(base, kit)
+    notebooks = args.students * len(assignments)
+
+    started = time.monotonic()
+    for assignment in assignments:
+        course.nbgrader(stock, "autograde", assignment)
+    stock_seconds = time.monotonic() - started
+
+    started = time.monotonic()
+    command = [sys.executable, "-m", "mlkit.cli", "grade", "--course", str(kit)]
+    if args.jobs:
+        command += ["--jobs", str(args.jobs)]
+    subprocess.run(command, check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    kit_seconds = time.monotonic() - started
+
+    identical = gradebook_rows(stock) == gradebook_rows(kit)
+    print(f"class: {args.students} students x {len(assignments)} assignments = {notebooks} notebooks "
+          f"({os.cpu_count()} cores)")
+    print(f"{'grader':<28}{'seconds':>10}{'notebooks/s':>14}")
+    print(f"{'stock nbgrader autograde':<28}{stock_seconds:>10.1f}{notebooks / stock_seconds:>14.2f}")
+    print(f"{'mlkit grade':<28}{kit_seconds:>10.1f}{notebooks / kit_seconds:>14.2f}")
+    print(f"ratio (kit / stock throughput): {stock_seconds / kit_seconds:.2f}x")
+    print(f"gradebooks identical: {identical}")
+    print("\nhidden-test time of the reference solution, per notebook:")
+    for assignment in assignments:
+        print(f"  {assignment:<26}{hidden_test_seconds(assignment):6.2f} s")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

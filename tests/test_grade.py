@@ -1,0 +1,67 @@
+"""`mlkit grade` (parallel) gives exactly the gradebook that stock `nbgrader autograde` gives."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlkit import catalog, course
+
+ASSIGNMENTS = ["01_linear_regression", "02_logistic_regression"]
+pytestmark = pytest.mark.xdist_group("grade")
+
+
+def gradebook_rows(root: Path) -> list[tuple]:
+    """Every grade and comment of every submission: what the two graders must agree on."""
+    query = """
+        select s.student_id, a.name, c.name, g.auto_score, g.needs_manual_grade, k.auto_comment
+        from submitted_assignment s
+        join assignment a on a.id = s.assignment_id
+        join submitted_notebook n on n.assignment_id = s.id
+        join base_cell c on c.notebook_id = n.notebook_id
+        left join grade g on g.notebook_id = n.id and g.cell_id = c.id
+        left join comment k on k.notebook_id = n.id and k.cell_id = c.id
+        order by 1, 2, 3"""
+    with sqlite3.connect(root / "gradebook.db") as connection:
+        return connection.execute(query).fetchall()
+
+
+@pytest.fixture(scope="module")
+def two_courses(tmp_path_factory):
+    base = course.new_course(tmp_path_factory.mktemp("class") / "course", ASSIGNMENTS)
+    for assignment in ASSIGNMENTS:
+        course.nbgrader(base, "generate_assignment", assignment, "--force")
+        entries = catalog.catalog_answers(assignment, root=base)
+        chosen = ["reference", "untouched", *[n for n in entries if n.startswith("alt-")][:1],
+                  *[n for n in entries if n.startswith("mutant-")][:3]]
+        for name in chosen:
+            nb = catalog.submission_notebook(assignment, entries[name], root=base)
+            catalog.write_submission(base, name, assignment, nb, root=base)
+    stock = base.parent / "stock"
+    kit = base.parent / "kit"
+    shutil.copytree(base, stock)
+    shutil.copytree(base, kit)
+    for assignment in ASSIGNMENTS:
+        course.nbgrader(stock, "autograde", assignment)
+    run = subprocess.run([sys.executable, "-m", "mlkit.cli", "grade", "--course", str(kit), "--jobs", "2"],
+                         capture_output=True, text=True)
+    return stock, kit, run
+
+
+def test_kit_grader_reports_success_and_progress(two_courses):
+    _, _, run = two_courses
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "graded 12 of 12 submissions" in run.stdout
+    assert "12/12" in run.stderr  # the progress bar's last state
+
+
+def test_gradebooks_are_identical(two_courses):
+    stock, kit, _ = two_courses
+    stock_rows, kit_rows = gradebook_rows(stock), gradebook_rows(kit)
+    assert len(stock_rows) > 100
+    assert kit_rows == stock_rows
