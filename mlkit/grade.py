@@ -51,6 +51,23 @@ def _db_url(root: Path) -> str:
     return f"sqlite:///{root / 'gradebook.db'}?timeout={SQLITE_BUSY_SECONDS}"
 
 
+_KERNEL_NAME: str | None = None  # per worker: the forked-kernel spec when this worker has a zygote
+
+
+def _start_worker(use_zygote: bool) -> None:
+    """Pool initializer: give this worker its own kernel zygote (see mlkit.zygote)."""
+    global _KERNEL_NAME
+    if not use_zygote:
+        return
+    from multiprocessing.util import Finalize
+
+    from mlkit import zygote
+
+    parent = zygote.Zygote()
+    Finalize(parent, parent.close, exitpriority=10)
+    _KERNEL_NAME = zygote.KERNEL_NAME
+
+
 def _grade_one(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, bool, float]:
     assignment, student, root, force, db_url = task
     started = time.monotonic()
@@ -63,6 +80,8 @@ def _grade_one(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, 
         argv.append("--force")
     if db_url:
         argv.append(f"--CourseDirectory.db_url={db_url}")
+    if _KERNEL_NAME:
+        argv.append(f"--ResilientExecute.kernel_name={_KERNEL_NAME}")
     app = AutogradeApp()
     try:
         app.initialize(argv)
@@ -87,8 +106,15 @@ def _progress(done: int, total: int, started: float, stream=sys.stderr) -> None:
     stream.flush()
 
 
+def _sandbox_configured(root: Path) -> bool:
+    """Whether this course grades in the sandbox (the zygote is that sandbox, kept warm)."""
+    from mlkit import sandbox
+
+    return sandbox.available() and "sandbox.KERNEL_NAME" in (root / "nbgrader_config.py").read_text()
+
+
 def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bool = False,
-          progress: bool = True) -> list[tuple[str, str, bool, float]]:
+          progress: bool = True, forked_kernels: bool = True) -> list[tuple[str, str, bool, float]]:
     """Autograde every submission of `assignments`; returns (assignment, student, ok, seconds) per task."""
     tasks = submissions(root, assignments)
     if not tasks:
@@ -96,15 +122,24 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
     uses_default_db = "db_url" not in (root / "nbgrader_config.py").read_text()
     db_url = _db_url(root) if uses_default_db else None
     jobs = jobs or os.cpu_count() or 1
+    use_zygote = forked_kernels and _sandbox_configured(root)
+    if use_zygote:
+        from mlkit import zygote
+
+        zygote.install()
     started = time.monotonic()
     results = []
     context = multiprocessing.get_context("fork")
-    with context.Pool(min(jobs, len(tasks)), maxtasksperchild=None) as pool:
+    pool = context.Pool(min(jobs, len(tasks)), initializer=_start_worker, initargs=(use_zygote,))
+    try:
         work = [(a, s, str(root), force, db_url) for a, s in tasks]
         for result in pool.imap_unordered(_grade_one, work):
             results.append(result)
             if progress:
                 _progress(len(results), len(tasks), started)
+        pool.close()  # workers exit normally, so each closes its zygote
+    finally:
+        pool.join() if results and len(results) == len(tasks) else pool.terminate()
     if progress:
         sys.stderr.write("\n")
     return results

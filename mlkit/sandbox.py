@@ -82,7 +82,9 @@ def course_root(start: Path) -> Path | None:
     return None
 
 
-def bwrap_command(workdir: Path, connection_file: Path, kernel_argv: list[str]) -> list[str]:
+def bwrap_command(workdir: Path, argv: list[str], binds: dict[str, str] | None = None,
+                  writable_workdir: bool = False) -> list[str]:
+    """The sandbox around `argv`, run from `workdir`; `binds` maps host files to read-only paths inside."""
     user = pwd.getpwnam(SANDBOX_USER)
     python_home = Path(sys.base_prefix).resolve()
     venv = Path(sys.prefix).resolve()
@@ -105,8 +107,9 @@ def bwrap_command(workdir: Path, connection_file: Path, kernel_argv: list[str]) 
         # bound back in the order hidden: a path under /tmp inside a course under /tmp works too
         if any(needed == h or h in needed.parents for h in hidden):
             command += ["--ro-bind", str(needed), str(needed)]
-    command += ["--ro-bind", str(workdir), str(workdir), "--chdir", str(workdir)]
-    command += ["--ro-bind", str(connection_file), CONNECTION_IN_SANDBOX]
+    command += ["--bind" if writable_workdir else "--ro-bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    for host, inside in (binds or {}).items():
+        command += ["--ro-bind", host, inside]
     command += ["--clearenv"]
     for name, value in {
         "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
@@ -121,7 +124,7 @@ def bwrap_command(workdir: Path, connection_file: Path, kernel_argv: list[str]) 
         command += ["--setenv", name, value]
     command += ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
                 "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
-    return command + kernel_argv + ["-f", CONNECTION_IN_SANDBOX]
+    return command + argv
 
 
 def _apply_limits() -> None:
@@ -140,7 +143,8 @@ def launch(connection_file: str) -> int:
         user = pwd.getpwnam(SANDBOX_USER)
         os.chown(copy, user.pw_uid, user.pw_gid)
         os.chmod(copy, 0o400)
-        argv = bwrap_command(workdir, copy, [sys.executable, "-m", "ipykernel_launcher"])
+        argv = bwrap_command(workdir, [sys.executable, "-m", "ipykernel_launcher", "-f", CONNECTION_IN_SANDBOX],
+                             binds={str(copy): CONNECTION_IN_SANDBOX})
         # Jupyter signals (and at shutdown kills) the whole process group, this
         # launcher and the sandboxed kernel alike, so nothing needs forwarding.
         # The kernel's own chatter (connection notes, TCP warnings) would interleave with the

@@ -1,0 +1,218 @@
+"""Kernels forked from a warm, sandboxed parent: a fresh kernel per notebook without the start-up cost.
+
+Starting an IPython kernel costs most of a second, nearly all of it imports.
+`mlkit grade` therefore gives each worker one *zygote*: a process started
+once, inside the same bubblewrap sandbox and as the same unprivileged user
+as `mlkit.sandbox` kernels, that imports ipykernel, IPython and NumPy and
+then waits.  For every notebook, Jupyter starts the `mlkit-forked`
+kernelspec, whose process (`python -m mlkit.zygote spawn CONNECTION_FILE`)
+asks the zygote over a Unix socket to fork; the child becomes the kernel.
+The child has never run student code before, so every notebook still gets
+a fresh kernel; it inherits the sandbox, the user and the limits (CPU time
+counts from zero for each child).
+
+The spawn process stands in for the kernel towards Jupyter: it exits with
+the kernel, and if Jupyter kills it, the zygote sees the socket close and
+kills the kernel.  The zygote also kills a kernel after the wall-clock limit.
+
+Differences from `mlkit.sandbox` kernels: the kernel's working folder is a
+private empty folder (graded cells never read files; the pictures and
+real-data cells are skipped during grading), not the notebook's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+KERNEL_NAME = "mlkit-forked"
+SOCKET_ENV = "MLKIT_ZYGOTE_SOCKET"
+FORWARDED_ENV = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")
+
+
+def install() -> Path:
+    folder = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "mlkit.zygote", "spawn", "{connection_file}"],
+        "display_name": "Python 3 (mlkit grading sandbox, forked)",
+        "language": "python",
+        "interrupt_mode": "message",
+    }
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=2))
+    return folder
+
+
+# -- the zygote (runs inside the sandbox, as the unprivileged user) -------------------------------
+
+
+def _become_kernel(connection_file: str, env: dict[str, str]) -> None:
+    os.environ.update(env)
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(["-f", connection_file, "--HistoryManager.hist_file=:memory:"])
+    app.start()
+
+
+def serve(socket_path: str, wall_clock: float) -> None:
+    # The imports a kernel needs, done once; forked children inherit them.
+    import numpy  # noqa: F401
+    import IPython  # noqa: F401
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+    import mlkit.checks  # noqa: F401
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen(16)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    # A child's exit wakes the loop at once (SIGCHLD through a pipe), so the loop can sleep otherwise.
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector.register(wake_read, selectors.EVENT_READ)
+    parent = os.getppid()
+    children: dict[int, tuple[socket.socket, float]] = {}  # pid -> (its spawn connection, deadline)
+    while os.getppid() == parent:  # the grading worker (through bwrap) is still there
+        for key, _ in selector.select(timeout=1.0):
+            if key.fileobj == wake_read:
+                while True:
+                    try:
+                        if not os.read(wake_read, 512):
+                            break
+                    except BlockingIOError:
+                        break
+            elif key.fileobj is listener:
+                connection, _ = listener.accept()
+                request = json.loads(connection.makefile().readline())
+                pid = os.fork()
+                if pid == 0:
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    selector.close()
+                    listener.close()
+                    os.close(wake_read)
+                    os.close(wake_write)
+                    for other, _ in children.values():
+                        other.close()
+                    connection.close()
+                    try:
+                        _become_kernel(request["connection_file"], request["env"])
+                    finally:
+                        os._exit(0)
+                connection.sendall(f"{pid}\n".encode())
+                children[pid] = (connection, time.monotonic() + wall_clock)
+                selector.register(connection, selectors.EVENT_READ, data=pid)
+            else:  # the spawn process went away (Jupyter killed it): end its kernel
+                selector.unregister(key.fileobj)
+                _kill(key.data)
+        now = time.monotonic()
+        for pid, (connection, deadline) in list(children.items()):
+            if now > deadline:
+                _kill(pid)
+            try:
+                finished, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                finished, status = pid, 0
+            if finished:
+                try:
+                    selector.unregister(connection)
+                except (KeyError, ValueError):
+                    pass
+                try:
+                    connection.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+                except OSError:
+                    pass
+                connection.close()
+                del children[pid]
+    for pid in children:
+        _kill(pid)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+# -- the worker's side (root, outside the sandbox) ---------------------------------------------------
+
+
+class Zygote:
+    """One zygote per grading worker; `environment()` is what kernels need to find it."""
+
+    def __init__(self):
+        from mlkit import sandbox
+
+        self.folder = Path(tempfile.mkdtemp(prefix="mlkit-zygote-"))
+        os.chmod(self.folder, 0o755)
+        user = sandbox.pwd.getpwnam(sandbox.SANDBOX_USER)
+        os.chown(self.folder, user.pw_uid, user.pw_gid)
+        self.socket_path = self.folder / "zygote.sock"
+        argv = sandbox.bwrap_command(self.folder, [sys.executable, "-m", "mlkit.zygote", "serve",
+                                                   str(self.socket_path), str(sandbox.WALL_CLOCK_SECONDS)],
+                                     writable_workdir=True)
+        self.process = subprocess.Popen(argv, preexec_fn=sandbox._apply_limits,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not self.socket_path.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the kernel zygote did not start")
+            time.sleep(0.05)
+        os.environ[SOCKET_ENV] = str(self.socket_path)
+
+    def close(self) -> None:
+        self.process.kill()
+        subprocess.run(["pkill", "-9", "-f", f"mlkit.zygote serve {self.socket_path}"], check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def spawn(connection_file: str) -> int:
+    """Jupyter's kernel process: have the zygote fork a kernel, then live and die with it."""
+    socket_path = os.environ[SOCKET_ENV]
+    folder = Path(socket_path).parent
+    copy = folder / f"connection-{os.getpid()}.json"
+    shutil.copyfile(connection_file, copy)
+    stat = folder.stat()
+    os.chown(copy, stat.st_uid, stat.st_gid)
+    os.chmod(copy, 0o400)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(socket_path)
+    env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
+    client.sendall((json.dumps({"connection_file": str(copy), "env": env}) + "\n").encode())
+    replies = client.makefile()
+    replies.readline()  # the kernel's pid
+    last = replies.readline()  # "exit N" when the kernel ends; "" if the zygote went away
+    copy.unlink(missing_ok=True)
+    return int(last.split()[1]) if last.startswith("exit") else 1
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["serve"] and len(argv) == 3:
+        serve(argv[1], float(argv[2]))
+        return 0
+    if argv[:1] == ["spawn"] and len(argv) == 2:
+        return spawn(argv[1])
+    if argv[:1] == ["install"]:
+        print(install())
+        return 0
+    print("usage: python -m mlkit.zygote install | serve SOCKET SECONDS | spawn CONNECTION_FILE", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
