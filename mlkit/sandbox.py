@@ -58,20 +58,24 @@ def available() -> bool:
     return bool(shutil.which("bwrap") and shutil.which("setpriv")) and os.geteuid() == 0
 
 
-def install() -> Path:
-    """Write the kernelspec into this Python environment's share/jupyter/kernels."""
-    folder = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+def write_kernelspec(name: str, module: str, display_name: str) -> Path:
+    """A kernelspec in this Python environment that starts `python -m <module and arguments> {connection_file}`."""
+    folder = Path(sys.prefix) / "share" / "jupyter" / "kernels" / name
     folder.mkdir(parents=True, exist_ok=True)
     spec = {
-        "argv": [sys.executable, "-m", "mlkit.sandbox", "launch", "{connection_file}"],
-        "display_name": "Python 3 (mlkit grading sandbox)",
+        "argv": [sys.executable, "-m", *module.split(), "{connection_file}"],
+        "display_name": display_name,
         "language": "python",
-        # ipykernel in the sandbox cannot receive signals from outside its session;
-        # interrupts travel as messages.
+        # The sandboxed kernel runs as another user, so interrupts travel as messages, not signals.
         "interrupt_mode": "message",
     }
     (folder / "kernel.json").write_text(json.dumps(spec, indent=2))
     return folder
+
+
+def install() -> Path:
+    """Write the `mlkit-sandbox` kernelspec into this Python environment's share/jupyter/kernels."""
+    return write_kernelspec(KERNEL_NAME, "mlkit.sandbox launch", "Python 3 (mlkit grading sandbox)")
 
 
 def course_root(start: Path) -> Path | None:

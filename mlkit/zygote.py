@@ -40,16 +40,9 @@ FORWARDED_ENV = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")
 
 
 def install() -> Path:
-    folder = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
-    folder.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [sys.executable, "-m", "mlkit.zygote", "spawn", "{connection_file}"],
-        "display_name": "Python 3 (mlkit grading sandbox, forked)",
-        "language": "python",
-        "interrupt_mode": "message",
-    }
-    (folder / "kernel.json").write_text(json.dumps(spec, indent=2))
-    return folder
+    from mlkit import sandbox
+
+    return sandbox.write_kernelspec(KERNEL_NAME, "mlkit.zygote spawn", "Python 3 (mlkit grading sandbox, forked)")
 
 
 # -- the zygote (runs inside the sandbox, as the unprivileged user) -------------------------------
