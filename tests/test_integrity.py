@@ -134,3 +134,27 @@ def test_nbgrader_export_shows_each_reason(attacked):
         if attack.reason:
             assert attack.reason in rows[attack.name]["grading_issue"]
     assert rows["honest"]["grading_issue"] == ""
+
+
+def test_regrading_is_idempotent(attacked):
+    """Autograding the same submissions again (--force) records exactly the same grades, flags and reasons."""
+    c = attacked["course"]
+    students = ["honest", "gradebook_write", "not_utf8", "kernel_crash", "stripped_metadata"]
+
+    def rows():
+        query = """
+            select s.student_id, c.name, g.auto_score, g.needs_manual_grade, k.auto_comment
+            from submitted_assignment s
+            join submitted_notebook n on n.assignment_id = s.id
+            join base_cell c on c.notebook_id = n.notebook_id
+            left join grade g on g.notebook_id = n.id and g.cell_id = c.id
+            left join comment k on k.notebook_id = n.id and k.cell_id = c.id
+            order by 1, 2"""
+        with sqlite3.connect(c / "gradebook.db") as connection:
+            return [row for row in connection.execute(query).fetchall() if row[0] in students]
+
+    before = rows()
+    for student in students:
+        course.nbgrader(c, "autograde", ASSIGNMENT, "--student", student, "--force")
+    assert rows() == before
+    assert tree_digest(c / "submitted") == attacked["submitted_before"]
