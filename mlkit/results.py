@@ -61,6 +61,8 @@ def check_results(nb, assignment: str) -> list[CheckResult]:
                 declared = diagnostics.mistakes_for(assignment, test_id).get(mistake) if mistake else None
                 message = declared.message if declared else str(diagnosis.get("message", ""))
                 hint = declared.hint if declared else ""
+            elif error is not None and error.ename == "NotImplementedError":
+                message = "Not implemented yet: fill in the cells marked YOUR CODE HERE."
             elif error is not None:
                 message = f"{error.ename}: {ANSI.sub('', error.evalue).splitlines()[0] if error.evalue else ''}".strip()
             else:
