@@ -76,7 +76,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--assignments", nargs="*", default=None)
-    parser.add_argument("--jobs", type=int, default=None, help="mlkit grade workers (default: all cores)")
+    parser.add_argument("--jobs", type=int, default=None, help="mlkit grade workers (default: its own, two per core)")
     args = parser.parse_args()
     assignments = args.assignments or catalog.assignments()
 

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("clean", help="remove the sample class, autograded/, feedback/ and gradebook.db")
     grade = sub.add_parser("grade", help="autograde the class in parallel (nbgrader's autograde, same gradebook)")
     grade.add_argument("assignments", nargs="*", help="default: all")
-    grade.add_argument("-j", "--jobs", type=int, help="worker processes (default: all cores)")
+    grade.add_argument("-j", "--jobs", type=int, help="worker processes (default: two per core)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already autograded")
     grade.add_argument("--course", help="course folder (default: this kit's)")
     report = sub.add_parser("class-report", help="write the class report (HTML with a chart, and CSV) after autograding")

@@ -3,7 +3,8 @@
     mlkit grade [ASSIGNMENT ...] [--jobs N] [--force]
 
 Each submission (student x assignment) is one task; `--jobs` worker
-processes (default: all cores) take tasks from a queue and run nbgrader's
+processes (default: two per core, since a worker mostly waits for its
+kernel and the kernel for its worker) take tasks from a queue and run nbgrader's
 `AutogradeApp` for that one student, in-process, with the course's
 `nbgrader_config.py` — so the sandbox, the gate and every other
 preprocessor apply exactly as with `nbgrader autograde`, and grades land in
@@ -121,7 +122,7 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
         return []
     uses_default_db = "db_url" not in (root / "nbgrader_config.py").read_text()
     db_url = _db_url(root) if uses_default_db else None
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or 2 * (os.cpu_count() or 1)
     use_zygote = forked_kernels and _sandbox_configured(root)
     if use_zygote:
         from mlkit import zygote
