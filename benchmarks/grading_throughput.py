@@ -38,7 +38,7 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from mlkit import catalog, course  # noqa: E402
-from test_grade import gradebook_rows  # noqa: E402
+from support import gradebook_rows  # noqa: E402
 
 
 def build_class(root: Path, assignments: list[str], students: int) -> None:

@@ -60,8 +60,9 @@ from mlkit import gate
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
 
 
-def _issue(nb) -> dict:
-    return nb.metadata.setdefault(ISSUE_KEY, {"reasons": [], "refused": False})
+def _issue(store: dict) -> dict:
+    """The grading issue kept in `store` (notebook metadata or nbconvert resources), created empty if absent."""
+    return store.setdefault(ISSUE_KEY, {"reasons": [], "refused": False})
 
 
 def _course_root(preprocessor) -> str:
@@ -99,7 +100,7 @@ class TolerantNotebookExporter(NotebookExporter):
         except Exception as error:  # any way a file can fail to be a notebook
             reason = f"the submitted notebook could not be read ({type(error).__name__}: {str(error)[:200]})"
             nb = nbformat.v4.new_notebook()
-            _issue(nb)["reasons"].append(reason)
+            _issue(nb.metadata)["reasons"].append(reason)
         return self.from_notebook_node(nb, resources=resources, **kw)
 
 
@@ -110,7 +111,7 @@ class RebuildFromRelease(NbGraderPreprocessor):
         info = resources["nbgrader"]
         path = os.path.join(_course_root(self), "release", info["assignment"], info["notebook"] + ".ipynb")
         release = nbformat.read(path, as_version=4)
-        issue = copy.deepcopy(nb.metadata.get(ISSUE_KEY, {"reasons": [], "refused": False}))
+        issue = copy.deepcopy(_issue(nb.metadata))  # what the reader found (an unreadable file)
 
         answers: dict[str, NotebookNode] = {}
         unmarked_code: list[NotebookNode] = []
@@ -167,7 +168,7 @@ class GateAnswerCells(NbGraderPreprocessor):
     """Refuse to run answers that break SPEC's rules; leave out the student's own rule-breaking cells."""
 
     def preprocess(self, nb, resources):
-        issue = nb.metadata.setdefault(ISSUE_KEY, {"reasons": [], "refused": False})
+        issue = _issue(nb.metadata)
         offending: list[str] = []
         for cell in nb.cells:
             if _is_answer(cell):
@@ -219,7 +220,7 @@ class ResilientExecute(Execute):
         except Exception as error:  # DeadKernelError, CellTimeoutError, RuntimeError from nbclient, ...
             reason = self._describe(error)
             stopped_at = max(self._mlkit_index, 0)
-            issue = resources.setdefault(ISSUE_KEY, {"reasons": [], "refused": False})
+            issue = _issue(resources)
             issue["reasons"].append(f"grading stopped at cell {stopped_at + 1}: {reason}")
             for position, cell in enumerate(nb.cells):
                 if position >= stopped_at and cell.cell_type == "code" and utils.is_grade(cell):
@@ -261,7 +262,7 @@ class ReadGradingIssues(NbGraderPreprocessor):
     """Carry the sanitize steps' reasons (notebook metadata) into `resources` before metadata is cleared."""
 
     def preprocess(self, nb, resources):
-        resources[ISSUE_KEY] = copy.deepcopy(nb.metadata.get(ISSUE_KEY, {"reasons": [], "refused": False}))
+        resources[ISSUE_KEY] = copy.deepcopy(_issue(nb.metadata))
         return nb, resources
 
 
@@ -269,7 +270,7 @@ class RecordGradingIssues(NbGraderPreprocessor):
     """Write the reasons into the gradebook (answer-cell auto comments) and flag refused notebooks."""
 
     def preprocess(self, nb, resources):
-        issue = resources.get(ISSUE_KEY) or {"reasons": [], "refused": False}
+        issue = _issue(resources)
         info = resources["nbgrader"]
         text = " | ".join(issue["reasons"])
         with Gradebook(info["db_url"]) as gb:

@@ -6,6 +6,7 @@ import functools
 import html
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -126,3 +127,20 @@ def render(page: Path, name: str, height: int = 1200) -> tuple[np.ndarray, str]:
 def ink(pixels: np.ndarray) -> float:
     """Share of pixels that are not background white."""
     return float(np.mean(pixels < 200))
+
+
+def gradebook_rows(root: Path, students: list[str] | None = None) -> list[tuple]:
+    """Every grade and comment of every submission in a course's gradebook (optionally only `students`)."""
+    query = """
+        select s.student_id, a.name, c.name, g.auto_score, g.manual_score, g.needs_manual_grade,
+               k.auto_comment, k.manual_comment
+        from submitted_assignment s
+        join assignment a on a.id = s.assignment_id
+        join submitted_notebook n on n.assignment_id = s.id
+        join base_cell c on c.notebook_id = n.notebook_id
+        left join grade g on g.notebook_id = n.id and g.cell_id = c.id
+        left join comment k on k.notebook_id = n.id and k.cell_id = c.id
+        order by 1, 2, 3"""
+    with sqlite3.connect(root / "gradebook.db") as connection:
+        rows = connection.execute(query).fetchall()
+    return [row for row in rows if students is None or row[0] in students]

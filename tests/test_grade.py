@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,24 +10,10 @@ from pathlib import Path
 import pytest
 
 from mlkit import catalog, course
+from support import gradebook_rows
 
 ASSIGNMENTS = ["01_linear_regression", "02_logistic_regression"]
 pytestmark = pytest.mark.xdist_group("grade")
-
-
-def gradebook_rows(root: Path) -> list[tuple]:
-    """Every grade and comment of every submission: what the two graders must agree on."""
-    query = """
-        select s.student_id, a.name, c.name, g.auto_score, g.needs_manual_grade, k.auto_comment
-        from submitted_assignment s
-        join assignment a on a.id = s.assignment_id
-        join submitted_notebook n on n.assignment_id = s.id
-        join base_cell c on c.notebook_id = n.notebook_id
-        left join grade g on g.notebook_id = n.id and g.cell_id = c.id
-        left join comment k on k.notebook_id = n.id and k.cell_id = c.id
-        order by 1, 2, 3"""
-    with sqlite3.connect(root / "gradebook.db") as connection:
-        return connection.execute(query).fetchall()
 
 
 @pytest.fixture(scope="module")

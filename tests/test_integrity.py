@@ -21,6 +21,7 @@ from nbgrader.api import Gradebook
 from attacks import ASSIGNMENT, ATTACKS, FULL, REFUSED, submission
 from mlkit import catalog, course, sandbox
 from mlkit.integrity import grading_issue
+from support import gradebook_rows
 
 pytestmark = [
     pytest.mark.xdist_group("integrity"),
@@ -34,18 +35,7 @@ def tree_digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def bystander_rows(db: Path) -> list[tuple]:
-    """Every grade and comment row of the two bystanders."""
-    query = """
-        select s.student_id, c.name, g.auto_score, g.manual_score, g.needs_manual_grade, k.auto_comment, k.manual_comment
-        from submitted_assignment s
-        join submitted_notebook n on n.assignment_id = s.id
-        join base_cell c on c.notebook_id = n.notebook_id
-        left join grade g on g.notebook_id = n.id and g.cell_id = c.id
-        left join comment k on k.notebook_id = n.id and k.cell_id = c.id
-        where s.student_id in ('honest', 'mistaken') order by 1, 2"""
-    with sqlite3.connect(db) as connection:
-        return connection.execute(query).fetchall()
+BYSTANDERS = ["honest", "mistaken"]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +49,7 @@ def attacked():
         catalog.write_submission(c, student, ASSIGNMENT, catalog.submission_notebook(ASSIGNMENT, answers, root=c), root=c)
     course.nbgrader(c, "autograde", ASSIGNMENT)
     before = {
-        "rows": bystander_rows(c / "gradebook.db"),
+        "rows": gradebook_rows(c, BYSTANDERS),
         "autograded": {s: tree_digest(c / "autograded" / s) for s in ("honest", "mistaken")},
         "source": tree_digest(c / "source"),
     }
@@ -85,7 +75,7 @@ def test_the_batch_completes_for_every_student(attacked):
 
 def test_bystanders_scores_and_files_are_unchanged(attacked):
     c = attacked["course"]
-    assert bystander_rows(c / "gradebook.db") == attacked["before"]["rows"]
+    assert gradebook_rows(c, BYSTANDERS) == attacked["before"]["rows"]
     for student in ("honest", "mistaken"):
         assert tree_digest(c / "autograded" / student) == attacked["before"]["autograded"][student]
     assert attacked["grades"]["honest"][ASSIGNMENT].auto_score == FULL
@@ -141,20 +131,8 @@ def test_regrading_is_idempotent(attacked):
     c = attacked["course"]
     students = ["honest", "gradebook_write", "not_utf8", "kernel_crash", "stripped_metadata"]
 
-    def rows():
-        query = """
-            select s.student_id, c.name, g.auto_score, g.needs_manual_grade, k.auto_comment
-            from submitted_assignment s
-            join submitted_notebook n on n.assignment_id = s.id
-            join base_cell c on c.notebook_id = n.notebook_id
-            left join grade g on g.notebook_id = n.id and g.cell_id = c.id
-            left join comment k on k.notebook_id = n.id and k.cell_id = c.id
-            order by 1, 2"""
-        with sqlite3.connect(c / "gradebook.db") as connection:
-            return [row for row in connection.execute(query).fetchall() if row[0] in students]
-
-    before = rows()
+    before = gradebook_rows(c, students)
     for student in students:
         course.nbgrader(c, "autograde", ASSIGNMENT, "--student", student, "--force")
-    assert rows() == before
+    assert gradebook_rows(c, students) == before
     assert tree_digest(c / "submitted") == attacked["submitted_before"]
