@@ -2,7 +2,7 @@
 
 import os
 
-from mlkit import sandbox
+from mlkit.grading import kernel
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -17,8 +17,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Grading integrity (mlkit/integrity.py explains each step).  The submitted
 # notebook is never modified; the graded copy is rebuilt from the release with
-# the student's answers, answers are checked against SPEC's rules before they
-# run, and a crash or endless loop ends that notebook with a recorded reason.
+# the student's answers, and a crash or endless loop ends that notebook with a
+# recorded reason.
 c.Autograde.exporter_class = "mlkit.integrity.TolerantNotebookExporter"
 c.Autograde.sanitize_preprocessors = [
     "mlkit.integrity.RebuildFromRelease",
@@ -27,7 +27,6 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
-    "mlkit.integrity.GateAnswerCells",
 ]
 c.Autograde.autograde_preprocessors = [
     "mlkit.integrity.ReadGradingIssues",
@@ -41,17 +40,19 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# The grading boundary (mlkit/grading/): the kernel nbgrader starts is the
+# trusted grading kernel, which runs the test cells; answer cells run in a
+# sandboxed student process and reach the tests only as data.
+kernel.install()
+c.ResilientExecute.kernel_name = kernel.KERNEL_NAME
+# Where this machine cannot sandbox student code, grading refuses to start.
+# A course that accepts running it in a plain separate process says so here:
+#   c.ResilientExecute.allow_unsandboxed = True
 # Hidden tests are fast (about a second per notebook): a cell still running
 # after 30 s is stuck, so it ends the notebook instead of being interrupted.
 c.ResilientExecute.timeout = 30
 c.ResilientExecute.interrupt_on_timeout = False
 c.ResilientExecute.notebook_timeout = 240
-
-# Student code runs in a sandboxed kernel (mlkit/sandbox.py) wherever the
-# machine can provide one (bubblewrap and setpriv, grading as root).
-if sandbox.available():
-    sandbox.install()
-    c.ResilientExecute.kernel_name = sandbox.KERNEL_NAME
 
 # nbgrader scores a test cell 0 if it wrote anything to stderr.  Correct code
 # may print a harmless warning (a RuntimeWarning, a DeprecationWarning from a

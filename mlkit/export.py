@@ -3,7 +3,7 @@
 Configured in nbgrader_config.py (`ExportApp.plugin_class`), so the ordinary
 `nbgrader export` writes grades.csv with two more columns per student and
 assignment: `needs_manual_grade` and `grading_issue` (the reasons the
-integrity steps recorded: an unreadable file, a refused answer, a crash or
+integrity steps recorded: an unreadable file, a stopped student process, a crash or
 timeout, repaired structure; empty when grading was uneventful).
 """
 

@@ -6,7 +6,7 @@ Each submission (student x assignment) is one task; `--jobs` worker
 processes (default: two per core, since a worker mostly waits for its
 kernel and the kernel for its worker) take tasks from a queue and run nbgrader's
 `AutogradeApp` for that one student, in-process, with the course's
-`nbgrader_config.py` — so the sandbox, the gate and every other
+`nbgrader_config.py` — so the grading boundary, the sandbox and every other
 preprocessor apply exactly as with `nbgrader autograde`, and grades land in
 the same gradebook (nbgrader's SQLite file by default; set
 `CourseDirectory.db_url` for PostgreSQL in a large course).
@@ -107,11 +107,34 @@ def _progress(done: int, total: int, started: float, stream=sys.stderr) -> None:
     stream.flush()
 
 
-def _sandbox_configured(root: Path) -> bool:
-    """Whether this course grades in the sandbox (the zygote is that sandbox, kept warm)."""
-    from mlkit import sandbox
+def course_config(root: Path):
+    """The course's nbgrader configuration as nbgrader resolves it from the course's nbgrader_config.py."""
+    from traitlets.config.loader import PyFileConfigLoader
 
-    return sandbox.available() and "sandbox.KERNEL_NAME" in (root / "nbgrader_config.py").read_text()
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    finally:
+        os.chdir(previous)
+
+
+def _uses_grading_kernel(config) -> bool:
+    """Whether the course grades through the trusted grading kernel (which the zygote forks, warm)."""
+    from mlkit.grading import kernel
+
+    return config.ResilientExecute.get("kernel_name") == kernel.KERNEL_NAME
+
+
+def preflight(config) -> None:
+    """Stop before the first notebook if student code would run unsandboxed against the course's wishes."""
+    from mlkit.grading import sandbox
+
+    mode = sandbox.detect()
+    if mode.name == "none" and not config.ResilientExecute.get("allow_unsandboxed", False):
+        raise sandbox.SandboxUnavailable(
+            f"grading stopped before the first notebook: this machine cannot sandbox student code ({mode.why}); "
+            "see the README's sandbox matrix, or set c.ResilientExecute.allow_unsandboxed = True")
 
 
 def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bool = False,
@@ -120,10 +143,12 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
     tasks = submissions(root, assignments)
     if not tasks:
         return []
-    uses_default_db = "db_url" not in (root / "nbgrader_config.py").read_text()
-    db_url = _db_url(root) if uses_default_db else None
+    config = course_config(root)
+    preflight(config)
+    # nbgrader's default gradebook is SQLite at the course root; workers sharing it wait for each other.
+    db_url = None if config.CourseDirectory.get("db_url") else _db_url(root)
     jobs = jobs or 2 * (os.cpu_count() or 1)
-    use_zygote = forked_kernels and _sandbox_configured(root)
+    use_zygote = forked_kernels and _uses_grading_kernel(config)
     if use_zygote:
         from mlkit import zygote
 
@@ -151,7 +176,13 @@ def main(assignments: list[str], jobs: int | None, force: bool, course_dir: str 
 
     root = Path(course_dir).resolve() if course_dir else course.ROOT
     names = assignments or catalog.assignments(root)
-    results = grade(root, names, jobs, force)
+    from mlkit.grading.sandbox import SandboxUnavailable
+
+    try:
+        results = grade(root, names, jobs, force)
+    except SandboxUnavailable as stop:
+        print(f"mlkit grade: {stop}", file=sys.stderr)
+        return 2
     failed = [(a, s) for a, s, ok, _ in results if not ok]
     print(f"graded {len(results) - len(failed)} of {len(results)} submissions")
     for a, s in failed:

@@ -17,18 +17,18 @@ are switched on in `nbgrader_config.py`:
     come back from the release, and nbgrader's OverwriteCells then restores
     their hidden tests from the gradebook.
 
-`GateAnswerCells`  (last sanitize step)
-    Runs `mlkit.gate` on every answer cell.  If one breaks SPEC's rules the
-    notebook's answers are not executed at all: it scores 0 automatic points
-    with a one-line reason naming the offending lines, and is flagged for
-    instructor review.  An extra cell of the student's that breaks the rules is
-    left out of grading with a note (it is not an answer).
-
 `ResilientExecute`  (replaces nbgrader's Execute)
-    A kernel that dies (os._exit, memory or CPU limit, sandbox kill) or a cell
-    that times out stops the notebook: cells already run keep their points,
-    every remaining test cell gets an error naming the reason, and the
-    notebook is recorded, not left as "needs autograding".
+    Runs the notebook across the grading boundary (`mlkit.grading.boundary`):
+    the kernel nbgrader starts is the trusted grading kernel, which runs the
+    test cells and the checking library; answer cells and the student's own
+    cells are sent to a sandboxed student process instead, and the release's
+    read-only set-up cells run on both sides.  A kernel that dies or a cell that
+    times out stops the notebook: cells already run keep their points, every
+    remaining test cell gets an error naming the reason, and the notebook is
+    recorded, not left as "needs autograding".  A stopped student process
+    (it died, hung or broke the protocol) is recorded the same way.  If this
+    machine cannot sandbox student code, grading stops before the first
+    notebook (`SandboxUnavailable`) unless `allow_unsandboxed` is set.
 
 `LimitOutputSize`  (after execution)
     Caps each output's text, so a 20 MB print cannot bloat the gradebook's
@@ -36,14 +36,14 @@ are switched on in `nbgrader_config.py`:
 
 `RecordGradingIssues`  (after SaveAutoGrades)
     Writes the reason into the gradebook as the answer cells' automatic
-    comment (nbgrader's own Comment table), and sets needs_manual_grade on
-    the notebook's test cells when the gate refused it, so the formgrader
-    lists it for review.  `mlkit.export.IssuesCsvExportPlugin` exports it.
+    comment (nbgrader's own Comment table), so the formgrader shows it and
+    `mlkit.export.GradesWithIssuesExportPlugin` exports it.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
 import copy
 import os
 
@@ -53,16 +53,17 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Bool, Integer
 
-from mlkit import gate
+from mlkit.grading import boundary, sandbox
 
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
+OWN_CELL_KEY = "mlkit_student_cell"  # cell metadata: a code cell of the student's own, placed by RebuildFromRelease
 
 
 def _issue(store: dict) -> dict:
     """The grading issue kept in `store` (notebook metadata or nbconvert resources), created empty if absent."""
-    return store.setdefault(ISSUE_KEY, {"reasons": [], "refused": False})
+    return store.setdefault(ISSUE_KEY, {"reasons": []})
 
 
 def _course_root(preprocessor) -> str:
@@ -101,6 +102,13 @@ class TolerantNotebookExporter(NotebookExporter):
             reason = f"the submitted notebook could not be read ({type(error).__name__}: {str(error)[:200]})"
             nb = nbformat.v4.new_notebook()
             _issue(nb.metadata)["reasons"].append(reason)
+        # The kernel (and the student process) start in the notebook's own folder, as
+        # nbconvert's own from_filename would have it, never in the folder grading started from.
+        resources = resources if resources is not None else {}
+        if not isinstance(resources.get("metadata"), dict):
+            resources["metadata"] = {}
+        resources["metadata"]["name"] = os.path.splitext(os.path.basename(filename))[0]
+        resources["metadata"]["path"] = os.path.dirname(os.path.abspath(filename))
         return self.from_notebook_node(nb, resources=resources, **kw)
 
 
@@ -142,7 +150,7 @@ class RebuildFromRelease(NbGraderPreprocessor):
                 if _is_answer(template) and not own_cells_placed:
                     # The student's own code cells run just before the first answer cell.
                     for own in unmarked_code:
-                        rebuilt.append(nbformat.v4.new_code_cell(own.source))
+                        rebuilt.append(nbformat.v4.new_code_cell(own.source, metadata={OWN_CELL_KEY: True}))
                     own_cells_placed = True
             rebuilt.append(cell)
 
@@ -164,54 +172,55 @@ class RebuildFromRelease(NbGraderPreprocessor):
         return None
 
 
-class GateAnswerCells(NbGraderPreprocessor):
-    """Refuse to run answers that break SPEC's rules; leave out the student's own rule-breaking cells."""
-
-    def preprocess(self, nb, resources):
-        issue = _issue(nb.metadata)
-        offending: list[str] = []
-        for cell in nb.cells:
-            if _is_answer(cell):
-                grade_id = cell.metadata["nbgrader"]["grade_id"]
-                offending += [f"{grade_id} {v}" for v in gate.inspect_source(cell.source)]
-        if offending:
-            issue["refused"] = True
-            issue["reasons"].append(
-                "not graded: answer code outside what SPEC.md allows (flagged for instructor review): "
-                + "; ".join(offending)
-            )
-            message = issue["reasons"][-1]
-            for cell in nb.cells:
-                if _is_answer(cell):
-                    cell.source = f"raise RuntimeError({message!r})"
-        kept = []
-        for cell in nb.cells:
-            if cell.cell_type == "code" and not cell.metadata.get("nbgrader"):
-                problems = gate.inspect_source(cell.source)
-                if problems:
-                    kept.append(nbformat.v4.new_markdown_cell(
-                        "*One of your own code cells was not run during grading: "
-                        + "; ".join(str(p) for p in problems) + "*"))
-                    continue
-            kept.append(cell)
-        nb.cells = kept
-        return nb, resources
-
-
 class ResilientExecute(Execute):
-    """nbgrader's Execute, but a dead or stuck kernel ends the notebook with a recorded reason."""
+    """nbgrader's Execute across the grading boundary; a dead or stuck kernel ends the notebook with a reason."""
 
     notebook_timeout = Integer(
         240, help="Seconds of execution allowed for one notebook; each cell also has `timeout`."
     ).tag(config=True)
+    allow_unsandboxed = Bool(
+        False, help="Run student code in a plain separate process where this machine cannot sandbox it "
+                    "(see the README's sandbox matrix). Off: grading refuses to start there."
+    ).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         self._mlkit_index = index
-        return super().preprocess_cell(cell, resources, index)
+        side = _side(cell)
+        if side == "trusted":
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        else:
+            # The kernel receives a call that hands the cell's text to the student process; the
+            # notebook keeps the student's own source.
+            source = cell.source
+            label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+            encoded = base64.b64encode(source.encode("utf-8")).decode("ascii")
+            cell.source = (f"__import__('mlkit.grading.boundary').grading.boundary.run_student_cell("
+                           f"{encoded!r}, {label!r}, {self.allow_unsandboxed!r}, {side == 'both'!r})")
+            try:
+                cell, resources = super().preprocess_cell(cell, resources, index)
+            finally:
+                cell.source = source
+        self._note_stopped_student(cell, resources)
+        return cell, resources
+
+    def _note_stopped_student(self, cell, resources) -> None:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") in ("StudentProcessStopped",
+                                                                                 "SandboxUnavailable"):
+                reason = f"student code stopped: {output.get('evalue', '')}"
+                reasons = _issue(resources)["reasons"]
+                if not any(r.startswith("student code stopped") for r in reasons):
+                    reasons.append(reason)
 
     def preprocess(self, nb, resources=None, km=None):
         import time
 
+        mode = sandbox.detect()
+        if mode.name == "none" and not self.allow_unsandboxed:
+            raise sandbox.SandboxUnavailable(
+                f"mlkit: grading stopped before running any student code: {mode.why}. Install bubblewrap "
+                "(and grade as root, or allow unprivileged user namespaces), or set "
+                "c.ResilientExecute.allow_unsandboxed = True in nbgrader_config.py to accept unsandboxed grading.")
         deadline = time.monotonic() + self.notebook_timeout
         self.timeout_func = lambda cell: max(1, min(self.timeout, int(deadline - time.monotonic())))
         self._mlkit_index = -1
@@ -232,11 +241,30 @@ class ResilientExecute(Execute):
     def _describe(error: Exception) -> str:
         name = type(error).__name__
         if name == "DeadKernelError":
-            return ("the kernel died (the code exited the interpreter, or hit the sandbox's memory, CPU "
-                    "or wall-clock limit); later tests could not run")
+            return "the grading kernel died; later tests could not run"
         if name in ("CellTimeoutError", "TimeoutError"):
             return "a cell ran past the time limit (an endless loop?); later tests could not run"
         return f"{name}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+
+
+def _side(cell) -> str:
+    """Where a cell runs while grading: "trusted" (the grading kernel), "student", or "both".
+
+    Test cells and the release's own plain cells (pictures, real data; cells
+    RebuildFromRelease took from the release) run in the trusted kernel; the
+    release's read-only set-up code runs on both sides; answer cells and the
+    student's own cells run only in the student process.
+    """
+    if cell.cell_type != "code":
+        return "trusted"
+    meta = cell.metadata.get("nbgrader", {})
+    if cell.metadata.get(OWN_CELL_KEY) or meta.get("solution"):
+        return "student"
+    if meta.get("grade"):
+        return "trusted"
+    if meta.get("locked"):
+        return "both"
+    return "trusted"
 
 
 class LimitOutputSize(NbGraderPreprocessor):
@@ -267,7 +295,7 @@ class ReadGradingIssues(NbGraderPreprocessor):
 
 
 class RecordGradingIssues(NbGraderPreprocessor):
-    """Write the reasons into the gradebook (answer-cell auto comments) and flag refused notebooks."""
+    """Write the reasons into the gradebook as the answer cells' automatic comments."""
 
     def preprocess(self, nb, resources):
         issue = _issue(resources)
@@ -280,11 +308,6 @@ class RecordGradingIssues(NbGraderPreprocessor):
                 for comment in notebook.comments:
                     if comment.name not in written:  # the answer cells' comments, not the written answer's
                         comment.auto_comment = text
-            if issue["refused"]:
-                for grade in notebook.grades:
-                    if grade.cell.cell_type == "code":
-                        grade.auto_score = 0.0
-                        grade.needs_manual_grade = True
             gb.db.commit()
         return nb, resources
 

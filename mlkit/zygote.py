@@ -1,23 +1,21 @@
-"""Kernels forked from a warm, sandboxed parent: a fresh kernel per notebook without the start-up cost.
+"""Grading kernels forked from a warm parent: a fresh trusted kernel per notebook without the start-up cost.
 
 Starting an IPython kernel costs most of a second, nearly all of it imports.
 `mlkit grade` therefore gives each worker one *zygote*: a process started
-once, inside the same bubblewrap sandbox and as the same unprivileged user
-as `mlkit.sandbox` kernels, that imports ipykernel, IPython and NumPy and
-then waits.  For every notebook, Jupyter starts the `mlkit-forked`
-kernelspec, whose process (`python -m mlkit.zygote spawn CONNECTION_FILE`)
-asks the zygote over a Unix socket to fork; the child becomes the kernel.
-The child has never run student code before, so every notebook still gets
-a fresh kernel; it inherits the sandbox, the user and the limits (CPU time
-counts from zero for each child).
+once (`python -I`, like the `mlkit-grading` kernel) that imports ipykernel,
+IPython, NumPy, the checking library and the grading boundary, and then
+waits.  For every notebook, Jupyter starts the `mlkit-forked` kernelspec,
+whose process (`python -m mlkit.zygote spawn CONNECTION_FILE`) asks the
+zygote over a Unix socket to fork; the child moves to the notebook's folder
+and becomes the trusted grading kernel.  The child has never run a
+notebook before, so every notebook still gets a fresh kernel, and it starts
+its own sandboxed student process (`mlkit.grading.boundary`) as any
+grading kernel does.  No student code ever runs in the zygote or its
+children.
 
 The spawn process stands in for the kernel towards Jupyter: it exits with
 the kernel, and if Jupyter kills it, the zygote sees the socket close and
 kills the kernel.  The zygote also kills a kernel after the wall-clock limit.
-
-Differences from `mlkit.sandbox` kernels: the kernel's working folder is a
-private empty folder (graded cells never read files; the pictures and
-real-data cells are skipped during grading), not the notebook's folder.
 """
 
 from __future__ import annotations
@@ -39,17 +37,22 @@ SOCKET_ENV = "MLKIT_ZYGOTE_SOCKET"
 FORWARDED_ENV = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")
 
 
+WALL_CLOCK_SECONDS = 300  # one kernel, one notebook
+
+
 def install() -> Path:
-    from mlkit import sandbox
+    from mlkit.grading import kernel
 
-    return sandbox.write_kernelspec(KERNEL_NAME, "mlkit.zygote spawn", "Python 3 (mlkit grading sandbox, forked)")
-
-
-# -- the zygote (runs inside the sandbox, as the unprivileged user) -------------------------------
+    return kernel.write_kernelspec(KERNEL_NAME, ["-m", "mlkit.zygote", "spawn", "{connection_file}"],
+                                   "Python 3 (mlkit trusted grading kernel, forked)")
 
 
-def _become_kernel(connection_file: str, env: dict[str, str]) -> None:
+# -- the zygote ---------------------------------------------------------------------------------------
+
+
+def _become_kernel(connection_file: str, env: dict[str, str], cwd: str) -> None:
     os.environ.update(env)
+    os.chdir(cwd)
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
@@ -64,6 +67,9 @@ def serve(socket_path: str, wall_clock: float) -> None:
     import ipykernel.ipkernel  # noqa: F401
     import ipykernel.kernelapp  # noqa: F401
     import mlkit.checks  # noqa: F401
+    from mlkit.grading import boundary, sandbox  # noqa: F401
+
+    sandbox.detect()  # probed once; every kernel forked from here knows the answer
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
@@ -103,7 +109,7 @@ def serve(socket_path: str, wall_clock: float) -> None:
                         other.close()
                     connection.close()
                     try:
-                        _become_kernel(request["connection_file"], request["env"])
+                        _become_kernel(request["connection_file"], request["env"], request["cwd"])
                     finally:
                         os._exit(0)
                 connection.sendall(f"{pid}\n".encode())
@@ -142,25 +148,17 @@ def _kill(pid: int) -> None:
         pass
 
 
-# -- the worker's side (root, outside the sandbox) ---------------------------------------------------
+# -- the worker's side ----------------------------------------------------------------------------
 
 
 class Zygote:
-    """One zygote per grading worker; `environment()` is what kernels need to find it."""
+    """One zygote per grading worker; kernels find it through the SOCKET_ENV variable."""
 
     def __init__(self):
-        from mlkit import sandbox
-
-        self.folder = Path(tempfile.mkdtemp(prefix="mlkit-zygote-"))
-        os.chmod(self.folder, 0o755)
-        user = sandbox.pwd.getpwnam(sandbox.SANDBOX_USER)
-        os.chown(self.folder, user.pw_uid, user.pw_gid)
+        self.folder = Path(tempfile.mkdtemp(prefix="mlkit-zygote-"))  # private (0700): the socket lives here
         self.socket_path = self.folder / "zygote.sock"
-        argv = sandbox.bwrap_command(self.folder, [sys.executable, "-m", "mlkit.zygote", "serve",
-                                                   str(self.socket_path), str(sandbox.WALL_CLOCK_SECONDS)],
-                                     writable_workdir=True)
-        self.process = subprocess.Popen(argv, preexec_fn=sandbox._apply_limits,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = [sys.executable, "-I", "-m", "mlkit.zygote", "serve", str(self.socket_path), str(WALL_CLOCK_SECONDS)]
+        self.process = subprocess.Popen(argv, cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while not self.socket_path.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -177,20 +175,14 @@ class Zygote:
 def spawn(connection_file: str) -> int:
     """Jupyter's kernel process: have the zygote fork a kernel, then live and die with it."""
     socket_path = os.environ[SOCKET_ENV]
-    folder = Path(socket_path).parent
-    copy = folder / f"connection-{os.getpid()}.json"
-    shutil.copyfile(connection_file, copy)
-    stat = folder.stat()
-    os.chown(copy, stat.st_uid, stat.st_gid)
-    os.chmod(copy, 0o400)
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.connect(socket_path)
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-    client.sendall((json.dumps({"connection_file": str(copy), "env": env}) + "\n").encode())
+    request = {"connection_file": os.path.abspath(connection_file), "env": env, "cwd": os.getcwd()}
+    client.sendall((json.dumps(request) + "\n").encode())
     replies = client.makefile()
     replies.readline()  # the kernel's pid
     last = replies.readline()  # "exit N" when the kernel ends; "" if the zygote went away
-    copy.unlink(missing_ok=True)
     return int(last.split()[1]) if last.startswith("exit") else 1
 
 

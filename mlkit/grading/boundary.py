@@ -1,0 +1,427 @@
+"""The grader's side of the grading boundary: a sandboxed student process, and proxies for what it defines.
+
+While a notebook is graded, the trusted grading kernel runs the test cells
+(visible and hidden) and the whole checking library; the submission's answer
+cells run in a separate, sandboxed student process (`mlkit/grading/student.py`,
+started by `mlkit.grading.sandbox`).  `mlkit.integrity.ResilientExecute` sends
+each answer cell to the kernel as a call of `run_student_cell`; every name the
+cell defines then appears in the kernel's namespace: data (arrays, floats,
+lists, ...) as a copy, everything else (classes, functions, models) as a
+`StudentObject` proxy.  Using a proxy (calling it, reading an attribute,
+iterating) is a request to the student process; its answer is data or
+another proxy (`mlkit.grading.wire`).
+
+What the tests could count on when student code ran in their own process
+holds across the boundary:
+- identity: the same student object is always the same proxy (`fit(X, y) is model`);
+- arrays a call changed in place are changed in the caller's arrays too;
+- a student exception is re-raised with its type (builtin and NumPy
+  exceptions; others as `StudentError`) and message, its student-code
+  traceback attached as a note;
+- warnings are raised again here, and NumPy's error state here applies to
+  the student's computation (so `np.errstate` and `warnings.catch_warnings`
+  in a test see the student's floating-point trouble);
+- what the student's code printed appears in the cell that caused it.
+
+Objects of the grader passed into student code (a `metric_fn`, a model
+class, a replacement method) reach the student as handles it can call, with
+their public methods, and nothing else.  A reply that is malformed, too
+large, too deep or too slow stops the student process: that call and every
+later one raise `StudentProcessStopped` naming the reason, and the grading
+of the notebook goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import os
+import select
+import shutil
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from mlkit.grading import sandbox, wire
+
+CALL_SECONDS = 20.0             # one request, from sending it to its reply (the notebook cell has 30 s)
+START_SECONDS = 30.0
+
+
+class StudentError(Exception):
+    """An exception of the student's own class (or one that cannot be rebuilt here), by name and message."""
+
+
+class StudentProcessStopped(RuntimeError):
+    """The student process was stopped (it died, hung, or broke the protocol); the message says why."""
+
+
+def _known_exceptions() -> dict[str, type]:
+    known = {name: value for name, value in vars(builtins).items()
+             if isinstance(value, type) and issubclass(value, Exception)}
+    known["LinAlgError"] = np.linalg.LinAlgError
+    for name in dir(np.exceptions):
+        value = getattr(np.exceptions, name)
+        if isinstance(value, type) and issubclass(value, Exception):
+            known[name] = value
+    return known
+
+
+def _known_warnings() -> dict[str, type]:
+    known = {name: value for name, value in vars(builtins).items()
+             if isinstance(value, type) and issubclass(value, Warning)}
+    for name in dir(np.exceptions):
+        value = getattr(np.exceptions, name)
+        if isinstance(value, type) and issubclass(value, Warning):
+            known[name] = value
+    return known
+
+
+EXCEPTIONS = _known_exceptions()
+WARNINGS = _known_warnings()
+
+
+def rebuild_exception(name: str, message: str, where: str = "") -> BaseException:
+    kind = EXCEPTIONS.get(name)
+    error = None
+    if kind is not None:
+        try:
+            error = kind(message)
+        except Exception:
+            error = None
+    if error is None:
+        error = StudentError(f"{name}: {message}" if message else name)
+    if where:
+        error.add_note("in the student's code:\n" + where.rstrip())
+    return error
+
+
+class StudentObject:
+    """A proxy for an object that lives in the student process."""
+
+    __slots__ = ("_mlkit_link", "_mlkit_id", "__weakref__")
+
+    def __init__(self, link: "StudentProcess", number: int):
+        object.__setattr__(self, "_mlkit_link", link)
+        object.__setattr__(self, "_mlkit_id", number)
+
+    def _mlkit_request(self, op, *payload):
+        link = object.__getattribute__(self, "_mlkit_link")
+        return link.request((op, wire.Ref(object.__getattribute__(self, "_mlkit_id")), *payload))
+
+    def __getattr__(self, name):
+        # Special names are never asked for: NumPy looks up __array_interface__ and friends on
+        # the instance, and an answer to those would be read as a pointer into this process.
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._mlkit_request("getattr", name)
+
+    def __setattr__(self, name, value):
+        self._mlkit_request("setattr", name, value)
+
+    def __call__(self, *args, **kwargs):
+        return self._mlkit_request("call", args, kwargs)
+
+    def __len__(self):
+        return self._mlkit_request("op", "len", ())
+
+    def __iter__(self):
+        return self._mlkit_request("op", "iter", ())
+
+    def __next__(self):
+        return self._mlkit_request("op", "next", ())
+
+    def __getitem__(self, key):
+        return self._mlkit_request("op", "getitem", (key,))
+
+    def __contains__(self, item):
+        return self._mlkit_request("op", "contains", (item,))
+
+    def __bool__(self):
+        return self._mlkit_request("op", "bool", ())
+
+    def __repr__(self):
+        try:
+            text = self._mlkit_request("op", "repr", ())
+        except Exception:
+            text = None
+        return text if type(text) is str else "<student object>"
+
+    def __str__(self):
+        try:
+            text = self._mlkit_request("op", "str", ())
+        except Exception:
+            text = None
+        return text if type(text) is str else "<student object>"
+
+
+def _errstate() -> dict:
+    return {key: value for key, value in np.geterr().items()}
+
+
+class StudentProcess:
+    """One notebook's student process, and the grader's end of the link to it."""
+
+    def __init__(self, workdir: Path, allow_unsandboxed: bool = False):
+        mode = sandbox.detect()
+        if mode.name == "none" and not allow_unsandboxed:
+            raise sandbox.SandboxUnavailable(
+                f"student code is not run without a sandbox ({mode.why}); a course that accepts this "
+                "sets c.ResilientExecute.allow_unsandboxed = True in nbgrader_config.py")
+        self.mode = mode
+        self.stopped: str | None = None
+        self.proxies: dict[int, StudentObject] = {}
+        self.objects: dict[int, object] = {}     # grader objects the student holds handles to
+        self.numbers: dict[int, int] = {}
+        request_read, self.request_fd = os.pipe()
+        self.reply_fd, reply_write = os.pipe()
+        try:
+            self.process, self.cleanup = sandbox.start(workdir, request_read, reply_write, mode, sandbox.student_uid())
+        finally:
+            os.close(request_read)
+            os.close(reply_write)
+        try:
+            hello = self._read(time.monotonic() + START_SECONDS)
+        except StudentProcessStopped as error:
+            detail = self._stderr_tail()
+            raise StudentProcessStopped(f"the student process did not start: {error}"
+                                        + (f" ({detail})" if detail else "")) from None
+        if not (type(hello) is tuple and hello[:1] == ("ready",)):
+            self.stop("the student process did not start properly")
+            raise StudentProcessStopped(self.stopped)
+
+    # -- the wire ---------------------------------------------------------------------------------
+
+    def to_wire(self, obj):
+        if type(obj) is StudentObject:
+            return wire.Ref(object.__getattribute__(obj, "_mlkit_id"))
+        number = self.numbers.get(id(obj))
+        if number is None:
+            number = len(self.objects) + 1
+            self.objects[number] = obj
+            self.numbers[id(obj)] = number
+        return wire.Handle(number)
+
+    def from_wire(self, marker):
+        if type(marker) is wire.Handle:
+            proxy = self.proxies.get(marker.id)
+            if proxy is None:
+                proxy = self.proxies[marker.id] = StudentObject(self, marker.id)
+            return proxy
+        if type(marker) is wire.Ref and marker.id in self.objects:
+            return self.objects[marker.id]
+        raise wire.WireError(f"the student process named an object it was never given ({marker!r})")
+
+    def _send(self, message) -> None:
+        try:
+            wire.write_frame(self.request_fd, wire.encode(message, self.to_wire))
+        except (BrokenPipeError, OSError) as error:
+            self.stop(f"the student process is gone ({self._exit_description() or error})")
+            raise StudentProcessStopped(self.stopped) from None
+
+    def _read(self, deadline: float):
+        def wait():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.reply_fd], [], [], remaining)[0]:
+                raise TimeoutError
+        try:
+            return wire.decode(wire.read_frame(self.reply_fd, wait), self.from_wire)
+        except TimeoutError:
+            self.stop(f"the student's code did not answer within {CALL_SECONDS:g} s (an endless loop?)")
+        except EOFError:
+            self.stop(f"the student process died ({self._exit_description()})")
+        except wire.WireError as error:
+            self.stop(f"the student process sent a malformed reply: {error}")
+        raise StudentProcessStopped(self.stopped)
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def request(self, message):
+        """Send one request; serve the student's callbacks until its reply; return the result."""
+        if self.stopped:
+            raise StudentProcessStopped(f"the student process was stopped earlier: {self.stopped}")
+        op, *payload = message
+        self._send((op, _errstate(), *payload))
+        deadline = time.monotonic() + CALL_SECONDS
+        while True:
+            reply = self._read(deadline)
+            if type(reply) is tuple and reply[:1] == ("callback",) and len(reply) == 5:
+                self._serve_callback(*reply[1:])
+                continue
+            if type(reply) is tuple and reply[:1] == ("done",) and len(reply) == 7:
+                return self._finish(message, *reply[1:])
+            self.stop("the student process sent a reply that is not one")
+            raise StudentProcessStopped(self.stopped)
+
+    def _finish(self, message, status, value, out, err, noted, mutated):
+        if type(out) is str and out:
+            sys.stdout.write(out)
+        if type(err) is str and err:
+            sys.stderr.write(err)
+        for entry in noted if type(noted) is list else []:
+            if type(entry) is tuple and len(entry) == 2 and all(type(x) is str for x in entry):
+                warnings.warn_explicit(entry[1], WARNINGS.get(entry[0], UserWarning), "<student code>", 0)
+        if message[0] == "call":
+            _write_back(message[2], message[3], mutated)
+        if status == "ok":
+            return value
+        if type(value) is tuple and len(value) == 3 and all(type(x) is str for x in value):
+            raise rebuild_exception(*value)
+        self.stop("the student process sent a malformed error")
+        raise StudentProcessStopped(self.stopped)
+
+    def _serve_callback(self, target, method, args, kwargs) -> None:
+        """Student code calls a grader object (or one of its public methods) with data."""
+        watched = [(k, v, v.tobytes()) for k, v in [*enumerate(args if type(args) is tuple else ()),
+                                                    *(kwargs.items() if type(kwargs) is dict else ())]
+                   if wire.is_data_array(v)]
+        try:
+            if type(target) is StudentObject or id(target) not in self.numbers:
+                raise TypeError("only grader objects handed to student code can be called back")
+            if type(args) is not tuple or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
+                raise TypeError("malformed call arguments")
+            if method is None:
+                function = target
+            elif type(method) is str and method.isidentifier() and not method.startswith("_"):
+                function = getattr(target, method)
+            else:
+                raise AttributeError(f"a grader object has no accessible attribute {method!r}")
+            if not callable(function):
+                raise TypeError(f"{method!r} of a grader object is not callable")
+            value = function(*args, **kwargs)
+            changed = [(k, v) for k, v, before in watched if v.tobytes() != before]
+            answer = ("return", "ok", value, changed)
+        except Exception as error:
+            answer = ("return", "error", (type(error).__name__, str(error)[:4000]), [])
+        self._send(answer)
+
+    # -- cells ------------------------------------------------------------------------------------
+
+    def run_cell(self, source: str, label: str, namespace: dict) -> None:
+        """Run an answer cell in the student process; bind what it defined in `namespace`."""
+        result = self.request(("exec", source, label))
+        if not (type(result) is dict and type(result.get("names")) is dict):
+            self.stop("the student process sent a malformed cell result")
+            raise StudentProcessStopped(self.stopped)
+        theirs = namespace.setdefault("__mlkit_student_names__", set())
+        for name, value in result["names"].items():
+            if type(name) is not str or not name.isidentifier():
+                continue
+            # Names of the grader's own (np, the checking helpers) are never replaced by the student's.
+            if name not in namespace or name in theirs:
+                namespace[name] = value
+                theirs.add(name)
+        error = result.get("error")
+        if error is not None:
+            if type(error) is tuple and len(error) == 3 and all(type(x) is str for x in error):
+                raise rebuild_exception(*error)
+            self.stop("the student process sent a malformed error")
+            raise StudentProcessStopped(self.stopped)
+
+    # -- the end ----------------------------------------------------------------------------------
+
+    def stop(self, reason: str) -> None:
+        if self.stopped is None:
+            self.stopped = reason
+        self.close()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.process.wait(timeout=10)
+        except Exception:
+            pass
+        for fd in (self.request_fd, self.reply_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.request_fd = self.reply_fd = -1
+        for folder in self.cleanup:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.cleanup = []
+
+    def _exit_description(self) -> str:
+        try:
+            code = self.process.wait(timeout=2)
+        except Exception:
+            return "still running"
+        if code < 0:
+            name = signal.Signals(-code).name
+            extra = {"SIGKILL": ": killed, for example at the memory or CPU limit",
+                     "SIGXCPU": ": its CPU time limit", "SIGSEGV": ": a crash"}.get(name, "")
+            return f"signal {name}{extra}"
+        return f"exit code {code}"
+
+    def _stderr_tail(self) -> str:
+        if self.process.stderr is None:
+            return ""
+        try:
+            os.set_blocking(self.process.stderr.fileno(), False)
+            text = (self.process.stderr.read() or b"").decode(errors="replace")
+        except Exception:
+            return ""
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        return lines[-1][:300] if lines else ""
+
+
+_MISSING = object()
+
+
+def _write_back(args, kwargs, changed) -> None:
+    """Copy the student's in-place changes into the caller's arrays."""
+    if type(changed) is not list:
+        return
+    for entry in changed:
+        if not (type(entry) is tuple and len(entry) == 2):
+            continue
+        key, value = entry
+        if type(key) is int and 0 <= key < len(args):
+            target = args[key]
+        elif type(key) is str:
+            target = kwargs.get(key)
+        else:
+            continue
+        if wire.is_data_array(target) and wire.is_data_array(value) and target.shape == value.shape \
+                and target.flags.writeable:
+            target[...] = value
+
+
+# -- what the grading kernel calls -------------------------------------------------------------------
+
+_PROCESS: StudentProcess | None = None
+
+
+def student_process(allow_unsandboxed: bool = False) -> StudentProcess:
+    """This kernel's student process, started on first use in the kernel's folder (the notebook's)."""
+    global _PROCESS
+    if _PROCESS is None:
+        _PROCESS = StudentProcess(Path.cwd().resolve(), allow_unsandboxed)
+    return _PROCESS
+
+
+def run_student_cell(encoded: str, label: str, allow_unsandboxed: bool = False, also_here: bool = False) -> None:
+    """Run one cell's source (base64 of UTF-8) in the student process; with `also_here`, in the kernel too.
+
+    `also_here` is for the release's read-only set-up cells: both sides need `np`.
+    """
+    source = base64.b64decode(encoded).decode("utf-8")
+    namespace = _user_namespace()
+    if also_here:
+        exec(compile(source, f"<{label}>", "exec"), namespace)
+    student_process(allow_unsandboxed).run_cell(source, label, namespace)
+
+
+def _user_namespace() -> dict:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell.user_ns if shell is not None else sys.modules["__main__"].__dict__

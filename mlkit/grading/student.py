@@ -1,0 +1,288 @@
+"""The student process: runs a submission's answer cells and serves the grader's requests over a pipe.
+
+This file runs *inside* the grading sandbox (`mlkit.grading.sandbox`) as a
+script, with Python's standard library, NumPy and `wire.py` beside it and
+nothing else importable: not the kit, not nbgrader, not the tests.
+
+    python -I -S student.py REQUEST_FD REPLY_FD
+
+The grader (`mlkit.grading.boundary.StudentProcess`) sends requests; each is
+answered by exactly one `done` reply, possibly after `callback` requests of
+ours that the grader answers first (a test's `metric_fn`, `loss_fn`, ...).
+
+    exec     source, label            run an answer cell in the notebook namespace
+    call     target, args, kwargs     call a student object (a class, function, method)
+    getattr  target, name             read an attribute
+    setattr  target, name, value      set an attribute (the tests replace a method)
+    op       target, name, args       len, iter, next, getitem, contains, bool, repr, str
+    get      name                     a name of the notebook namespace
+
+Every request carries the grader's floating-point error state, applied to
+the student's computation; what the computation printed and warned is sent
+back with the result, and so are the new contents of array arguments that
+it changed in place.
+"""
+
+import builtins
+import io
+import os
+import sys
+import traceback
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "site")]
+
+import numpy as np  # noqa: E402
+
+import wire  # noqa: E402
+
+MAX_OUTPUT = 100_000            # characters of printed output sent back per request
+MAX_WARNINGS = 50
+MAX_MESSAGE = 4_000
+
+
+class _Capped(io.TextIOBase):
+    """A text stream keeping the first MAX_OUTPUT characters."""
+
+    def __init__(self):
+        self.parts, self.size, self.dropped = [], 0, False
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = str(text)
+        room = MAX_OUTPUT - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(room, len(text))
+        if len(text) > room:
+            self.dropped = True
+        return len(text)
+
+    def value(self) -> str:
+        return "".join(self.parts) + ("\n... [output truncated]\n" if self.dropped else "")
+
+
+class TrustedObject:
+    """A grader object handed to student code: callable, with its public methods, and nothing else."""
+
+    __slots__ = ("_mlkit_id",)
+
+    def __init__(self, number):
+        object.__setattr__(self, "_mlkit_id", number)
+
+    def __call__(self, *args, **kwargs):
+        return SERVER.callback(object.__getattribute__(self, "_mlkit_id"), None, args, kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(f"a grader object has no accessible attribute {name!r}")
+        number = object.__getattribute__(self, "_mlkit_id")
+        return lambda *args, **kwargs: SERVER.callback(number, name, args, kwargs)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a grader object cannot be changed")
+
+    def __repr__(self):
+        return "<grader object>"
+
+
+class Server:
+    def __init__(self, request_fd: int, reply_fd: int):
+        self.request_fd, self.reply_fd = request_fd, reply_fd
+        self.namespace = {"__name__": "__main__", "__builtins__": builtins}
+        self.objects: dict[int, object] = {}       # our objects the grader holds handles to
+        self.numbers: dict[int, int] = {}          # id(object) -> handle number
+        self.trusted: dict[int, TrustedObject] = {}
+
+    # -- the wire ---------------------------------------------------------------------------------
+
+    def to_wire(self, obj):
+        if type(obj) is TrustedObject:
+            return wire.Ref(object.__getattribute__(obj, "_mlkit_id"))
+        return wire.Handle(self._number(obj))
+
+    def _number(self, obj) -> int:
+        number = self.numbers.get(id(obj))
+        if number is None:
+            number = len(self.objects) + 1
+            self.objects[number] = obj
+            self.numbers[id(obj)] = number
+        return number
+
+    def from_wire(self, marker):
+        if type(marker) is wire.Ref:
+            if marker.id not in self.objects:
+                raise wire.WireError(f"no student object {marker.id}")
+            return self.objects[marker.id]
+        if type(marker) is wire.Handle:
+            return self.trusted.setdefault(marker.id, TrustedObject(marker.id))
+        raise wire.WireError(f"unexpected {marker!r}")
+
+    def send(self, message) -> None:
+        try:
+            payload = wire.encode(message, self.to_wire)
+        except Exception as error:  # too large, or an unencodable result: say so instead
+            payload = wire.encode(("done", "error", ("RuntimeError", f"the result could not be sent: {error}", ""),
+                                   "", "", [], []), self.to_wire)
+        wire.write_frame(self.reply_fd, payload)
+
+    def receive(self):
+        return wire.decode(wire.read_frame(self.request_fd), self.from_wire)
+
+    # -- serving ----------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        self.send(("ready", np.__version__))
+        while True:
+            try:
+                message = self.receive()
+            except EOFError:
+                return
+            self.send(self.handle(message))
+
+    def handle(self, message):
+        op, errstate, *payload = message
+        out, err = _Capped(), _Capped()
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+        mutated: list = []
+        try:
+            with warnings.catch_warnings(record=True) as caught, np.errstate(**errstate):
+                warnings.simplefilter("always")
+                try:
+                    value = getattr(self, "op_" + op)(*payload, mutated=mutated)
+                    status = "ok"
+                except BaseException as error:  # noqa: B036  (student code may raise anything)
+                    value, status = _describe(error), "error"
+        finally:
+            sys.stdout, sys.stderr = saved
+        noted = [(w.category.__name__, str(w.message)[:MAX_MESSAGE]) for w in caught[:MAX_WARNINGS]]
+        return ("done", status, value, out.value(), err.value(), noted, mutated)
+
+    def callback(self, number, method, args, kwargs):
+        """Call a grader object from student code; the grader may call us back meanwhile."""
+        self.send(("callback", wire.Ref(number), method, args, kwargs))
+        while True:
+            message = self.receive()
+            if message[0] == "return":
+                _, status, value, changed = message
+                _write_back(args, kwargs, changed)
+                if status == "ok":
+                    return value
+                name, text = value
+                raise _rebuild(name, text)
+            self.send(self.handle(message))
+
+    # -- operations -------------------------------------------------------------------------------
+
+    def op_exec(self, source, label, mutated):
+        """Run a cell; returns the names it (re)bound, and its error if it raised."""
+        before = dict(self.namespace)
+        error = None
+        try:
+            exec(compile(source, f"<{label}>", "exec"), self.namespace)
+        except BaseException as raised:  # noqa: B036
+            error = _describe(raised)
+        exports = {name: value for name, value in self.namespace.items()
+                   if not name.startswith("__") and type(value) is not type(sys)
+                   and before.get(name, _MISSING) is not value}
+        return {"names": exports, "error": error}
+
+    def op_get(self, name, mutated):
+        return self.namespace[name]
+
+    def op_call(self, target, args, kwargs, mutated):
+        watched = _watch(args, kwargs)
+        try:
+            return target(*args, **kwargs)
+        finally:
+            mutated.extend(_changes(watched))
+
+    def op_getattr(self, target, name, mutated):
+        return getattr(target, name)
+
+    def op_setattr(self, target, name, value, mutated):
+        setattr(target, name, value)
+
+    def op_op(self, target, name, args, mutated):
+        if name == "len":
+            return len(target)
+        if name == "iter":
+            return iter(target)
+        if name == "next":
+            return next(target)
+        if name == "getitem":
+            return target[args[0]]
+        if name == "contains":
+            return args[0] in target
+        if name == "bool":
+            return bool(target)
+        if name == "repr":
+            return repr(target)[:MAX_MESSAGE]
+        if name == "str":
+            return str(target)[:MAX_MESSAGE]
+        raise TypeError(f"unknown operation {name!r}")
+
+
+_MISSING = object()
+
+
+def _watch(args, kwargs):
+    """Array arguments and a copy of their bytes, to see what the call changed in place."""
+    watched = []
+    for key, value in [*enumerate(args), *kwargs.items()]:
+        if wire.is_data_array(value):
+            watched.append((key, value, value.tobytes()))
+    return watched
+
+
+def _changes(watched):
+    return [(key, value) for key, value, before in watched if value.tobytes() != before]
+
+
+def _write_back(args, kwargs, changed) -> None:
+    for key, value in changed or []:
+        target = args[key] if type(key) is int and key < len(args) else kwargs.get(key)
+        if wire.is_data_array(target) and wire.is_data_array(value) and target.shape == value.shape \
+                and target.flags.writeable:
+            target[...] = value
+
+
+def _describe(error: BaseException):
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<")]
+    where = "".join(traceback.format_list(frames[-5:]))
+    return (type(error).__name__, str(error)[:MAX_MESSAGE], where[:MAX_MESSAGE])
+
+
+def _rebuild(name: str, text: str) -> BaseException:
+    kind = getattr(builtins, name, None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            return kind(text)
+        except Exception:
+            pass
+    return RuntimeError(f"{name}: {text}")
+
+
+SERVER: Server
+
+
+def main(argv) -> int:
+    global SERVER
+    request_fd, reply_fd = int(argv[1]), int(argv[2])
+    # What the student's code prints goes back with each reply; nothing may reach the grader's
+    # streams directly.
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    SERVER = Server(request_fd, reply_fd)
+    SERVER.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
