@@ -20,7 +20,8 @@ holds across the boundary:
   traceback attached as a note;
 - warnings are raised again here, and NumPy's error state here applies to
   the student's computation (so `np.errstate` and `warnings.catch_warnings`
-  in a test see the student's floating-point trouble);
+  in a test see the student's floating-point trouble); NumPy's global random
+  generator travels with each request and back, as if both sides shared it;
 - what the student's code printed appears in the cell that caused it.
 
 Objects of the grader passed into student code (a `metric_fn`, a model
@@ -159,8 +160,18 @@ class StudentObject:
         return text if type(text) is str else "<student object>"
 
 
-def _errstate() -> dict:
-    return {key: value for key, value in np.geterr().items()}
+def _context() -> tuple:
+    """What the student's computation inherits from the grader: NumPy's error state and global generator."""
+    return (dict(np.geterr()), np.random.get_state())
+
+
+def _restore_random_state(state) -> None:
+    if type(state) is tuple and len(state) == 5 and state[0] == "MT19937" and wire.is_data_array(state[1]) \
+            and state[1].shape == (624,) and state[1].dtype == np.uint32:
+        try:
+            np.random.set_state(state)
+        except (TypeError, ValueError):
+            pass
 
 
 class StudentProcess:
@@ -245,15 +256,16 @@ class StudentProcess:
         if self.stopped:
             raise StudentProcessStopped(f"the student process was stopped earlier: {self.stopped}")
         op, *payload = message
-        self._send((op, _errstate(), *payload))
+        self._send((op, _context(), *payload))
         deadline = time.monotonic() + CALL_SECONDS
         while True:
             reply = self._read(deadline)
             if type(reply) is tuple and reply[:1] == ("callback",) and len(reply) == 5:
                 self._serve_callback(*reply[1:])
                 continue
-            if type(reply) is tuple and reply[:1] == ("done",) and len(reply) == 7:
-                return self._finish(message, *reply[1:])
+            if type(reply) is tuple and reply[:1] == ("done",) and len(reply) == 8:
+                _restore_random_state(reply[7])
+                return self._finish(message, *reply[1:7])
             self.stop("the student process sent a reply that is not one")
             raise StudentProcessStopped(self.stopped)
 

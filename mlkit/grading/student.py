@@ -18,9 +18,11 @@ ours that the grader answers first (a test's `metric_fn`, `loss_fn`, ...).
     get      name                     a name of the notebook namespace
 
 Every request carries the grader's floating-point error state, applied to
-the student's computation; what the computation printed and warned is sent
-back with the result, and so are the new contents of array arguments that
-it changed in place.
+the student's computation, and the state of NumPy's global random generator
+(so code that wrongly draws from `np.random` behaves as it would in one
+process); what the computation printed and warned is sent back with the
+result, and so are the generator's new state and the new contents of array
+arguments that it changed in place.
 """
 
 import builtins
@@ -126,7 +128,7 @@ class Server:
             payload = wire.encode(message, self.to_wire)
         except Exception as error:  # too large, or an unencodable result: say so instead
             payload = wire.encode(("done", "error", ("RuntimeError", f"the result could not be sent: {error}", ""),
-                                   "", "", [], []), self.to_wire)
+                                   "", "", [], [], np.random.get_state()), self.to_wire)
         wire.write_frame(self.reply_fd, payload)
 
     def receive(self):
@@ -144,7 +146,8 @@ class Server:
             self.send(self.handle(message))
 
     def handle(self, message):
-        op, errstate, *payload = message
+        op, (errstate, random_state), *payload = message
+        np.random.set_state(random_state)
         out, err = _Capped(), _Capped()
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
@@ -160,7 +163,7 @@ class Server:
         finally:
             sys.stdout, sys.stderr = saved
         noted = [(w.category.__name__, str(w.message)[:MAX_MESSAGE]) for w in caught[:MAX_WARNINGS]]
-        return ("done", status, value, out.value(), err.value(), noted, mutated)
+        return ("done", status, value, out.value(), err.value(), noted, mutated, np.random.get_state())
 
     def callback(self, number, method, args, kwargs):
         """Call a grader object from student code; the grader may call us back meanwhile."""
