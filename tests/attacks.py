@@ -1,10 +1,19 @@
 """Hostile and broken submissions of 01_linear_regression, each with the outcome the kit must give.
 
-Each attack is applied to the reference answers (so everything it does not
-break is correct) and graded by the real `nbgrader autograde` in
-tests/test_integrity.py.  `max_points` is the most the submission may score
-(12 is full automatic marks for this notebook); `reason` is a piece of the
-reason that must be recorded in the gradebook (None: nothing to record).
+Graded by the real `nbgrader autograde` in tests/test_integrity.py.  An attack
+meant to raise a score rides on a *wrong* implementation (the gradient-sign
+mutant) and must score no more than that wrong implementation honestly does
+(`max_points=None`); damage that RebuildFromRelease repairs rides on the
+reference answers and must keep full marks; crashes and endless loops ride
+on the reference and keep the points earned before them.  `reason` is a
+piece of the reason that must be recorded in the gradebook (None: nothing).
+
+The attack code runs where a student's answer runs: at the end of the
+`gradient_descent` answer cell (`append`), at the start of
+`LinearRegressionGD.fit` (`in_fit`), or after `fit` with the fitted model as
+`self` (`after_fit`).  `{port}` in the code is a loopback port the test
+listens on, and `{course}` the course folder's absolute path, as an attacker
+who guessed them would write them.
 """
 
 from __future__ import annotations
@@ -18,17 +27,21 @@ import nbformat
 
 ASSIGNMENT = "01_linear_regression"
 FULL = 12.0
-REFUSED = "not graded: answer code outside what SPEC.md allows"
+STOPPED = "student code stopped"
+SECRET_FILE = "SECRET.txt"                  # placed in the course folder by the test
+SECRETS = ("course-secret-7c1f", "grader-secret-9d2a")  # that file's text, and an environment variable's
 
 
 @dataclass(frozen=True)
 class Attack:
     name: str
     what: str
-    max_points: float
+    max_points: float | None                # None: no more than the wrong implementation scores honestly
     reason: str | None
     append: str = ""                        # code added at the end of the gradient_descent answer cell
     in_fit: str = ""                        # code run at the start of LinearRegressionGD.fit
+    after_fit: str = ""                     # code run after LinearRegressionGD.fit, with the model as `self`
+    honest_base: bool = False               # ride on the reference answers instead of the wrong ones
     tamper: Callable | None = None          # edits the notebook node directly
     raw: bytes | None = None                # the file's bytes, replacing the notebook entirely
 
@@ -83,76 +96,245 @@ def _empty_tests(nb):
             cell.source = "# Checks nothing.\npass"
 
 
+# Reaching the checking library from the answer: there is none in the student process.
+PATCH_THROUGH_MODULES = """
+import importlib
+routes = {}
+for name, get in (("numpy.testing", lambda: np.testing._private.utils.sys.modules),
+                  ("typing", lambda: __import__("typing").sys.modules),
+                  ("dataclasses", lambda: __import__("dataclasses").sys.modules),
+                  ("collections", lambda: __import__("collections")._sys.modules)):
+    try:
+        routes[name] = get()
+    except Exception as error:
+        print("route", name, "failed:", type(error).__name__)
+for name, modules in routes.items():
+    for module in [m for key, m in list(modules.items()) if "mlkit" in key]:
+        print("found", module)
+    try:
+        checks = importlib.import_module("mlkit.checks")
+        checks.Check.close = checks.Check.that = checks.Check.ndarray = lambda *a, **k: None
+        print("patched the checks through", name)
+    except Exception as error:
+        print("no checking library via", name, type(error).__name__)
+"""
+
+PATCH_THROUGH_FRAMES = """
+import sys
+def _frames():
+    yield
+generator = _frames()
+found = generator.gi_frame.f_builtins["__import__"]
+try:
+    found("mlkit.checks").checks.Check.close = lambda *a, **k: None
+except Exception as error:
+    print("no mlkit through f_builtins:", type(error).__name__)
+frame = sys._getframe()
+while frame is not None:
+    for scope in (frame.f_locals, frame.f_globals):
+        for value in list(scope.values()):
+            if type(value).__name__ in ("Check", "CheckFailed"):
+                value.close = lambda *a, **k: None
+                print("patched a check object")
+    frame = frame.f_back
+exec("print('exec works, in the student process only')")
+"""
+
+PATCH_THROUGH_CTYPES = """
+import ctypes
+pointer = np.zeros(4).ctypes.data
+libc = ctypes.CDLL(None)
+for path in (b"{course}/gradebook.db", b"{course}/source/01_linear_regression/linear_regression.ipynb"):
+    print("libc open", path, libc.open(path, 2))
+print("libc system", libc.system(b"ls {course} > /tmp/listing 2>&1; cat /tmp/listing"))
+"""
+
+STEAL_AND_EXEC_REFERENCE = """
+import json, os
+for root in ("{course}", os.path.abspath("../../..")):
+    try:
+        source = json.load(open(os.path.join(root, "source/01_linear_regression/linear_regression.ipynb")))
+        for cell in source["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("grade_id") == "gradient_descent":
+                exec("".join(cell["source"]))
+                print("stole the reference solution")
+    except Exception as error:
+        print("cannot read the source notebook:", type(error).__name__)
+"""
+
+READ_EVERYTHING = """
+import glob, os
+for pattern in ("{course}/*", "{course}/" + "SECRET.txt", "{course}/gradebook.db", "{course}/autograded/*/*/*",
+                "{course}/submitted/*/*/*", "/root/*", "/tmp/*.json", "/proc/*/cmdline", "/run/*",
+                os.path.expanduser("~/.local/share/jupyter/runtime/*")):
+    for path in glob.glob(pattern)[:20]:
+        try:
+            print(path, open(path, errors="replace").read(300))
+        except Exception as error:
+            print(path, type(error).__name__)
+print(dict(os.environ))
+print(os.listdir("/"), os.listdir("."), os.getuid())
+"""
+
+REACH_LOOPBACK = """
+import socket
+reached = []
+for port in [{port}, 22, 80, 5432, 8888, *range(40000, 40050)]:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as connection:
+            connection.sendall(b"stolen")
+            reached.append(port)
+    except OSError:
+        pass
+print("reached", reached)
+"""
+
+OUTLIVE_THE_NOTEBOOK = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        while True:
+            time.sleep(0.2)
+    os._exit(0)
+"""
+
+LIAR = """
+class Liar:
+    def __array__(self, *args, **kwargs):
+        return np.zeros(2)
+    def __eq__(self, other):
+        return True
+    def __float__(self):
+        return 0.0
+    def __bool__(self):
+        return True
+    def __len__(self):
+        return 2
+    def __index__(self):
+        return 0
+    def __iter__(self):
+        return iter([0.0, 0.0])
+    def __getitem__(self, key):
+        return 0.0
+    def __array_interface__(self):
+        return {"data": (0, False), "shape": (10**9,), "typestr": "<f8", "version": 3}
+self.weights = Liar()
+self.bias = Liar()
+"""
+
 ATTACKS = [
-    # Code the gate refuses: it never runs, the notebook scores 0 with the offending lines recorded.
-    Attack("gradebook_write", "opens gradebook.db with sqlite3 and raises every score", 0, REFUSED,
-           append="import sqlite3\nsqlite3.connect('../../../gradebook.db').execute('update grade set auto_score = 99')"),
-    Attack("read_hidden_tests", "reads the source notebook with the hidden tests", 0, REFUSED,
-           append="SECRET = open('../../../source/01_linear_regression/linear_regression.ipynb').read()"),
-    Attack("input_transformer", "registers an IPython input transformer that turns later cells into `pass`", 0, REFUSED,
-           append="get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])"),
-    Attack("patch_allclose", "replaces np.allclose so that every comparison passes", 0, REFUSED,
+    # Patching the grader from the answer: the checks run in another process.
+    Attack("patch_through_module_references", "imports the checking library through numpy.testing, typing, "
+           "dataclasses, collections and importlib, and replaces Check.close, that, ndarray", None, None,
+           append=PATCH_THROUGH_MODULES),
+    Attack("patch_through_frames", "takes __import__ and exec from a generator frame's f_builtins and walks "
+           "f_back for the test's check object", None, None, in_fit=PATCH_THROUGH_FRAMES),
+    Attack("patch_through_ctypes", "uses ndarray.ctypes and libc to open the gradebook and run a shell", None, None,
+           append=PATCH_THROUGH_CTYPES),
+    Attack("patch_allclose", "replaces np.allclose so that every comparison passes", None, None,
            append="np.allclose = lambda *args, **kwargs: True"),
-    Attack("patch_testing", "replaces np.testing.assert_allclose through a from-import", 0, REFUSED,
+    Attack("patch_testing", "replaces np.testing.assert_allclose through a from-import", None, None,
            append="from numpy import testing\ntesting.assert_allclose = lambda *args, **kwargs: None"),
-    Attack("always_equal_object", "returns an object whose comparisons always pass", 0, REFUSED,
-           append="class Anything:\n    def __eq__(self, other):\n        return True\n    def __array__(self, *a, **k):\n        return np.zeros(3)"),
-    Attack("os_exit", "calls os._exit to crash the kernel", 0, REFUSED, append="import os\nos._exit(0)"),
-    Attack("os_from_setup_cell", "uses the os module the setup cell imported, to list the course", 0, REFUSED,
-           in_fit="print(os.listdir('../../..'))"),
-    Attack("environment", "reads the grader's environment variables", 0, REFUSED,
-           append="import os\nprint(dict(os.environ))"),
-    Attack("write_other_student", "overwrites another student's autograded notebook", 0, REFUSED,
-           append="open('../../honest/01_linear_regression/linear_regression.ipynb', 'w').write('{}')"),
-    Attack("fork_bomb", "forks without end", 0, REFUSED, append="import os\nwhile True:\n    os.fork()"),
-    Attack("disk_fill", "fills the disk through NumPy", 0, REFUSED,
-           append="while True:\n    np.save('fill', np.zeros(10**7))"),
-    Attack("shell_escape", "runs a shell command with an IPython escape", 0, REFUSED, append="!rm -rf ../../honest"),
-    Attack("magic", "uses a cell magic to write a file", 0, REFUSED, append="%env SECRET=1"),
-    Attack("builtin_monkeypatch", "replaces the built-in `type` so the tests' type checks pass", 0, REFUSED,
-           append="type = lambda value: np.ndarray"),
-    Attack("dunder_escape", "climbs to object.__subclasses__ to reach the interpreter", 0, REFUSED,
-           append="LEAK = ().__class__.__base__.__subclasses__()"),
-    Attack("grader_object", "disables the test helper `check` from inside fit", 0, REFUSED,
+    Attack("builtin_monkeypatch", "replaces the built-in `type` so the tests' type checks pass", None, None,
+           append="import builtins\nbuiltins.type = lambda value: np.ndarray\ntype = builtins.type"),
+    Attack("input_transformer", "registers an IPython input transformer that turns later cells into `pass`", None,
+           None, append="get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])"),
+    Attack("grader_object", "disables the test helper `check` from inside fit", None, None,
            in_fit="check.that = lambda *args: None"),
-    Attack("getattr_escape", "reaches a builtin through getattr on a module", 0, REFUSED,
-           append="EVIL = getattr(np, 'load')"),
-    # Code the gate lets through: the sandbox and the resilient executor deal with it.
+    Attack("dunder_escape", "climbs to object.__subclasses__ to reach the interpreter", None, None,
+           append="LEAK = ().__class__.__base__.__subclasses__()\nprint(len(LEAK))"),
+    Attack("shell_escape", "runs a shell command with an IPython escape", None, None, append="!rm -rf ../../honest"),
+    Attack("magic", "uses a line magic to set an environment variable", None, None, append="%env SECRET=1"),
+    # Reading what only the grader may read, and using it.
+    Attack("steal_and_exec_reference", "reads the source notebook and executes its reference solution", None, None,
+           append=STEAL_AND_EXEC_REFERENCE),
+    Attack("read_everything", "reads the course, gradebook, other students, the grader's environment and "
+           "connection files", None, None, append=READ_EVERYTHING),
+    Attack("gradebook_write", "opens gradebook.db with sqlite3 and raises every score", None, None,
+           append="import sqlite3\ntry:\n    sqlite3.connect('{course}/gradebook.db').execute("
+                  "'update grade set auto_score = 99').connection.commit()\nexcept Exception as e:\n    print(e)"),
+    Attack("write_other_student", "overwrites another student's autograded notebook", None, None,
+           append="try:\n    open('{course}/autograded/honest/01_linear_regression/linear_regression.ipynb', "
+                  "'w').write('{{}}')\nexcept Exception as e:\n    print(type(e).__name__)"),
+    # Attacking the grader through the link.
+    Attack("lying_objects", "returns objects whose __array__, __eq__, __float__, __bool__, __len__, __index__, "
+           "__iter__ and __array_interface__ lie", None, None, after_fit=LIAR),
+    Attack("subclassed_results", "returns an ndarray subclass and a float subclass whose comparisons always pass",
+           None, None, after_fit="class A(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
+                                 "class F(float):\n    def __eq__(self, other):\n        return True\n"
+                                 "self.weights = self.weights.view(A)\nself.bias = F(self.bias)"),
+    Attack("cyclic_history", "returns a loss history that contains itself", None, None,
+           after_fit="history = list(self.loss_history)\nhistory.append(history)\nself.loss_history = history"),
+    Attack("deep_nesting", "returns a loss history nested 100 000 lists deep", None, None,
+           after_fit="deep = []\nfor _ in range(100_000):\n    deep = [deep]\nself.loss_history = deep"),
+    Attack("huge_array", "returns a 2 GB array as the weights", None, None,
+           after_fit="self.weights = np.zeros(2 * 1024**3 // 8)"),
+    Attack("handle_for_data", "returns a generator where the loss history (a list of floats) belongs", None, None,
+           after_fit="self.loss_history = (value for value in self.loss_history)"),
+    Attack("reply_never_comes", "sleeps forever in predict", None, STOPPED,
+           append="import time\nLinearRegressionGD.predict = lambda self, X: time.sleep(10**6)"),
+    # The machine: network, processes, memory, disk.
+    Attack("reach_loopback", "connects to a port listening on the machine's loopback, and scans others", None, None,
+           append=REACH_LOOPBACK),
+    Attack("outlive_the_notebook", "forks a detached process meant to outlive grading", None, None,
+           append=OUTLIVE_THE_NOTEBOOK),
+    Attack("fork_bomb", "forks without end", None, None,
+           append="import os\ntry:\n    while True:\n        os.fork()\nexcept OSError as e:\n    print(e)"),
+    Attack("disk_fill", "fills the disk through NumPy", None, None,
+           append="try:\n    while True:\n        np.save('/tmp/fill', np.zeros(10**7))\nexcept Exception as e:\n"
+                  "    print(type(e).__name__)"),
+    Attack("os_exit", "calls os._exit to end the process that runs the answers", 0, STOPPED,
+           append="import os\nos._exit(0)"),
+    # Crashes and endless loops on the reference answers: the points earned before them are kept.
     Attack("endless_loop_ignoring_interrupt", "loops forever in fit and swallows KeyboardInterrupt", 5,
-           "time limit", in_fit="while True:\n    try:\n        pass\n    except BaseException:\n        pass"),
-    Attack("kernel_crash", "crashes the kernel with an out-of-bounds strided view", 5, "kernel died",
-           in_fit="np.lib.stride_tricks.as_strided(np.zeros(1), shape=(10**9,), strides=(10**6,)).sum()"),
+           STOPPED, in_fit="while True:\n    try:\n        pass\n    except BaseException:\n        pass",
+           honest_base=True),
+    Attack("kernel_crash", "crashes with an out-of-bounds strided view", 5, STOPPED,
+           in_fit="np.lib.stride_tricks.as_strided(np.zeros(1), shape=(10**9,), strides=(10**6,)).sum()",
+           honest_base=True),
     Attack("memory_exhaustion", "allocates far more memory than the machine has", 5, None,
-           in_fit="hog = [np.ones(10**8) for _ in range(400)]"),
+           in_fit="hog = [np.ones(10**8) for _ in range(400)]", honest_base=True),
     Attack("deep_recursion", "recurses without end at import time", FULL, None,
-           append="def dive(depth):\n    return dive(depth + 1)\ntry:\n    dive(0)\nexcept RecursionError:\n    pass"),
-    Attack("huge_output", "prints a 20 MB line", FULL, None, append="print('x' * 20_000_000)"),
+           append="def dive(depth):\n    return dive(depth + 1)\ntry:\n    dive(0)\nexcept RecursionError:\n    pass",
+           honest_base=True),
+    Attack("huge_output", "prints a 20 MB line", FULL, None, append="print('x' * 20_000_000)", honest_base=True),
     # Broken or tampered notebooks: repaired from the release, or graded as empty with the reason.
     Attack("not_utf8", "a notebook file that is not UTF-8", 0, "could not be read", raw=b"\xff\xfe\x00{not a notebook"),
     Attack("not_json", "a truncated notebook file", 0, "could not be read", raw=b'{"cells": [ {"cell_type": "code"'),
-    Attack("deleted_test_cell", "deletes a graded test cell", FULL, None, tamper=_delete_test_cell),
+    Attack("deleted_test_cell", "deletes a graded test cell", FULL, None, tamper=_delete_test_cell, honest_base=True),
     Attack("stripped_metadata", "strips nbgrader metadata from a test, a read-only and an answer cell", FULL,
-           "lost its nbgrader metadata", tamper=_strip_metadata),
+           "lost its nbgrader metadata", tamper=_strip_metadata, honest_base=True),
     Attack("duplicated_grade_ids", "duplicates an answer cell (wrong code) and a test cell (emptied)", FULL, None,
-           tamper=_duplicate_ids),
-    Attack("changed_points", "sets every test cell to 100 points", FULL, None, tamper=_change_points),
-    Attack("moved_cells", "moves every test cell before the answers", FULL, None, tamper=_move_cells),
-    Attack("emptied_tests", "replaces every test cell's code by `pass`, for the wrong answer", 6, None,
-           tamper=_empty_tests),
+           tamper=_duplicate_ids, honest_base=True),
+    Attack("changed_points", "sets every test cell to 100 points", FULL, None, tamper=_change_points,
+           honest_base=True),
+    Attack("moved_cells", "moves every test cell before the answers", FULL, None, tamper=_move_cells,
+           honest_base=True),
+    Attack("emptied_tests", "replaces every test cell's code by `pass`", None, None, tamper=_empty_tests),
 ]
 
 
-def submission(attack: Attack, answers: dict[str, str], release_nb) -> bytes:
+def submission(attack: Attack, reference: dict[str, str], wrong: dict[str, str], release_nb,
+               course: str = "", port: int = 0) -> bytes:
     """The bytes of the attacker's notebook file."""
     if attack.raw is not None:
         return attack.raw
+    answers = reference if attack.honest_base else wrong
+
+    def fill(code: str) -> str:
+        return code.replace("{course}", course).replace("{port}", str(port)).replace("{{}}", "{}")
+
     if attack.in_fit:
-        answers = _fit_hook(answers, attack.in_fit)
-    if attack.append:
-        answers = {**answers, "gradient_descent": answers["gradient_descent"] + "\n\n" + attack.append + "\n"}
-    if attack.name == "emptied_tests":  # emptied tests only pay off for a wrong answer
-        answers = {**answers, "gradient_descent": answers["gradient_descent"].replace(
-            "self.weights - self.learning_rate * grad_w", "self.weights + self.learning_rate * grad_w")}
+        answers = _fit_hook(answers, fill(attack.in_fit))
+    appended = fill(attack.append)
+    if attack.after_fit:
+        body = "".join(f"    {line}\n" for line in fill(attack.after_fit).splitlines())
+        appended += ("\n_original_fit = LinearRegressionGD.fit\n\ndef _attacking_fit(self, X, y):\n"
+                     "    _original_fit(self, X, y)\n" + body + "    return self\n\n"
+                     "LinearRegressionGD.fit = _attacking_fit\n")
+    if appended:
+        answers = {**answers, "gradient_descent": answers["gradient_descent"] + "\n\n" + appended + "\n"}
     nb = copy.deepcopy(release_nb)
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")

@@ -1,31 +1,40 @@
 """Hostile and broken submissions change nothing but their own score (through the real `nbgrader autograde`).
 
-One class is graded twice: first two bystanders (an honest student and one
-with an honest mistake), then, in a second `nbgrader autograde` run, every
-attack in tests/attacks.py.  The bystanders' gradebook entries and files, the
-source notebooks, the submitted folder and the gradebook's integrity must
-come out of the second run unchanged.
+One class is graded twice, from the course folder as an instructor runs it:
+first two bystanders (an honest student and one with an honest mistake),
+then, in a second `nbgrader autograde` run, every attack in tests/attacks.py,
+with a secret file in the course folder, a secret in the grader's
+environment and a listening socket on loopback for them to find.  The
+bystanders' gradebook entries and files, the course's files, the submitted
+folder and the gradebook's integrity must come out of the second run
+unchanged; no secret may show up in any attacker's graded notebook; nothing
+may reach the socket, and no student process may outlive grading.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 import sqlite3
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from attacks import ASSIGNMENT, ATTACKS, FULL, REFUSED, submission
-from mlkit import catalog, course, sandbox
+from attacks import ASSIGNMENT, ATTACKS, FULL, SECRET_FILE, SECRETS, submission
+from mlkit import catalog, course
+from mlkit.grading import sandbox
 from mlkit.integrity import grading_issue
 from support import gradebook_rows
 
 pytestmark = [
     pytest.mark.xdist_group("integrity"),
-    pytest.mark.skipif(not sandbox.available(), reason="the attack suite needs the sandbox (bubblewrap, root)"),
+    pytest.mark.skipif(sandbox.detect().name == "none", reason="the attack suite needs the sandbox"),
 ]
 NOTEBOOK = "linear_regression"
 
@@ -54,15 +63,61 @@ def attacked():
         "source": tree_digest(c / "source"),
     }
 
+    (c / SECRET_FILE).write_text(SECRETS[0])
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.2)
+    reached: list[bytes] = []
+    listening = threading.Event()
+    listening.set()
+
+    def accept():
+        while listening.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            reached.append(connection.recv(100))
+            connection.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+
     release_nb = nbformat.read(catalog.notebook_path(ASSIGNMENT, "release", c), as_version=4)
     for attack in ATTACKS:
         folder = c / "submitted" / attack.name / ASSIGNMENT
         catalog.write_submission(c, attack.name, ASSIGNMENT, release_nb, root=c)
-        (folder / f"{NOTEBOOK}.ipynb").write_bytes(submission(attack, reference, release_nb))
+        (folder / f"{NOTEBOOK}.ipynb").write_bytes(
+            submission(attack, reference, mistaken, release_nb, course=str(c), port=listener.getsockname()[1]))
     submitted_before = tree_digest(c / "submitted")
-    run = course.nbgrader(c, "autograde", ASSIGNMENT, check=False)
+    course_before = {k: v for k, v in tree_digest(c).items() if not k.startswith(("autograded/", "gradebook.db"))}
+    os.environ["MLKIT_TEST_SECRET"] = SECRETS[1]
+    try:
+        run = course.nbgrader(c, "autograde", ASSIGNMENT, check=False)
+    finally:
+        del os.environ["MLKIT_TEST_SECRET"]
+    time.sleep(1.0)
+    listening.clear()
+    thread.join()
+    listener.close()
     return {"course": c, "before": before, "submitted_before": submitted_before, "run": run,
-            "grades": course.gradebook(c)}
+            "grades": course.gradebook(c), "reached": reached, "course_before": course_before,
+            "survivors": student_processes()}
+
+
+def student_processes() -> list[str]:
+    """Processes still running under a student process's user ID."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        uid = int(fields.get("Uid", "0").split()[0])
+        if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + sandbox.UID_RANGE:
+            found.append(f"{status.parent.name} {fields.get('Name', '').strip()} uid {uid}")
+    return found
 
 
 def test_the_batch_completes_for_every_student(attacked):
@@ -89,23 +144,53 @@ def test_source_submitted_and_gradebook_are_intact(attacked):
         assert connection.execute("pragma integrity_check").fetchone() == ("ok",)
     with Gradebook(f"sqlite:///{c / 'gradebook.db'}") as gb:
         assert gb.find_assignment(ASSIGNMENT).max_score == FULL + 3  # twelve automatic + three manual points
+    now = {k: v for k, v in tree_digest(c).items() if not k.startswith(("autograded/", "gradebook.db"))}
+    assert now == attacked["course_before"], "only grading's own outputs may change in the course folder"
 
+
+def _printed(nb) -> str:
+    """Everything the notebook's cells printed or displayed while graded."""
+    parts = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            parts += [output.get("text", ""), output.get("evalue", ""), *output.get("traceback", [])]
+            parts += [str(value) for value in output.get("data", {}).values()]
+    return "\n".join(parts)
+
+
+def test_no_secret_reaches_any_attacker(attacked):
+    c = attacked["course"]
+    source = nbformat.read(c / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    hidden = [line.strip() for cell in source.cells for line in cell.source.split("### BEGIN HIDDEN TESTS")[-1].splitlines()
+              if "### BEGIN HIDDEN TESTS" in cell.source and line.strip().startswith("def test_")]
+    assert hidden, "the source notebook has hidden test functions to look for"
+    for attack in ATTACKS:
+        printed = _printed(nbformat.read(c / "autograded" / attack.name / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4))
+        for secret in [*SECRETS, *hidden]:
+            assert secret not in printed, f"{attack.name} got hold of {secret!r}"
+        assert "stole the reference solution" not in printed and "patched the checks" not in printed, attack.name
+    probe = _printed(nbformat.read(c / "autograded" / "read_everything" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4))
+    assert "'PATH'" in probe, "the probe ran and printed its environment"
+
+
+def test_nothing_reaches_the_loopback_and_nothing_outlives_grading(attacked):
+    assert attacked["reached"] == [], "a student process reached a socket on the machine's loopback"
+    assert attacked["survivors"] == []
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
 def test_attack_earns_nothing_unearned_and_its_reason_is_recorded(attacked, attack):
     grade = attacked["grades"][attack.name][ASSIGNMENT]
+    wrong = attacked["grades"]["mistaken"][ASSIGNMENT].auto_score
+    assert 0 < wrong < FULL
     assert grade.auto_max == FULL, "the points of the test cells come from the source, not the submission"
-    assert grade.auto_score <= attack.max_points, f"{attack.name}: {attack.what}"
+    bound = wrong if attack.max_points is None else attack.max_points
+    assert grade.auto_score <= bound, f"{attack.name}: {attack.what}"
     if attack.max_points == FULL:  # repaired damage is not punished
         assert grade.auto_score == FULL
     with Gradebook(f"sqlite:///{attacked['course'] / 'gradebook.db'}") as gb:
         reason = grading_issue(gb, attack.name, ASSIGNMENT, NOTEBOOK)
         if attack.reason:
             assert attack.reason in reason, f"recorded reason: {reason!r}"
-        if attack.reason == REFUSED:
-            notebook = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, attack.name)
-            assert notebook.needs_manual_grade, "a refused notebook is flagged for instructor review"
-            assert any(line.strip() in reason for line in (attack.append + "\n" + attack.in_fit).splitlines() if line.strip())
 
 
 def test_huge_output_is_truncated(attacked):
@@ -129,7 +214,7 @@ def test_nbgrader_export_shows_each_reason(attacked):
 def test_regrading_is_idempotent(attacked):
     """Autograding the same submissions again (--force) records exactly the same grades, flags and reasons."""
     c = attacked["course"]
-    students = ["honest", "gradebook_write", "not_utf8", "kernel_crash", "stripped_metadata"]
+    students = ["honest", "gradebook_write", "not_utf8", "kernel_crash", "stripped_metadata", "lying_objects"]
 
     before = gradebook_rows(c, students)
     for student in students:
