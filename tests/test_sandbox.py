@@ -1,111 +1,259 @@
-"""The grading kernel's sandbox holds even for code the gate would have refused.
+"""What student code sees while it is graded, and that a course grades the same wherever it lives.
 
-These tests start the `mlkit-sandbox` kernel the way nbgrader does (through
-jupyter_client, from a notebook's folder inside a course) and run hostile
-code in it directly, bypassing the gate: defence in depth.
+Everything here goes through the real `nbgrader autograde`, run from the
+course folder: a *probe* submission prints, from its answer cell, what the
+student process can see and do, and the tests read that from the
+autograded notebook.  The course-copy cases grade a copied course that
+holds the kit's own `mlkit/` folder, a submission that brings its own
+`mlkit/` and `numpy/` folders, a course under a folder only its owner may
+enter, grading as an unprivileged user, and a machine without bubblewrap.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
 import pytest
-from jupyter_client.manager import start_new_kernel
 
-from mlkit import sandbox
+from mlkit import catalog, course
+from mlkit.grading import sandbox
 
 pytestmark = [
-    pytest.mark.xdist_group("integrity"),
-    pytest.mark.skipif(not sandbox.available(), reason="needs bubblewrap and root"),
+    pytest.mark.xdist_group("sandbox"),
+    pytest.mark.skipif(sandbox.detect().name == "none", reason="needs a sandbox (bubblewrap)"),
 ]
+ASSIGNMENT = "01_linear_regression"
+FULL = 12.0
+MARKER = "MLKIT-PROBE "
+
+PROBE = '''
+import json as _json, os as _os, resource as _resource, socket as _socket
+def _try(action):
+    try:
+        return action()
+    except BaseException as error:
+        return "refused: " + type(error).__name__
+_facts = {
+    "uid": _os.getuid(),
+    "cwd": _os.getcwd(),
+    "cwd_files": sorted(_os.listdir(".")),
+    "course_listing": _try(lambda: sorted(_os.listdir(COURSE))),
+    "secret": _try(lambda: open(COURSE + "/SECRET.txt").read()),
+    "gradebook": _try(lambda: len(open(COURSE + "/gradebook.db", "rb").read())),
+    "kit_repo": _try(lambda: sorted(_os.listdir(KIT))),
+    "environment": sorted(_os.environ),
+    "imports": {name: _try(lambda: __import__(name) and "imported")
+                for name in ("numpy", "json", "sklearn", "scipy", "mlkit", "nbgrader", "IPython", "matplotlib")},
+    "write_cwd": _try(lambda: open("written.txt", "w").write("x")),
+    "write_tmp": _try(lambda: open("/tmp/scratch.txt", "w").write("x")),
+    "loopback": _try(lambda: _socket.create_connection(("127.0.0.1", PORT), timeout=2).close() or "connected"),
+    "limits": [_resource.getrlimit(_resource.RLIMIT_AS)[0], _resource.getrlimit(_resource.RLIMIT_CPU)[0]],
+    "processes": sorted(p for p in _os.listdir("/proc") if p.isdigit()),
+}
+print("MLKIT-PROBE " + _json.dumps(_facts))
+'''
+
+
+def make_course(root: Path, students: dict[str, str], extra_answer: dict[str, str] | None = None) -> Path:
+    """A course at `root` with submissions: student -> "reference" | "wrong" | "probe"."""
+    c = course.new_course(root, [ASSIGNMENT])
+    course.nbgrader(c, "generate_assignment", ASSIGNMENT, "--force")
+    reference = catalog.reference_answers(ASSIGNMENT, root=c)
+    wrong = next(m for m in catalog.mutants(ASSIGNMENT) if m.name == "gradient_sign_flipped").apply(reference)
+    for student, kind in students.items():
+        answers = dict(wrong if kind == "wrong" else reference)
+        if kind == "probe":
+            answers["gradient_descent"] += "\n" + (extra_answer or {}).get("probe", "")
+        catalog.write_submission(c, student, ASSIGNMENT, catalog.submission_notebook(ASSIGNMENT, answers, root=c),
+                                 root=c)
+    (c / "SECRET.txt").write_text("course-secret")
+    return c
+
+
+def probe_code(c: Path, port: int) -> str:
+    return f"COURSE = {str(c)!r}\nKIT = {str(catalog.ROOT)!r}\nPORT = {port}\n" + PROBE
+
+
+def autograded(c: Path, student: str):
+    return nbformat.read(c / "autograded" / student / ASSIGNMENT / "linear_regression.ipynb", as_version=4)
+
+
+def probe_facts(c: Path, student: str = "probe") -> dict:
+    for cell in autograded(c, student).cells:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith(MARKER):
+                    return json.loads(line[len(MARKER):])
+    raise AssertionError("the probe printed nothing")
+
+
+def scores(c: Path) -> dict[str, float]:
+    return {student: per[ASSIGNMENT].auto_score for student, per in course.gradebook(c).items()}
 
 
 @pytest.fixture(scope="module")
-def kernel():
-    sandbox.install()
-    course = Path(tempfile.mkdtemp(prefix="mlkit-sandbox-course-"))
-    os.chmod(course, 0o755)
-    (course / "nbgrader_config.py").write_text("")
-    (course / "gradebook.db").write_text("grades")
-    (course / "source" / "a").mkdir(parents=True)
-    (course / "source" / "a" / "solution.ipynb").write_text("the hidden tests")
-    workdir = course / "autograded" / "mallory" / "a"
-    workdir.mkdir(parents=True)
-    (course / "autograded" / "alice" / "a").mkdir(parents=True)
-    (course / "autograded" / "alice" / "a" / "nb.ipynb").write_text("alice's work")
-    os.environ["MLKIT_TEST_SECRET"] = "grader-secret"
-    try:
-        manager, client = start_new_kernel(kernel_name=sandbox.KERNEL_NAME, cwd=str(workdir), startup_timeout=60)
-    finally:
-        del os.environ["MLKIT_TEST_SECRET"]
-    yield client, course
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
+def listener():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    yield server.getsockname()[1]
+    server.close()
 
 
-def run(client, code: str) -> str:
-    """Execute `code`; return what it printed, or 'ERROR <name>' if it raised."""
-    reply = client.execute_interactive(code, timeout=60, output_hook=_collect)
-    printed = "".join(_collect.lines)
-    _collect.lines.clear()
-    if reply["content"]["status"] == "error":
-        return f"ERROR {reply['content']['ename']}"
-    return printed.strip()
+@pytest.fixture(scope="module")
+def probed(listener, tmp_path_factory):
+    root = tmp_path_factory.mktemp("probe") / "course"
+    c = make_course(root, {"probe": "probe", "honest": "reference"}, {"probe": probe_code(root, listener)})
+    course.nbgrader(c, "autograde", ASSIGNMENT)
+    return c, probe_facts(c)
 
 
-def _collect(message):
-    if message["msg_type"] == "stream":
-        _collect.lines.append(message["content"]["text"])
+def test_the_probe_itself_is_graded_normally(probed):
+    c, _ = probed
+    assert scores(c) == {"probe": FULL, "honest": FULL}
 
 
-_collect.lines = []
+def test_student_code_runs_as_its_own_unprivileged_user(probed):
+    _, facts = probed
+    if sandbox.detect().name == "root":
+        assert sandbox.FIRST_UID <= facts["uid"] < sandbox.FIRST_UID + sandbox.UID_RANGE
+    else:
+        assert facts["uid"] == 65534
 
 
-def test_runs_as_an_unprivileged_user(kernel):
-    client, _ = kernel
-    assert run(client, "import os; print(os.getuid(), os.getgid())") == "65534 65534"
+def test_it_sees_its_notebook_folder_and_nothing_of_the_course(probed):
+    c, facts = probed
+    assert facts["cwd"] == str(c / "autograded" / "probe" / ASSIGNMENT)
+    assert "linear_regression.ipynb" in facts["cwd_files"] and "data" in facts["cwd_files"]
+    assert facts["course_listing"] == ["autograded"] or facts["course_listing"].startswith("refused")
+    for key in ("secret", "gradebook", "kit_repo"):
+        assert str(facts[key]).startswith("refused"), (key, facts[key])
 
 
-def test_course_files_are_invisible(kernel):
-    client, course = kernel
-    assert run(client, f"import os; print(sorted(os.listdir({str(course)!r})))") == "['autograded']"
-    unreadable = ("ERROR FileNotFoundError", "ERROR PermissionError")
-    for path in (course / "gradebook.db", course / "source" / "a" / "solution.ipynb",
-                 course / "autograded" / "alice" / "a" / "nb.ipynb"):
-        assert run(client, f"print(open({str(path)!r}).read())") in unreadable
+def test_only_numpy_and_the_standard_library_import(probed):
+    _, facts = probed
+    assert facts["imports"]["numpy"] == facts["imports"]["json"] == "imported"
+    for name in ("sklearn", "scipy", "mlkit", "nbgrader", "IPython", "matplotlib"):
+        assert facts["imports"][name] == "refused: ModuleNotFoundError", name
 
 
-def test_nothing_outside_private_scratch_is_writable(kernel):
-    client, course = kernel
-    refused = ("ERROR OSError", "ERROR PermissionError")  # read-only file system, or not ours
-    assert run(client, "open('answer.txt', 'w')") in refused
-    assert run(client, "open('/etc/hostname', 'a')") in refused
-    assert run(client, "open('/tmp/scratch', 'w').write('ok'); print('ok')") == "ok"
+def test_environment_network_writes_limits_and_processes(probed):
+    _, facts = probed
+    assert set(facts["environment"]) <= {"PATH", "HOME", "LANG", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                         "MKL_NUM_THREADS", "NBGRADER_EXECUTION", "PWD"}
+    assert facts["loopback"].startswith("refused"), "the student process reached the machine's loopback"
+    assert facts["write_cwd"].startswith("refused")
+    assert facts["write_tmp"] == 1
+    assert facts["limits"] == [sandbox.LIMITS[sandbox.resource.RLIMIT_AS], sandbox.LIMITS[sandbox.resource.RLIMIT_CPU]]
+    assert len(facts["processes"]) <= 3, f"the student process sees other processes: {facts['processes']}"
 
 
-def test_environment_is_cleared(kernel):
-    client, _ = kernel
-    assert run(client, "import os; print(os.environ.get('MLKIT_TEST_SECRET'))") == "None"
+def test_a_copied_course_holding_the_kits_own_package_grades_the_same(tmp_path):
+    c = make_course(tmp_path / "course", {"alice": "reference", "bob": "wrong"})
+    # A stale copy of the kit's package in the course folder: imported by nothing that grades.
+    shutil.copytree(catalog.ROOT / "mlkit", c / "mlkit", ignore=shutil.ignore_patterns("__pycache__"))
+    (c / "mlkit" / "checks.py").write_text("raise ImportError('the copy in the course folder was imported')\n")
+    course.nbgrader(c, "autograde", ASSIGNMENT)
+    grades = scores(c)
+    assert grades["alice"] == FULL and 0 < grades["bob"] < FULL
 
 
-def test_memory_is_limited(kernel):
-    client, _ = kernel
-    assert run(client, "import numpy as np; x = np.ones(10**9)") == "ERROR MemoryError"  # 8 GB
+def test_a_submission_bringing_its_own_mlkit_and_numpy_changes_nothing(tmp_path):
+    c = make_course(tmp_path / "course", {"mallory": "wrong", "bob": "wrong"})
+    folder = c / "submitted" / "mallory" / ASSIGNMENT
+    for package in ("mlkit", "numpy"):
+        (folder / package).mkdir()
+        (folder / package / "__init__.py").write_text(
+            "import builtins\nbuiltins.__import__ = None  # would break any process that imported this\n")
+    course.nbgrader(c, "autograde", ASSIGNMENT)
+    grades = scores(c)
+    assert grades["mallory"] == grades["bob"] and 0 < grades["bob"] < FULL
 
 
-def test_processes_are_limited(kernel):
-    client, _ = kernel
-    code = ("import resource; print(resource.getrlimit(resource.RLIMIT_NPROC)[0], "
-            "resource.getrlimit(resource.RLIMIT_CPU)[0], resource.getrlimit(resource.RLIMIT_FSIZE)[0])")
-    nproc, cpu, fsize = (int(x) for x in run(client, code).split())
-    assert (nproc, cpu, fsize) == (sandbox.LIMITS[sandbox.resource.RLIMIT_NPROC],
-                                   sandbox.LIMITS[sandbox.resource.RLIMIT_CPU],
-                                   sandbox.LIMITS[sandbox.resource.RLIMIT_FSIZE])
+def test_a_course_under_a_folder_only_its_owner_may_enter(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    c = make_course(private / "course", {"alice": "reference"})
+    os.chmod(private, 0o700)
+    course.nbgrader(c, "autograde", ASSIGNMENT)
+    assert scores(c) == {"alice": FULL}
 
 
-def test_scratch_space_is_capped(kernel):
-    client, _ = kernel
-    code = "f = open('/tmp/fill', 'wb')\nfor _ in range(200):\n    f.write(b'x' * 1024 * 1024)\nf.close()"
-    assert run(client, code) == "ERROR OSError"  # 16 MB file-size limit, 64 MB tmpfs
+def _without_bubblewrap() -> dict[str, str]:
+    env = course.environment()
+    env["PATH"] = str(course.BIN)  # nbgrader and Python, but no bwrap
+    return env
+
+
+def test_without_a_sandbox_grading_refuses_to_start_and_says_why(tmp_path):
+    c = make_course(tmp_path / "course", {"alice": "reference", "bob": "reference"})
+    run = subprocess.run([str(course.BIN / "nbgrader"), "autograde", ASSIGNMENT], cwd=c, env=_without_bubblewrap(),
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "bubblewrap" in run.stderr and "allow_unsandboxed" in run.stderr
+    assert not (c / "autograded" / "bob").exists(), "grading went on after the refusal"
+    graded = {s: per for s, per in course.gradebook(c).items() if per[ASSIGNMENT].auto_score}
+    assert graded == {}, "nobody may be scored when grading refused to start"
+    kit = subprocess.run([sys.executable, "-m", "mlkit.cli", "grade", "--course", str(c)], env=_without_bubblewrap(),
+                         capture_output=True, text=True)
+    assert kit.returncode == 2 and "bubblewrap" in kit.stderr
+
+
+def test_a_course_that_allows_it_grades_unsandboxed_in_a_separate_process(tmp_path):
+    c = make_course(tmp_path / "course", {"alice": "reference", "bob": "wrong"})
+    with open(c / "nbgrader_config.py", "a") as config:
+        config.write("\nc.ResilientExecute.allow_unsandboxed = True\n")
+    subprocess.run([str(course.BIN / "nbgrader"), "autograde", ASSIGNMENT], cwd=c, env=_without_bubblewrap(),
+                   capture_output=True, text=True, check=True)
+    grades = scores(c)
+    assert grades["alice"] == FULL and 0 < grades["bob"] < FULL
+
+
+def test_the_user_namespace_sandbox_holds_too(listener, tmp_path):
+    """The sandbox of a grader who is not root, asked for here with MLKIT_SANDBOX=userns."""
+    root = tmp_path / "course"
+    c = make_course(root, {"probe": "probe", "bob": "wrong"}, {"probe": probe_code(root, listener)})
+    env = {**course.environment(), "MLKIT_SANDBOX": "userns"}
+    subprocess.run([str(course.BIN / "nbgrader"), "autograde", ASSIGNMENT], cwd=c, env=env, capture_output=True,
+                   text=True, check=True)
+    grades = scores(c)
+    assert grades["probe"] == FULL and 0 < grades["bob"] < FULL
+    facts = probe_facts(c)
+    assert facts["uid"] == 65534
+    assert str(facts["secret"]).startswith("refused") and facts["loopback"].startswith("refused")
+    assert facts["imports"]["sklearn"] == "refused: ModuleNotFoundError"
+
+
+def _readable_by_nobody(path: Path) -> bool:
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", str(path)],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to an unprivileged user to grade")
+def test_grading_as_an_unprivileged_user_uses_a_user_namespace(listener, tmp_path):
+    if subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bwrap", "--unshare-user",
+                       "--ro-bind", "/", "/", "true"], capture_output=True).returncode != 0:
+        pytest.skip("this machine allows no unprivileged user namespaces")
+    if not _readable_by_nobody(Path(sys.base_prefix) / "lib"):
+        pytest.skip(f"an unprivileged user cannot read this machine's Python ({sys.base_prefix})")
+    home = Path(tempfile.mkdtemp(prefix="mlkit-instructor-"))
+    c = make_course(home / "course", {"probe": "probe", "bob": "wrong"}, {"probe": probe_code(home / "course", listener)})
+    subprocess.run(["chown", "-R", "65534:65534", str(home)], check=True)
+    env = {**course.environment(), "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+    run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(course.BIN / "nbgrader"),
+                          "autograde", ASSIGNMENT], cwd=c, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    grades = scores(c)
+    assert grades["probe"] == FULL and 0 < grades["bob"] < FULL
+    facts = probe_facts(c)
+    assert facts["uid"] == 65534
+    assert str(facts["secret"]).startswith("refused") and facts["loopback"].startswith("refused")
+    assert facts["imports"]["sklearn"] == "refused: ModuleNotFoundError"

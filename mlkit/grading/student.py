@@ -4,7 +4,9 @@ This file runs *inside* the grading sandbox (`mlkit.grading.sandbox`) as a
 script, with Python's standard library, NumPy and `wire.py` beside it and
 nothing else importable: not the kit, not nbgrader, not the tests.
 
-    python -I -S student.py REQUEST_FD REPLY_FD
+    python -I -S student.py REQUEST_FD REPLY_FD [SITE]
+
+SITE is the folder holding NumPy (default: `site` beside this file).
 
 The grader (`mlkit.grading.boundary.StudentProcess`) sends requests; each is
 answered by exactly one `done` reply, possibly after `callback` requests of
@@ -33,7 +35,7 @@ import traceback
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.join(HERE, "site")]
+sys.path[:0] = [HERE, sys.argv[3] if len(sys.argv) > 3 else os.path.join(HERE, "site")]
 
 import numpy as np  # noqa: E402
 
