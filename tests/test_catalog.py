@@ -7,10 +7,15 @@ mutant's mistake without showing any hidden test.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from mlkit import catalog, diagnostics
+from mlkit import catalog, diagnostics, results
 from support import graded_catalog, hidden_test_lines, visible_text
+
+RECORDED = Path(__file__).resolve().parent / "data" / "catalog_verdicts.json"
 
 ASSIGNMENTS = catalog.assignments()
 
@@ -93,3 +98,17 @@ def test_every_mutant_diagnosis_is_declared(assignment):
     declared = {m for per_test in diagnostics.catalog(assignment).values() for m in per_test}
     for mutant in catalog.mutants(assignment):
         assert mutant.diagnosis is None or mutant.diagnosis in declared, mutant.name
+
+
+@pytest.mark.parametrize("assignment", by_assignment())
+def test_every_catalogued_submission_keeps_its_recorded_scores_and_diagnoses(assignment):
+    """Each check's score and diagnosed mistake equal the table recorded by tests/record_catalog_verdicts.py."""
+    recorded = json.loads(RECORDED.read_text())[assignment]
+    graded = graded_catalog(assignment)
+    for name in graded.entries:
+        found = {r.test_id: [r.score, r.mistake] for r in results.check_results(graded.autograded(name), assignment)}
+        if name not in recorded:
+            assert name.startswith("alt-"), f"{name} is not in the recorded table; re-record it on purpose"
+            continue
+        assert found == recorded[name], f"{name} no longer scores and diagnoses as recorded"
+    assert set(recorded) <= set(graded.entries), "a recorded submission left the catalog"
