@@ -8,7 +8,7 @@ Method
   reference, the alternatives, the mutants and the untouched release, in
   turn), so the class holds correct, wrong and empty work.
 - Two identical copies of the course are graded on the same machine, one
-  after the other, with the same nbgrader_config.py (sandbox, gate and all):
+  after the other, with the same nbgrader_config.py (grading boundary, sandbox and all):
   stock = one `nbgrader autograde ASSIGNMENT` per assignment, as nbgrader's
   documentation runs it; kit = one `mlkit grade` for the whole class.
   Wall-clock time of each, from the first command's start to the last's end.

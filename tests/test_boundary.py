@@ -1,0 +1,166 @@
+"""The grading boundary's promises, one by one, on a real sandboxed student process.
+
+What the attack and catalog suites show through nbgrader, shown here at the
+level of single requests: identity, in-place changes, exceptions, warnings,
+error state, printed output, callbacks limited to public methods, and
+replies that are not data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlkit.grading import boundary, sandbox, wire
+
+pytestmark = pytest.mark.skipif(sandbox.detect().name == "none", reason="needs a sandbox (bubblewrap)")
+
+ANSWER = '''
+import numpy as np
+
+class Model:
+    def __init__(self, scale=1.0):
+        self.scale = scale
+    def fit(self, X):
+        self.mean = X.mean(axis=0) * self.scale
+        print("fitted")
+        return self
+    def scale_in_place(self, X):
+        X *= 2
+    def sigmoid(self, z):
+        return 1 / (1 + np.exp(-z))
+    def fail(self):
+        raise ValueError("bad input")
+    def fail_own(self):
+        class Oops(Exception):
+            pass
+        raise Oops("mine")
+    def nodes(self):
+        return [self, self]
+    def cyclic(self):
+        items = [1.0]
+        items.append(items)
+        return items
+    def draw(self):
+        return np.random.random()
+
+def call_back(function, value):
+    return function(value)
+
+def peek(grader_object, name):
+    return getattr(grader_object, name)
+'''
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    process = boundary.StudentProcess(Path(tmp_path_factory.mktemp("notebook")))
+    namespace: dict = {}
+    process.run_cell(ANSWER, "answer", namespace)
+    yield process, namespace
+    process.close()
+
+
+def test_what_a_cell_defines_appears_as_proxies(student):
+    _, names = student
+    assert type(names["Model"]) is boundary.StudentObject and type(names["call_back"]) is boundary.StudentObject
+    assert "np" not in names, "modules stay in the student process"
+
+
+def test_identity_data_and_printed_output(student, capsys):
+    _, names = student
+    model = names["Model"](scale=2.0)
+    X = np.arange(6.0).reshape(3, 2)
+    assert model.fit(X) is model
+    assert type(model.mean) is np.ndarray and np.array_equal(model.mean, [4.0, 6.0])
+    assert type(model.scale) is float
+    assert capsys.readouterr().out == "fitted\n"
+    first, second = model.nodes()
+    assert first is model and second is model
+
+
+def test_in_place_changes_reach_the_callers_array(student):
+    _, names = student
+    X = np.ones(3)
+    names["Model"]().scale_in_place(X)
+    assert np.array_equal(X, [2.0, 2.0, 2.0])
+
+
+def test_exceptions_keep_builtin_types_and_messages(student):
+    _, names = student
+    with pytest.raises(ValueError, match="bad input"):
+        names["Model"]().fail()
+    with pytest.raises(boundary.StudentError, match="Oops: mine"):
+        names["Model"]().fail_own()
+    with pytest.raises(AttributeError):
+        names["Model"]().missing
+
+
+def test_warnings_and_error_state_apply_to_the_students_computation(student):
+    _, names = student
+    model = names["Model"]()
+    with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn"):
+        warnings.simplefilter("always")
+        model.sigmoid(np.array([-1000.0]))
+    assert any(issubclass(w.category, RuntimeWarning) and "overflow" in str(w.message) for w in caught)
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        model.sigmoid(np.array([-1000.0]))
+
+
+def test_the_global_generator_travels_with_each_request(student):
+    _, names = student
+    np.random.seed(7)
+    drawn = names["Model"]().draw()
+    np.random.seed(7)
+    assert drawn == np.random.random()
+
+
+def test_callbacks_reach_public_methods_only(student):
+    _, names = student
+
+    class Grader:
+        secret = "hidden"
+
+        def public(self):
+            return 1.5
+
+        def _private(self):
+            return "private"
+
+    assert names["call_back"](lambda v: v * 2, 3.0) == 6.0
+    grader = Grader()
+    assert names["peek"](grader, "public")() == 1.5
+    for name in ("_private", "__dict__"):
+        with pytest.raises(AttributeError):
+            names["peek"](grader, name)
+    # The student side's own stand-in class, not the grader's class.
+    assert type(names["peek"](grader, "__class__")) is boundary.StudentObject
+    with pytest.raises(TypeError):  # an attribute that is not a method cannot be called for its value
+        names["peek"](grader, "secret")()
+
+
+def test_data_that_is_not_data_arrives_as_a_handle(student):
+    _, names = student
+    value = names["Model"]().cyclic()  # the list is data until it would contain itself
+    assert type(value) is list and value[0] == 1.0 and type(value[1]) is boundary.StudentObject
+
+
+def test_a_malformed_frame_is_refused_by_the_decoder():
+    nested = b"l" + (1).to_bytes(8, "big")
+    for bad in (b"\x00", b"a" + bytes([3]) + b"|O8" + bytes([0]), nested * (wire.MAX_DEPTH + 2) + b"N",
+                b"s" + (10**9).to_bytes(8, "big"), b"N" + b"extra"):
+        with pytest.raises(wire.WireError):
+            wire.decode(bad, lambda marker: marker)
+
+
+def test_a_stopped_process_says_why_and_stays_stopped(tmp_path):
+    process = boundary.StudentProcess(tmp_path)
+    namespace: dict = {}
+    process.run_cell("import os\ndef die():\n    os._exit(3)\n", "answer", namespace)
+    with pytest.raises(boundary.StudentProcessStopped, match="exit code 3"):
+        namespace["die"]()
+    with pytest.raises(boundary.StudentProcessStopped, match="stopped earlier"):
+        namespace["die"]()
