@@ -53,7 +53,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Bool, Integer
+from traitlets import Bool, Float, Integer
 
 from mlkit.grading import boundary, sandbox
 
@@ -182,6 +182,10 @@ class ResilientExecute(Execute):
         False, help="Run student code in a plain separate process where this machine cannot sandbox it "
                     "(see the README's sandbox matrix). Off: grading refuses to start there."
     ).tag(config=True)
+    student_call_seconds = Float(
+        20.0, help="Seconds one request to the student process may take (a call, an attribute, an answer "
+                   "cell) before the student process is stopped; below `timeout`, so the cell can still report it."
+    ).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         self._mlkit_index = index
@@ -195,7 +199,8 @@ class ResilientExecute(Execute):
             label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
             encoded = base64.b64encode(source.encode("utf-8")).decode("ascii")
             cell.source = (f"__import__('mlkit.grading.boundary').grading.boundary.run_student_cell("
-                           f"{encoded!r}, {label!r}, {self.allow_unsandboxed!r}, {side == 'both'!r})")
+                           f"{encoded!r}, {label!r}, {self.allow_unsandboxed!r}, {side == 'both'!r}, "
+                           f"{self.student_call_seconds!r})")
             try:
                 cell, resources = super().preprocess_cell(cell, resources, index)
             finally:

@@ -44,7 +44,7 @@ def install() -> Path:
     from mlkit.grading import kernel
 
     return kernel.write_kernelspec(KERNEL_NAME, ["-m", "mlkit.zygote", "spawn", "{connection_file}"],
-                                   "Python 3 (mlkit trusted grading kernel, forked)")
+                                   "Python 3 (mlkit trusted grading kernel, forked)", interrupt_mode="message")
 
 
 # -- the zygote ---------------------------------------------------------------------------------------
@@ -174,6 +174,9 @@ class Zygote:
 
 def spawn(connection_file: str) -> int:
     """Jupyter's kernel process: have the zygote fork a kernel, then live and die with it."""
+    # Jupyter signals the kernel's process group at shutdown; this stand-in only waits for the real kernel,
+    # which Jupyter interrupts with a message (the kernelspec's interrupt_mode).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     socket_path = os.environ[SOCKET_ENV]
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.connect(socket_path)

@@ -49,7 +49,7 @@ import numpy as np
 
 from mlkit.grading import sandbox, wire
 
-CALL_SECONDS = 20.0             # one request, from sending it to its reply (the notebook cell has 30 s)
+CALL_SECONDS = 20.0             # one request, from sending it to its reply (the notebook cell has 30 s); configurable
 START_SECONDS = 30.0
 
 
@@ -160,24 +160,19 @@ class StudentObject:
         return text if type(text) is str else "<student object>"
 
 
+RANDOM = wire.GlobalRandomTracker()
+
+
 def _context() -> tuple:
     """What the student's computation inherits from the grader: NumPy's error state and global generator."""
-    return (dict(np.geterr()), np.random.get_state())
-
-
-def _restore_random_state(state) -> None:
-    if type(state) is tuple and len(state) == 5 and state[0] == "MT19937" and wire.is_data_array(state[1]) \
-            and state[1].shape == (624,) and state[1].dtype == np.uint32:
-        try:
-            np.random.set_state(state)
-        except (TypeError, ValueError):
-            pass
+    return (np.geterr(), RANDOM.take())
 
 
 class StudentProcess:
     """One notebook's student process, and the grader's end of the link to it."""
 
-    def __init__(self, workdir: Path, allow_unsandboxed: bool = False):
+    def __init__(self, workdir: Path, allow_unsandboxed: bool = False, call_seconds: float = CALL_SECONDS):
+        self.call_seconds = call_seconds
         mode = sandbox.detect()
         if mode.name == "none" and not allow_unsandboxed:
             raise sandbox.SandboxUnavailable(
@@ -242,7 +237,7 @@ class StudentProcess:
         try:
             return wire.decode(wire.read_frame(self.reply_fd, wait), self.from_wire)
         except TimeoutError:
-            self.stop(f"the student's code did not answer within {CALL_SECONDS:g} s (an endless loop?)")
+            self.stop(f"the student's code did not answer within {self.call_seconds:g} s (an endless loop?)")
         except EOFError:
             self.stop(f"the student process died ({self._exit_description()})")
         except wire.WireError as error:
@@ -257,14 +252,14 @@ class StudentProcess:
             raise StudentProcessStopped(f"the student process was stopped earlier: {self.stopped}")
         op, *payload = message
         self._send((op, _context(), *payload))
-        deadline = time.monotonic() + CALL_SECONDS
+        deadline = time.monotonic() + self.call_seconds
         while True:
             reply = self._read(deadline)
             if type(reply) is tuple and reply[:1] == ("callback",) and len(reply) == 5:
                 self._serve_callback(*reply[1:])
                 continue
             if type(reply) is tuple and reply[:1] == ("done",) and len(reply) == 8:
-                _restore_random_state(reply[7])
+                RANDOM.put(reply[7])
                 return self._finish(message, *reply[1:7])
             self.stop("the student process sent a reply that is not one")
             raise StudentProcessStopped(self.stopped)
@@ -412,15 +407,16 @@ def _write_back(args, kwargs, changed) -> None:
 _PROCESS: StudentProcess | None = None
 
 
-def student_process(allow_unsandboxed: bool = False) -> StudentProcess:
+def student_process(allow_unsandboxed: bool = False, call_seconds: float = CALL_SECONDS) -> StudentProcess:
     """This kernel's student process, started on first use in the kernel's folder (the notebook's)."""
     global _PROCESS
     if _PROCESS is None:
-        _PROCESS = StudentProcess(Path.cwd().resolve(), allow_unsandboxed)
+        _PROCESS = StudentProcess(Path.cwd().resolve(), allow_unsandboxed, call_seconds)
     return _PROCESS
 
 
-def run_student_cell(encoded: str, label: str, allow_unsandboxed: bool = False, also_here: bool = False) -> None:
+def run_student_cell(encoded: str, label: str, allow_unsandboxed: bool = False, also_here: bool = False,
+                     call_seconds: float = CALL_SECONDS) -> None:
     """Run one cell's source (base64 of UTF-8) in the student process; with `also_here`, in the kernel too.
 
     `also_here` is for the release's read-only set-up cells: both sides need `np`.
@@ -429,7 +425,7 @@ def run_student_cell(encoded: str, label: str, allow_unsandboxed: bool = False, 
     namespace = _user_namespace()
     if also_here:
         exec(compile(source, f"<{label}>", "exec"), namespace)
-    student_process(allow_unsandboxed).run_cell(source, label, namespace)
+    student_process(allow_unsandboxed, call_seconds).run_cell(source, label, namespace)
 
 
 def _user_namespace() -> dict:

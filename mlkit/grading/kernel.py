@@ -19,13 +19,14 @@ from pathlib import Path
 KERNEL_NAME = "mlkit-grading"
 
 
-def write_kernelspec(name: str, argv_tail: list[str], display_name: str) -> Path:
+def write_kernelspec(name: str, argv_tail: list[str], display_name: str, interrupt_mode: str = "signal") -> Path:
     """A kernelspec in this Python environment running `python -I ARGV_TAIL`."""
     folder = Path(sys.prefix) / "share" / "jupyter" / "kernels" / name
     spec = {
         "argv": [sys.executable, "-I", *argv_tail],
         "display_name": display_name,
         "language": "python",
+        "interrupt_mode": interrupt_mode,
     }
     text = json.dumps(spec, indent=2)
     path = folder / "kernel.json"

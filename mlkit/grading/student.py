@@ -41,6 +41,8 @@ import numpy as np  # noqa: E402
 
 import wire  # noqa: E402
 
+RANDOM = wire.GlobalRandomTracker()
+RANDOM.dirty = False  # the grader's state arrives with the first request
 MAX_OUTPUT = 100_000            # characters of printed output sent back per request
 MAX_WARNINGS = 50
 MAX_MESSAGE = 4_000
@@ -130,7 +132,7 @@ class Server:
             payload = wire.encode(message, self.to_wire)
         except Exception as error:  # too large, or an unencodable result: say so instead
             payload = wire.encode(("done", "error", ("RuntimeError", f"the result could not be sent: {error}", ""),
-                                   "", "", [], [], np.random.get_state()), self.to_wire)
+                                   "", "", [], [], RANDOM.take()), self.to_wire)
         wire.write_frame(self.reply_fd, payload)
 
     def receive(self):
@@ -149,7 +151,7 @@ class Server:
 
     def handle(self, message):
         op, (errstate, random_state), *payload = message
-        np.random.set_state(random_state)
+        RANDOM.put(random_state)
         out, err = _Capped(), _Capped()
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
@@ -165,7 +167,7 @@ class Server:
         finally:
             sys.stdout, sys.stderr = saved
         noted = [(w.category.__name__, str(w.message)[:MAX_MESSAGE]) for w in caught[:MAX_WARNINGS]]
-        return ("done", status, value, out.value(), err.value(), noted, mutated, np.random.get_state())
+        return ("done", status, value, out.value(), err.value(), noted, mutated, RANDOM.take())
 
     def callback(self, number, method, args, kwargs):
         """Call a grader object from student code; the grader may call us back meanwhile."""

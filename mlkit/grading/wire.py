@@ -321,3 +321,50 @@ def read_frame(fd: int, wait=None, max_bytes: int = MAX_FRAME) -> bytes:
     if length > max_bytes:
         raise WireError(f"a message of {length} bytes, more than the limit of {max_bytes}")
     return read_exactly(fd, length, wait)
+
+
+# -- NumPy's global generator ----------------------------------------------------------------------
+
+
+class GlobalRandomTracker:
+    """Notices use of NumPy's global generator (`np.random.seed`, `np.random.choice`, ...) in this process.
+
+    Both sides keep one, so the generator's state crosses the link only after
+    one of them used it, not with every request (reading and writing it costs
+    more than the rest of a request).
+    """
+
+    def __init__(self):
+        self.dirty = True
+        self._get, self._set = np.random.get_state, np.random.set_state
+        # The legacy module-level functions (seed, set_state, random, choice, ...), not the classes.
+        for name in np.random.mtrand.__all__:
+            value = getattr(np.random, name, None)
+            if callable(value) and not isinstance(value, type) and name != "get_state":
+                setattr(np.random, name, self._wrap(value))
+
+    def _wrap(self, function):
+        def tracked(*args, **kwargs):
+            self.dirty = True
+            return function(*args, **kwargs)
+        tracked.__name__ = tracked.__qualname__ = function.__name__
+        tracked.__doc__ = function.__doc__
+        return tracked
+
+    def take(self):
+        """The generator's state if it was used since the last call, else None."""
+        if not self.dirty:
+            return None
+        self.dirty = False
+        return self._get()
+
+    def put(self, state) -> None:
+        """Adopt the other side's state (None: it did not change there)."""
+        if state is None:
+            return
+        if type(state) is tuple and len(state) == 5 and state[0] == "MT19937" and is_data_array(state[1]) \
+                and state[1].shape == (624,) and state[1].dtype == np.uint32:
+            try:
+                self._set(state)
+            except (TypeError, ValueError):
+                pass
