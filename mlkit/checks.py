@@ -26,6 +26,7 @@ Shapes are written as tuples: `(n, d)` for a design matrix, `(n,)` for a vector.
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 from typing import Callable, Iterator, Mapping
 
@@ -86,6 +87,33 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         x[index] = original
         grad[index] = (f_plus - f_minus) / (2 * h)
     return grad
+
+
+@contextlib.contextmanager
+def record_sorts() -> Iterator[list]:
+    """Collect the full sorts the block's student code makes: a list of (name, shape sorted).
+
+    `np.sort` / `np.argsort` / `ndarray.sort` / `ndarray.argsort` / `np.lexsort`
+    give the array's shape, `sorted` and `list.sort` the list's length;
+    `np.partition`, `np.argpartition` and `heapq` are partial and not listed.
+    While grading, the student's code runs in the student process, which
+    records them there (`mlkit.grading.boundary`); in JupyterLab they are
+    recorded here, so the block should hold the student's call only.
+    """
+    from mlkit.grading import wire
+
+    calls: list = []
+    boundary = sys.modules.get("mlkit.grading.boundary")
+    process = getattr(boundary, "_PROCESS", None)
+    if process is not None:
+        process.sort_recorders.append(calls)
+        try:
+            yield calls
+        finally:
+            process.sort_recorders.remove(calls)
+    else:
+        with wire.SortRecorder(calls):
+            yield calls
 
 
 def _describe(value) -> str:
@@ -213,6 +241,18 @@ class Check:
         self.that(values[-1] <= factor * values[0],
                   f"{name} fell only from {values[0]:.4g} to {values[-1]:.4g}; expected below {factor:g} times the start.")
 
+    @contextlib.contextmanager
+    def shape_errors(self, mistake: str) -> Iterator[None]:
+        """Run the block; a NumPy error about operand shapes in it (a matrix product or a broadcast whose
+        shapes do not fit) fails with the declared `mistake` instead of a bare ValueError."""
+        try:
+            yield
+        except ValueError as error:
+            text = str(error)
+            if "matmul" in text or "could not be broadcast" in text or "not aligned" in text:
+                self.fail(mistake)
+            raise
+
     # -- warnings ------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -241,4 +281,4 @@ class Check:
             self.fail_because(f"{what} raised {caught[0].category.__name__}: {text}.")
 
 
-__all__ = ["Check", "CheckFailed", "DIAGNOSIS_MIME", "numerical_gradient", "relative_error"]
+__all__ = ["Check", "CheckFailed", "DIAGNOSIS_MIME", "numerical_gradient", "record_sorts", "relative_error"]

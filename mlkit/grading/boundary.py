@@ -22,7 +22,8 @@ holds across the boundary:
   the student's computation (so `np.errstate` and `warnings.catch_warnings`
   in a test see the student's floating-point trouble); NumPy's global random
   generator travels with each request and back, as if both sides shared it;
-- what the student's code printed appears in the cell that caused it.
+- what the student's code printed appears in the cell that caused it;
+- `mlkit.checks.record_sorts` sees the student's sorts.
 
 Objects of the grader passed into student code (a `metric_fn`, a model
 class, a replacement method) reach the student as handles it can call, with
@@ -163,9 +164,10 @@ class StudentObject:
 RANDOM = wire.GlobalRandomTracker()
 
 
-def _context() -> tuple:
-    """What the student's computation inherits from the grader: NumPy's error state and global generator."""
-    return (np.geterr(), RANDOM.take())
+def _context(recording_sorts: bool) -> tuple:
+    """What the student's computation inherits from the grader: NumPy's error state and global generator,
+    and whether a test is recording its sorts."""
+    return (np.geterr(), RANDOM.take(), recording_sorts)
 
 
 class StudentProcess:
@@ -180,6 +182,7 @@ class StudentProcess:
                 "sets c.ResilientExecute.allow_unsandboxed = True in nbgrader_config.py")
         self.mode = mode
         self.stopped: str | None = None
+        self.sort_recorders: list[list] = []     # lists that mlkit.checks.record_sorts is filling
         self.proxies: dict[int, StudentObject] = {}
         self.objects: dict[int, object] = {}     # grader objects the student holds handles to
         self.numbers: dict[int, int] = {}
@@ -251,15 +254,16 @@ class StudentProcess:
         if self.stopped:
             raise StudentProcessStopped(f"the student process was stopped earlier: {self.stopped}")
         op, *payload = message
-        self._send((op, _context(), *payload))
+        self._send((op, _context(bool(self.sort_recorders)), *payload))
         deadline = time.monotonic() + self.call_seconds
         while True:
             reply = self._read(deadline)
             if type(reply) is tuple and reply[:1] == ("callback",) and len(reply) == 5:
                 self._serve_callback(*reply[1:])
                 continue
-            if type(reply) is tuple and reply[:1] == ("done",) and len(reply) == 8:
+            if type(reply) is tuple and reply[:1] == ("done",) and len(reply) == 9:
                 RANDOM.put(reply[7])
+                self._note_sorts(reply[8])
                 return self._finish(message, *reply[1:7])
             self.stop("the student process sent a reply that is not one")
             raise StudentProcessStopped(self.stopped)
@@ -280,6 +284,15 @@ class StudentProcess:
             raise rebuild_exception(*value)
         self.stop("the student process sent a malformed error")
         raise StudentProcessStopped(self.stopped)
+
+    def _note_sorts(self, sorts) -> None:
+        if not self.sort_recorders or type(sorts) is not list:
+            return
+        for entry in sorts[:10_000]:
+            if type(entry) is tuple and len(entry) == 2 and type(entry[0]) is str and type(entry[1]) is tuple \
+                    and all(type(n) is int for n in entry[1]):
+                for calls in self.sort_recorders:
+                    calls.append(entry)
 
     def _serve_callback(self, target, method, args, kwargs) -> None:
         """Student code calls a grader object (or one of its public methods) with data."""

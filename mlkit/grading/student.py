@@ -24,10 +24,12 @@ the student's computation, and the state of NumPy's global random generator
 (so code that wrongly draws from `np.random` behaves as it would in one
 process); what the computation printed and warned is sent back with the
 result, and so are the generator's new state and the new contents of array
-arguments that it changed in place.
+arguments that it changed in place.  A request may also ask which full sorts
+the computation made (`wire.SortRecorder`).
 """
 
 import builtins
+import contextlib
 import io
 import os
 import sys
@@ -132,7 +134,7 @@ class Server:
             payload = wire.encode(message, self.to_wire)
         except Exception as error:  # too large, or an unencodable result: say so instead
             payload = wire.encode(("done", "error", ("RuntimeError", f"the result could not be sent: {error}", ""),
-                                   "", "", [], [], RANDOM.take()), self.to_wire)
+                                   "", "", [], [], RANDOM.take(), []), self.to_wire)
         wire.write_frame(self.reply_fd, payload)
 
     def receive(self):
@@ -150,8 +152,9 @@ class Server:
             self.send(self.handle(message))
 
     def handle(self, message):
-        op, (errstate, random_state), *payload = message
+        op, (errstate, random_state, record_sorts), *payload = message
         RANDOM.put(random_state)
+        sorts: list = []
         out, err = _Capped(), _Capped()
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
@@ -159,15 +162,17 @@ class Server:
         try:
             with warnings.catch_warnings(record=True) as caught, np.errstate(**errstate):
                 warnings.simplefilter("always")
+                recorder = wire.SortRecorder(sorts) if record_sorts else contextlib.nullcontext()
                 try:
-                    value = getattr(self, "op_" + op)(*payload, mutated=mutated)
+                    with recorder:
+                        value = getattr(self, "op_" + op)(*payload, mutated=mutated)
                     status = "ok"
                 except BaseException as error:  # noqa: B036  (student code may raise anything)
                     value, status = _describe(error), "error"
         finally:
             sys.stdout, sys.stderr = saved
         noted = [(w.category.__name__, str(w.message)[:MAX_MESSAGE]) for w in caught[:MAX_WARNINGS]]
-        return ("done", status, value, out.value(), err.value(), noted, mutated, RANDOM.take())
+        return ("done", status, value, out.value(), err.value(), noted, mutated, RANDOM.take(), sorts)
 
     def callback(self, number, method, args, kwargs):
         """Call a grader object from student code; the grader may call us back meanwhile."""

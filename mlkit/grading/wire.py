@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import sys
 
 import numpy as np
 
@@ -368,3 +369,60 @@ class GlobalRandomTracker:
                 self._set(state)
             except (TypeError, ValueError):
                 pass
+
+
+# -- which sorts a computation made ---------------------------------------------------------------------
+
+
+SORTING = frozenset({"sort", "argsort", "lexsort", "sorted"})
+
+
+class SortRecorder:
+    """Records the full sorts made while it is active: (function name, shape of what was sorted).
+
+    NumPy's sorts (`np.sort`, `np.argsort`, `ndarray.sort`, `ndarray.argsort`,
+    `np.lexsort`) are seen as calls of C functions, with the array's shape;
+    Python's `sorted` and `list.sort` with the list's length.  Partial sorts
+    (`np.partition`, `np.argpartition`, `heapq`) are not sorts.  Used by
+    `mlkit.checks.record_sorts`, in the checking process or, when grading,
+    in the student process.
+    """
+
+    def __init__(self, calls: list):
+        self.calls = calls
+
+    def _profile(self, frame, event, arg):
+        if event != "c_call":
+            return
+        name = getattr(arg, "__name__", None)
+        if name not in SORTING or name == "sorted":
+            return
+        owner = getattr(arg, "__self__", None)
+        if isinstance(owner, np.ndarray):
+            self.calls.append((name, tuple(int(n) for n in owner.shape)))
+        elif isinstance(owner, list):
+            self.calls.append((name, (len(owner),)))
+        elif name == "lexsort":
+            self.calls.append((name, ()))
+
+    def __enter__(self):
+        import builtins
+
+        self._builtins = builtins
+        self._sorted = original = builtins.sorted
+        calls = self.calls
+
+        def sorted(iterable, /, *, key=None, reverse=False):  # noqa: A001  (stands in for the builtin)
+            items = list(iterable)
+            calls.append(("sorted", (len(items),)))
+            return original(items, key=key, reverse=reverse)
+
+        builtins.sorted = sorted
+        self._previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        return self.calls
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._previous)
+        self._builtins.sorted = self._sorted
+        return False

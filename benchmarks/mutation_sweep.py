@@ -1,0 +1,80 @@
+"""Mutation score of the hidden tests: every machine-made mutant of every reference solution, graded.
+
+    .venv/bin/python benchmarks/mutation_sweep.py [ASSIGNMENT ...] [--confirm 20] [--json FILE]
+
+Method
+- Mutants: `mlkit.authoring.mutation.generate` makes one mutant per mutation
+  point in the solution regions of the reference answer cells (the operators
+  are listed in that module's docstring).  Mutants whose code equals the
+  reference after the change ("identical") are counted, not run.
+- Verdicts: each mutant's answers and the source notebook's test cells
+  (hidden tests included) run in a fresh forked process
+  (`mutation.verdicts`); a test cell passes when it raises nothing, as
+  nbgrader scores it.  A mutant is killed when any test cell fails, or it
+  times out (30 s) or crashes.
+- Equivalent mutants: a survivor listed in
+  `catalog/<assignment>/equivalent_mutants.toml` with a reviewed reason.
+  Every other survivor is reported by id and description.
+- Kill rate = killed / (generated - identical - equivalent).
+- `--confirm N`: a fixed sample of N mutants per notebook is graded again
+  through the real `nbgrader autograde` in a scratch course; each check's
+  pass or fail must equal the fast verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from mlkit import catalog
+from mlkit.authoring import mutation
+
+
+def _summary(assignment: str) -> dict:
+    result = mutation.sweep(assignment)
+    result["descriptions"] = {i: m.description for i, m in result.pop("mutants").items()}
+    return result
+
+
+def confirm(assignment: str, ids: list[str], fast: dict) -> list[str]:
+    """Grade the mutants `ids` with `nbgrader autograde`; returns the ids whose verdicts differ."""
+    mutants = {m.id: m for m in mutation.generate(assignment)[0]}
+    real = mutation.autograde_verdicts(assignment, {i: mutants[i].answers for i in ids})
+    return [i for i in ids if not mutation.same_verdict(fast[i], real[i])]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignments", nargs="*")
+    parser.add_argument("--confirm", type=int, default=0, help="mutants per notebook to confirm with nbgrader")
+    parser.add_argument("--json", type=Path, help="write every verdict here")
+    args = parser.parse_args()
+    names = args.assignments or catalog.assignments()
+    with ProcessPoolExecutor(2) as pool:
+        rows = list(pool.map(_summary, names))
+    print(f"{'notebook':<24}{'generated':>10}{'identical':>10}{'killed':>8}{'survived':>9}{'equivalent':>11}"
+          f"{'kill rate':>11}")
+    for row in rows:
+        print(f"{row['assignment']:<24}{row['generated']:>10}{row['identical']:>10}{row['killed']:>8}"
+              f"{row['survived']:>9}{row['equivalent']:>11}{100 * row['kill_rate']:>10.1f}%")
+    for row in rows:
+        for mutant_id in row["survivors"]:
+            print(f"  survivor {row['assignment']} {mutant_id}: {row['descriptions'][mutant_id]}")
+    status = 0
+    if args.confirm:
+        for row in rows:
+            ids = mutation.sample(sorted(row["verdicts"]), args.confirm, seed=row["assignment"])
+            differ = confirm(row["assignment"], ids, row["verdicts"])
+            print(f"confirmed through nbgrader autograde: {row['assignment']} {len(ids) - len(differ)} / {len(ids)}"
+                  + (f" (differ: {differ})" if differ else ""))
+            status |= bool(differ)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

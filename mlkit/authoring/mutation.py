@@ -1,0 +1,412 @@
+"""Machine-made mutants of each notebook's reference solution, and what the hidden tests do with them.
+
+A catalog of mistakes written by the people who wrote the tests shares their
+blind spots; these mutants do not.  Every mutation point inside a solution
+region (`### BEGIN SOLUTION` .. `### END SOLUTION`) of a reference answer
+cell gives one mutant: one small change to the syntax tree, of one of these
+kinds (`OPERATORS`):
+
+    arithmetic      + <-> -, * <-> /, // <-> /
+    comparison      < <-> <=, > <-> >=, == <-> !=
+    sign            a unary minus removed, or an assigned or returned value negated
+    constant        an integer constant off by one (+1 and -1); a tiny float (an eps) made 1e6 times larger
+    axis            axis=0 <-> axis=1, axis=-1 -> 0
+    keyword         keepdims=True -> False, ddof=k -> k + 1, rcond=x -> None
+    division        `a / b` -> `a` (a dropped `/ n`)
+    function        max <-> min, argmax <-> argmin, maximum <-> minimum, sum <-> mean
+    arguments       the two positional arguments of a call swapped
+    statement       one statement of a block deleted
+    transpose       `.T` removed; `.T` added to a matrix product's left operand
+
+A mutant's id (`cell:line:column:operator:variant`) is stable while the
+reference does not change.  Mutants whose code equals the reference after
+the change are *identical* and are reported, not run.
+
+`verdicts(assignment, answers)` runs a submission's answers and the source
+notebook's test cells (hidden tests included) in a fresh forked process, in
+the way nbgrader scores cells: a test cell passes when it raises nothing.
+It is the fast path for the sweep (benchmarks/mutation_sweep.py); a sample
+of every sweep is confirmed through the real `nbgrader autograde`
+(tests/test_mutation.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import io
+import json
+import os
+import select
+import signal
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from mlkit import catalog, nbtext
+
+MUTANT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class GeneratedMutant:
+    id: str
+    cell: str
+    operator: str
+    description: str
+    answers: dict
+
+
+# -- where mutations may happen ------------------------------------------------------------------------
+
+
+def _solution_lines(source: str) -> tuple[str, set[int]]:
+    """The source without solution markers, and the (1-based) line numbers that were inside a solution region."""
+    kept, inside, lines = [], False, set()
+    for line in source.splitlines():
+        marker = line.strip()
+        if marker == catalog.SOLUTION_MARKERS[0]:
+            inside = True
+            continue
+        if marker == catalog.SOLUTION_MARKERS[1]:
+            inside = False
+            continue
+        kept.append(line)
+        if inside:
+            lines.add(len(kept))
+    return "\n".join(kept) + "\n", lines
+
+
+# -- the operators -----------------------------------------------------------------------------------------
+
+
+_BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div}
+_COMPARE_SWAPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+                  ast.NotEq: ast.Eq}
+_FUNCTION_SWAPS = {"max": "min", "min": "max", "argmax": "argmin", "argmin": "argmax", "maximum": "minimum",
+                   "minimum": "maximum", "sum": "mean", "mean": "sum", "amax": "amin", "amin": "amax"}
+
+
+def _function_name(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    return None
+
+
+class _Points(ast.NodeVisitor):
+    """Collects (node path, operator, variant, description) for every mutation point in solution lines."""
+
+    def __init__(self, lines: set[int]):
+        self.lines = lines
+        self.points: list[tuple[int, str, int, str, int, int]] = []   # (node index, op, variant, text, line, col)
+        self.nodes: list[ast.AST] = []
+
+    def _add(self, node, operator: str, variant: int, description: str) -> None:
+        self.nodes.append(node)
+        self.points.append((len(self.nodes) - 1, operator, variant, description, node.lineno, node.col_offset))
+
+    def _inside(self, node) -> bool:
+        return getattr(node, "lineno", None) in self.lines
+
+    def generic_visit(self, node):
+        if self._inside(node):
+            self._points_of(node)
+        super().generic_visit(node)
+
+    def _points_of(self, node) -> None:
+        if isinstance(node, ast.BinOp):
+            if type(node.op) in _BINOP_SWAPS:
+                self._add(node, "arithmetic", 0, f"{type(node.op).__name__} -> {_BINOP_SWAPS[type(node.op)].__name__}")
+            if isinstance(node.op, ast.Div):
+                self._add(node, "division", 0, "a / b -> a")
+            if isinstance(node.op, ast.MatMult):
+                self._add(node, "transpose", 1, "left operand of @ transposed")
+        elif isinstance(node, ast.Compare):
+            for position, op in enumerate(node.ops):
+                if type(op) in _COMPARE_SWAPS:
+                    self._add(node, "comparison", position, f"{type(op).__name__} -> {_COMPARE_SWAPS[type(op)].__name__}")
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            self._add(node, "sign", 0, "unary minus removed")
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            if type(node.value) is int:
+                self._add(node, "constant", 1, f"{node.value} -> {node.value + 1}")
+                self._add(node, "constant", -1, f"{node.value} -> {node.value - 1}")
+            elif 0 < abs(node.value) < 1e-3:
+                self._add(node, "constant", 0, f"{node.value!r} -> {node.value * 1e6!r}")
+        elif isinstance(node, ast.Call):
+            name = _function_name(node)
+            if name in _FUNCTION_SWAPS:
+                self._add(node, "function", 0, f"{name} -> {_FUNCTION_SWAPS[name]}")
+            if len(node.args) == 2 and not any(isinstance(a, ast.Starred) for a in node.args):
+                self._add(node, "arguments", 0, f"arguments of {name or 'a call'} swapped")
+            for position, keyword in enumerate(node.keywords):
+                value = keyword.value
+                if keyword.arg == "axis" and isinstance(value, (ast.Constant, ast.UnaryOp)):
+                    self._add(node, "axis", position, f"axis={ast.unparse(value)} changed")
+                elif keyword.arg == "keepdims" and isinstance(value, ast.Constant) and value.value is True:
+                    self._add(node, "keyword", position, "keepdims=True -> False")
+                elif keyword.arg == "ddof" and isinstance(value, ast.Constant):
+                    self._add(node, "keyword", position, f"ddof={value.value} -> {value.value + 1}")
+                elif keyword.arg == "rcond" and not (isinstance(value, ast.Constant) and value.value is None):
+                    self._add(node, "keyword", position, "rcond -> None")
+        elif isinstance(node, ast.Attribute) and node.attr == "T":
+            self._add(node, "transpose", 0, ".T removed")
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.Return)) and node.value is not None:
+            self._add(node, "sign", 1, f"value on line {node.lineno} negated")
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.Expr, ast.Return, ast.If, ast.For, ast.While,
+                             ast.AnnAssign)):
+            self._add(node, "statement", 0, f"statement on line {node.lineno} deleted")
+
+
+class _Apply(ast.NodeTransformer):
+    """Applies one mutation to the node it was found at (matched by identity in a deep copy)."""
+
+    def __init__(self, target: ast.AST, operator: str, variant: int):
+        self.target, self.operator, self.variant = target, operator, variant
+
+    def visit(self, node):
+        if node is not self.target:
+            return super().visit(node)
+        op, variant = self.operator, self.variant
+        if op == "arithmetic":
+            node.op = _BINOP_SWAPS[type(node.op)]()
+        elif op == "division":
+            return node.left
+        elif op == "transpose" and variant == 1:
+            node.left = ast.Attribute(value=node.left, attr="T", ctx=ast.Load())
+        elif op == "transpose":
+            return node.value
+        elif op == "comparison":
+            node.ops[variant] = _COMPARE_SWAPS[type(node.ops[variant])]()
+        elif op == "sign" and variant == 0:
+            return node.operand
+        elif op == "sign":
+            node.value = ast.UnaryOp(op=ast.USub(), operand=node.value)
+        elif op == "constant":
+            node.value = node.value + variant if variant else node.value * 1e6
+        elif op == "function":
+            name = _function_name(node)
+            if isinstance(node.func, ast.Attribute):
+                node.func.attr = _FUNCTION_SWAPS[name]
+            else:
+                node.func.id = _FUNCTION_SWAPS[name]
+        elif op == "arguments":
+            node.args = [node.args[1], node.args[0]]
+        elif op == "axis":
+            keyword = node.keywords[variant]
+            current = ast.literal_eval(keyword.value)
+            keyword.value = ast.Constant(value={0: 1, 1: 0}.get(current, 0))
+        elif op == "keyword":
+            keyword = node.keywords[variant]
+            if keyword.arg == "keepdims":
+                keyword.value = ast.Constant(value=False)
+            elif keyword.arg == "ddof":
+                keyword.value = ast.Constant(value=keyword.value.value + 1)
+            else:
+                keyword.value = ast.Constant(value=None)
+        elif op == "statement":
+            return ast.Pass()
+        return node
+
+
+def _mutate(tree: ast.Module, index: int, operator: str, variant: int, lines: set[int]) -> str:
+    mutated = copy.deepcopy(tree)
+    finder = _Points(lines)
+    finder.visit(mutated)
+    target = finder.nodes[index]
+    mutated = _Apply(target, operator, variant).visit(mutated)
+    ast.fix_missing_locations(mutated)
+    return ast.unparse(mutated)
+
+
+def generate(assignment: str, root: Path = catalog.ROOT) -> tuple[list[GeneratedMutant], list[str]]:
+    """Every mutant of the reference; returns (mutants to run, ids of mutants identical to the reference)."""
+    nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
+    reference = catalog.reference_answers(assignment, root)
+    mutants, identical = [], []
+    for cell in nb.cells:
+        if nbtext.kind_of(cell) != "answer":
+            continue
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        source, lines = _solution_lines(cell.source)
+        tree = ast.parse(source)
+        baseline = ast.unparse(tree)
+        finder = _Points(lines)
+        finder.visit(tree)
+        for index, operator, variant, description, line, column in finder.points:
+            mutant_id = f"{grade_id}:{line}:{column}:{operator}:{variant}"
+            code = _mutate(tree, index, operator, variant, lines)
+            if code == baseline:
+                identical.append(mutant_id)
+                continue
+            mutants.append(GeneratedMutant(mutant_id, grade_id, operator, description,
+                                           {**reference, grade_id: code}))
+    return mutants, identical
+
+
+# -- reviewed equivalents ------------------------------------------------------------------------------
+
+
+def equivalents(assignment: str) -> dict[str, str]:
+    """Mutant id -> the reviewed one-line reason it cannot be told apart from the reference."""
+    path = catalog.CATALOG / assignment / "equivalent_mutants.toml"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        return {entry["id"]: entry["reason"] for entry in tomllib.load(handle).get("equivalent", [])}
+
+
+# -- the fast runner -----------------------------------------------------------------------------------
+
+
+def _test_cells(assignment: str, root: Path) -> list[tuple[str, str]]:
+    nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
+    return [(c.metadata["nbgrader"]["grade_id"], c.source) for c in nb.cells if nbtext.kind_of(c) == "tests"]
+
+
+def _setup_cells(assignment: str, root: Path) -> list[str]:
+    nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
+    return [c.source for c in nb.cells if nbtext.kind_of(c) == "code"]
+
+
+def _answer_order(assignment: str, root: Path) -> list[str]:
+    nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
+    return catalog.answer_cell_ids(nb)
+
+
+def _run_here(setup: list[str], order: list[str], answers: dict, tests: list[tuple[str, str]]) -> dict[str, bool]:
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    namespace: dict = {"__name__": "__main__"}
+    sys.stdout = sys.stderr = io.StringIO()
+    for source in setup:
+        exec(compile(source, "<setup>", "exec"), namespace)
+    for grade_id in order:
+        try:
+            exec(compile(answers[grade_id], f"<{grade_id}>", "exec"), namespace)
+        except BaseException:  # noqa: B036  an answer cell's error costs the tests that need it, as in nbgrader
+            pass
+    passed = {}
+    for test_id, source in tests:
+        try:
+            exec(compile(source, f"<{test_id}>", "exec"), namespace)
+            passed[test_id] = True
+        except BaseException:  # noqa: B036
+            passed[test_id] = False
+    return passed
+
+
+def verdicts(assignment: str, answers: dict, root: Path = catalog.ROOT, seconds: float = MUTANT_SECONDS,
+             _cache: dict = {}) -> dict[str, bool] | str:
+    """Test id -> passed, for one submission, in a forked process; "timeout" or "crashed" if it did not finish."""
+    key = (assignment, str(root))
+    if key not in _cache:
+        _cache[key] = (_setup_cells(assignment, root), _answer_order(assignment, root), _test_cells(assignment, root))
+    setup, order, tests = _cache[key]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            result = json.dumps(_run_here(setup, order, answers, tests)).encode()
+        except BaseException:  # noqa: B036
+            result = b'"crashed"'
+        with os.fdopen(write, "wb") as out:
+            out.write(result)
+        os._exit(0)
+    os.close(write)
+    chunks, deadline = [], time.monotonic() + seconds
+    with os.fdopen(read, "rb") as pipe:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([pipe], [], [], remaining)[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return "timeout"
+            chunk = os.read(pipe.fileno(), 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    os.waitpid(pid, 0)
+    try:
+        return json.loads(b"".join(chunks) or b'"crashed"')
+    except ValueError:
+        return "crashed"
+
+
+def killed(verdict) -> bool:
+    return not isinstance(verdict, dict) or not all(verdict.values())
+
+
+def sweep(assignment: str, root: Path = catalog.ROOT) -> dict:
+    """Every generated mutant's verdict, and the summary row of the report."""
+    mutants, identical = generate(assignment, root)
+    reviewed = equivalents(assignment)
+    results = {m.id: verdicts(assignment, m.answers, root) for m in mutants}
+    survived = [m.id for m in mutants if not killed(results[m.id])]
+    equivalent = [i for i in survived if i in reviewed]
+    unexplained = [i for i in survived if i not in reviewed]
+    non_equivalent = len(mutants) - len(equivalent)
+    kill_count = len(mutants) - len(survived)
+    return {
+        "assignment": assignment,
+        "generated": len(mutants) + len(identical),
+        "identical": len(identical),
+        "killed": kill_count,
+        "survived": len(unexplained),
+        "equivalent": len(equivalent),
+        "kill_rate": kill_count / non_equivalent if non_equivalent else 1.0,
+        "survivors": unexplained,
+        "mutants": {m.id: m for m in mutants},
+        "verdicts": results,
+    }
+
+
+def autograde_verdicts(assignment: str, answers_by_id: dict[str, dict]) -> dict[str, dict[str, bool] | str]:
+    """The same verdicts, through the real `nbgrader autograde` of a scratch course (slow; for confirming)."""
+    import tempfile
+
+    from mlkit import course
+
+    c = course.new_course(Path(tempfile.mkdtemp(prefix="mlkit-mutants-")) / "course", [assignment])
+    course.nbgrader(c, "generate_assignment", assignment, "--force")
+    students = {}
+    for number, (mutant_id, answers) in enumerate(sorted(answers_by_id.items())):
+        student = f"mutant{number:03d}"
+        students[student] = mutant_id
+        catalog.write_submission(c, student, assignment, catalog.submission_notebook(assignment, answers, root=c),
+                                 root=c)
+    course.nbgrader(c, "autograde", assignment, check=False)
+    source = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
+              for cell in source.cells if nbtext.kind_of(cell) == "tests"}
+    graded = course.gradebook(c)
+    found: dict[str, dict[str, bool] | str] = {}
+    for student, mutant_id in students.items():
+        grade = graded.get(student, {}).get(assignment)
+        found[mutant_id] = {t: grade.cells.get(t) == p for t, p in points.items()} if grade else "not graded"
+    return found
+
+
+def same_verdict(fast, real) -> bool:
+    """Whether a fast verdict and an autograde verdict agree (a timeout or crash must lose points there)."""
+    if isinstance(fast, dict):
+        return fast == real
+    return isinstance(real, dict) and not all(real.values())
+
+
+def sample(ids: list[str], count: int, seed: str) -> list[str]:
+    """A fixed pseudo-random sample of mutant ids (the same for the same ids and seed)."""
+    import hashlib
+
+    ranked = sorted(ids, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
+    return sorted(ranked[:count])
+
+
+__all__ = ["GeneratedMutant", "autograde_verdicts", "equivalents", "generate", "killed", "same_verdict", "sample",
+           "sweep", "verdicts"]
