@@ -112,3 +112,26 @@ def test_every_catalogued_submission_keeps_its_recorded_scores_and_diagnoses(ass
             continue
         assert found == recorded[name], f"{name} no longer scores and diagnoses as recorded"
     assert set(recorded) <= set(graded.entries), "a recorded submission left the catalog"
+
+
+# The classic interview mistakes, each a catalogued mutant with a named diagnosis (graded above).
+CLASSIC_MISTAKES = {
+    "inverting X^T X instead of a least-squares solve": ("01_linear_regression", "normal_equation_inverse"),
+    "the gradient's sign flipped": ("01_linear_regression", "gradient_sign_flipped"),
+    "the sigmoid forgotten in the logistic gradient": ("02_logistic_regression", "linear_regression_gradient"),
+    "an empty side of a split not handled": ("06_decision_tree", "empty_side_not_handled"),
+    "a full sort instead of a partial sort in KNN": ("07_knn", "full_sort_of_distances"),
+    "random initialisation instead of k-means++": ("08_kmeans", "uniform_seeding"),
+    "PCA without centring": ("09_pca", "no_centring"),
+    "wrong shapes in the forward pass's matrix products": ("05_neural_network", "forward_transposed_weights"),
+    "the activation instead of its derivative in backprop": ("05_neural_network", "relu_instead_of_relu_grad"),
+    "the gradient not divided by the batch size": ("05_neural_network", "gradient_missing_mean"),
+    "not stratifying for imbalanced classes": ("10_model_selection", "stratified_ignores_classes"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(CLASSIC_MISTAKES))
+def test_every_classic_mistake_is_a_diagnosed_mutant(mistake):
+    assignment, name = CLASSIC_MISTAKES[mistake]
+    mutant = next((m for m in catalog.mutants(assignment) if m.name == name), None)
+    assert mutant is not None and mutant.diagnosis, f"{mistake}: no diagnosed mutant {assignment}/{name}"
