@@ -28,7 +28,7 @@ ASSIGNMENT = "01_linear_regression"
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("installed")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                     "-w", str(base / "dist"), str(catalog.ROOT)], check=True, capture_output=True)
     (wheel,) = (base / "dist").glob("mlkit-*.whl")
     venv = base / "venv"
