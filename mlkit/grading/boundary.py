@@ -146,19 +146,18 @@ class StudentObject:
     def __bool__(self):
         return self._mlkit_request("op", "bool", ())
 
-    def __repr__(self):
+    def _mlkit_text(self, how: str) -> str:
         try:
-            text = self._mlkit_request("op", "repr", ())
+            text = self._mlkit_request("op", how, ())
         except Exception:
             text = None
         return text if type(text) is str else "<student object>"
 
+    def __repr__(self):
+        return self._mlkit_text("repr")
+
     def __str__(self):
-        try:
-            text = self._mlkit_request("op", "str", ())
-        except Exception:
-            text = None
-        return text if type(text) is str else "<student object>"
+        return self._mlkit_text("str")
 
 
 RANDOM = wire.GlobalRandomTracker()
