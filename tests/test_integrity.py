@@ -105,20 +105,25 @@ def attacked():
     listener.close()
     return {"course": c, "before": before, "submitted_before": submitted_before, "run": run,
             "grades": course.gradebook(c), "reached": reached, "course_before": course_before,
-            "survivors": student_processes()}
+            "survivors": student_processes(c)}
 
 
-def student_processes() -> list[str]:
-    """Processes still running under a student process's user ID."""
+def student_processes(course_folder: Path) -> list[str]:
+    """Processes still running under a student user ID in one of this course's notebook folders.
+
+    Other gradings on the machine (the suite's other worker) have student processes of their own;
+    a sandboxed process's working folder reads as its notebook's folder, which tells them apart.
+    """
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            cwd = os.readlink(status.parent / "cwd")
         except OSError:
             continue
         uid = int(fields.get("Uid", "0").split()[0])
-        if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + sandbox.UID_RANGE:
-            found.append(f"{status.parent.name} {fields.get('Name', '').strip()} uid {uid}")
+        if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + sandbox.UID_RANGE and cwd.startswith(str(course_folder)):
+            found.append(f"{status.parent.name} {fields.get('Name', '').strip()} uid {uid} in {cwd}")
     return found
 
 
