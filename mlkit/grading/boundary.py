@@ -174,12 +174,7 @@ class StudentProcess:
 
     def __init__(self, workdir: Path, allow_unsandboxed: bool = False, call_seconds: float = CALL_SECONDS):
         self.call_seconds = call_seconds
-        mode = sandbox.detect()
-        if mode.name == "none" and not allow_unsandboxed:
-            raise sandbox.SandboxUnavailable(
-                f"student code is not run without a sandbox ({mode.why}); a course that accepts this "
-                "sets c.ResilientExecute.allow_unsandboxed = True in nbgrader_config.py")
-        self.mode = mode
+        self.mode = mode = sandbox.require(allow_unsandboxed)
         self.stopped: str | None = None
         self.sort_recorders: list[list] = []     # lists that mlkit.checks.record_sorts is filling
         self.proxies: dict[int, StudentObject] = {}

@@ -109,6 +109,18 @@ def detect() -> Mode:
     return mode
 
 
+def require(allow_unsandboxed: bool) -> Mode:
+    """This machine's sandbox; raises SandboxUnavailable, naming the cause, if there is none and the course
+    has not allowed grading without one."""
+    mode = detect()
+    if mode.name == "none" and not allow_unsandboxed:
+        raise SandboxUnavailable(
+            f"mlkit: grading stopped before running any student code: {mode.why}. Install bubblewrap "
+            "(and grade as root, or allow unprivileged user namespaces; see the README's sandbox matrix), or set "
+            "c.ResilientExecute.allow_unsandboxed = True in nbgrader_config.py to accept unsandboxed grading.")
+    return mode
+
+
 def _hide_python_packages(python_home: Path) -> list[str]:
     """tmpfs over every folder of installed Python packages: only NumPy's copy in /opt/mlkit stays."""
     folders = [python_home / "lib", Path("/usr/lib"), Path("/usr/local/lib")]
