@@ -45,9 +45,13 @@ from __future__ import annotations
 import ast
 import base64
 import copy
+import functools
 import os
+import time
+from queue import Empty
 
 import nbformat
+import zmq
 from nbconvert.exporters import NotebookExporter
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
@@ -187,6 +191,21 @@ class ResilientExecute(Execute):
                    "cell) before the student process is stopped; below `timeout`, so the cell can still report it."
     ).tag(config=True)
 
+    def create_kernel_manager(self):
+        manager = super().create_kernel_manager()
+        make_client = manager.client
+
+        def client(**kwargs):
+            # The client connects before the new kernel listens; ZeroMQ's default wait before retrying
+            # a refused connection (100 ms) would then be most of a forked kernel's start-up.
+            kernel_client = make_client(**kwargs)
+            kernel_client.context.setsockopt(zmq.RECONNECT_IVL, 5)
+            kernel_client.wait_for_ready = functools.partial(_wait_for_ready, kernel_client)
+            return kernel_client
+
+        manager.client = client
+        return manager
+
     def preprocess_cell(self, cell, resources, index):
         self._mlkit_index = index
         side = _side(cell)
@@ -218,8 +237,6 @@ class ResilientExecute(Execute):
                     reasons.append(reason)
 
     def preprocess(self, nb, resources=None, km=None):
-        import time
-
         sandbox.require(self.allow_unsandboxed)
         deadline = time.monotonic() + self.notebook_timeout
         self.timeout_func = lambda cell: max(1, min(self.timeout, int(deadline - time.monotonic())))
@@ -245,6 +262,31 @@ class ResilientExecute(Execute):
         if name in ("CellTimeoutError", "TimeoutError"):
             return "a cell ran past the time limit (an endless loop?); later tests could not run"
         return f"{name}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+
+
+async def _wait_for_ready(client, timeout: float | None = None) -> None:
+    """jupyter_client's handshake with a new kernel (a kernel_info reply on shell, then a message on IOPub),
+    without its last step, waiting for 0.2 s of silence on IOPub: nbclient keeps only the messages of
+    the request it sent, so nothing the kernel published at start-up can reach a cell's outputs."""
+    deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+    while True:
+        client.kernel_info()
+        try:
+            reply = await client.shell_channel.get_msg(timeout=1)
+        except Empty:
+            reply = None
+        if reply is not None and reply["msg_type"] == "kernel_info_reply":
+            try:
+                await client.iopub_channel.get_msg(timeout=0.2)
+            except Empty:
+                pass  # IOPub not connected yet: ask again
+            else:
+                client._handle_kernel_info_reply(reply)
+                return
+        if not await client._async_is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
 
 
 def _side(cell) -> str:

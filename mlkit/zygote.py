@@ -20,6 +20,7 @@ kills the kernel.  The zygote also kills a kernel after the wall-clock limit.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import selectors
@@ -38,6 +39,12 @@ FORWARDED_ENV = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")
 
 
 WALL_CLOCK_SECONDS = 300  # one kernel, one notebook
+KERNEL_FIRST_USE_MODULES = (
+    "ipykernel.debugger", "ipykernel.zmqshell", "ipykernel.iostream", "ipykernel.heartbeat",
+    "IPython.core.debugger", "IPython.core.completerlib", "IPython.core.oinspect",
+    "IPython.extensions.storemagic", "tornado.platform.asyncio", "tornado.queues", "tornado.locks",
+    "psutil", "sqlite3", "pdb", "http.server",
+)
 
 
 def install() -> Path:
@@ -55,9 +62,30 @@ def _become_kernel(connection_file: str, env: dict[str, str], cwd: str) -> None:
     os.chdir(cwd)
     from ipykernel.kernelapp import IPKernelApp
 
+    from mlkit.grading import kernel
+
     app = IPKernelApp.instance()
-    app.initialize(["-f", connection_file, "--HistoryManager.hist_file=:memory:"])
+    app.initialize(["-f", connection_file, "--HistoryManager.hist_file=:memory:", *kernel.KERNEL_OPTIONS])
+    # IPython formats every error twice: once for the cell's output, once more for its own history
+    # (for %tb), which nothing reads in a grading kernel; the second is most of a failed test's cost.
+    app.shell._format_exception_for_storage = _error_for_history
     app.start()
+
+
+def _error_for_history(exception, filename=None, running_compiled_code=False) -> dict:
+    return {"ename": type(exception).__name__, "evalue": str(exception), "traceback": []}
+
+
+def _warm_up_tracebacks() -> None:
+    """Format one traceback as the kernel will: the syntax highlighter compiles its rules on first use."""
+    from IPython.core import ultratb
+
+    from mlkit.grading import kernel
+
+    try:
+        raise AssertionError("a traceback formatted once in the zygote")
+    except AssertionError:
+        ultratb.AutoFormattedTB(mode=kernel.TRACEBACK_MODE, theme_name="neutral").structured_traceback(*sys.exc_info())
 
 
 def serve(socket_path: str, wall_clock: float) -> None:
@@ -68,7 +96,14 @@ def serve(socket_path: str, wall_clock: float) -> None:
     import ipykernel.kernelapp  # noqa: F401
     import mlkit.checks  # noqa: F401
     from mlkit.grading import boundary, sandbox  # noqa: F401
+    # What IPKernelApp.initialize imports on first use (its debugger alone is most of it).
+    for name in KERNEL_FIRST_USE_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # an optional part missing only means the kernel imports less
+            pass
 
+    _warm_up_tracebacks()
     sandbox.detect()  # probed once; every kernel forked from here knows the answer
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

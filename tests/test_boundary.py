@@ -108,6 +108,16 @@ def test_warnings_and_error_state_apply_to_the_students_computation(student):
     assert any(issubclass(w.category, RuntimeWarning) and "overflow" in str(w.message) for w in caught)
     with np.errstate(over="raise"), pytest.raises(FloatingPointError):
         model.sigmoid(np.array([-1000.0]))
+    # The error state travels only when it changed: each request still gets the grader's current one.
+    for over in ("ignore", "ignore", "raise", "raise", "ignore"):
+        with warnings.catch_warnings(record=True) as caught, np.errstate(over=over):
+            warnings.simplefilter("always")
+            if over == "raise":
+                with pytest.raises(FloatingPointError):
+                    model.sigmoid(np.array([-1000.0]))
+            else:
+                model.sigmoid(np.array([-1000.0]))
+                assert not caught
 
 
 def test_the_global_generator_travels_with_each_request(student):

@@ -163,10 +163,6 @@ class StudentObject:
 RANDOM = wire.GlobalRandomTracker()
 
 
-def _context(recording_sorts: bool) -> tuple:
-    """What the student's computation inherits from the grader: NumPy's error state and global generator,
-    and whether a test is recording its sorts."""
-    return (np.geterr(), RANDOM.take(), recording_sorts)
 
 
 class StudentProcess:
@@ -177,6 +173,7 @@ class StudentProcess:
         self.mode = mode = sandbox.require(allow_unsandboxed)
         self.stopped: str | None = None
         self.sort_recorders: list[list] = []     # lists that mlkit.checks.record_sorts is filling
+        self.errstate_sent: dict | None = None
         self.proxies: dict[int, StudentObject] = {}
         self.objects: dict[int, object] = {}     # grader objects the student holds handles to
         self.numbers: dict[int, int] = {}
@@ -248,7 +245,7 @@ class StudentProcess:
         if self.stopped:
             raise StudentProcessStopped(f"the student process was stopped earlier: {self.stopped}")
         op, *payload = message
-        self._send((op, _context(bool(self.sort_recorders)), *payload))
+        self._send((op, self._context(), *payload))
         deadline = time.monotonic() + self.call_seconds
         while True:
             reply = self._read(deadline)
@@ -261,6 +258,16 @@ class StudentProcess:
                 return self._finish(message, *reply[1:7])
             self.stop("the student process sent a reply that is not one")
             raise StudentProcessStopped(self.stopped)
+
+    def _context(self) -> tuple:
+        """What the student's computation inherits from the grader: NumPy's error state (None: as in the
+        previous request), NumPy's global generator (None: unchanged), and whether a test records sorts."""
+        errstate = np.geterr()
+        if errstate == self.errstate_sent:
+            errstate = None
+        else:
+            self.errstate_sent = errstate
+        return (errstate, RANDOM.take(), bool(self.sort_recorders))
 
     def _finish(self, message, status, value, out, err, noted, mutated):
         if type(out) is str and out:

@@ -8,6 +8,11 @@ folder nor the folder grading was started from is on `sys.path`, and
 `PYTHON*` variables are ignored.  A `numpy/` or `mlkit/` folder in a
 submission, or the kit's own `mlkit/` folder in a copied course, is never
 imported in its place.
+
+Its tracebacks are in IPython's Plain mode (Python's own layout): they are
+read by instructors in the autograded notebook (students see the failure
+messages only), and IPython's default Context mode highlights the source of
+every frame, which costs more than most tests.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import sys
 from pathlib import Path
 
 KERNEL_NAME = "mlkit-grading"
+TRACEBACK_MODE = "Plain"
+KERNEL_OPTIONS = [f"--InteractiveShell.xmode={TRACEBACK_MODE}"]
 
 
 def write_kernelspec(name: str, argv_tail: list[str], display_name: str, interrupt_mode: str = "signal") -> Path:
@@ -37,5 +44,5 @@ def write_kernelspec(name: str, argv_tail: list[str], display_name: str, interru
 
 
 def install() -> Path:
-    return write_kernelspec(KERNEL_NAME, ["-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    return write_kernelspec(KERNEL_NAME, ["-m", "ipykernel_launcher", "-f", "{connection_file}", *KERNEL_OPTIONS],
                             "Python 3 (mlkit trusted grading kernel)")

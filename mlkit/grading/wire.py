@@ -96,6 +96,9 @@ def is_data_scalar(value) -> bool:
     return type(value) in _SCALAR_TYPES
 
 
+_U64, _I64, _U32, _F64, _C128, _METHOD = (struct.Struct(f) for f in (">Q", ">q", ">I", ">d", ">dd", ">QH"))
+
+
 class NotData(Exception):
     """Raised by an encoder's `to_wire` hook to send the value as a handle instead (internal)."""
 
@@ -123,19 +126,19 @@ def encode(value, to_wire, max_bytes: int = MAX_FRAME) -> bytes:
             emit(b"T" if item else b"F")
         elif kind is int:
             if -(2**63) <= item < 2**63:
-                emit(b"i" + struct.pack(">q", item))
+                emit(b"i" + _I64.pack(item))
             else:
                 text = str(item).encode() if item.bit_length() < 4 * MAX_INT_DIGITS else b""
                 if not text or len(text) > MAX_INT_DIGITS:
                     return ref(item)
-                emit(b"I" + struct.pack(">I", len(text)) + text)
+                emit(b"I" + _U32.pack(len(text)) + text)
         elif kind is float:
-            emit(b"f" + struct.pack(">d", item))
+            emit(b"f" + _F64.pack(item))
         elif kind is complex:
-            emit(b"c" + struct.pack(">dd", item.real, item.imag))
+            emit(b"c" + _C128.pack(item.real, item.imag))
         elif kind is str:
             data = item.encode("utf-8", "surrogatepass")
-            emit(b"s" + struct.pack(">Q", len(data)) + data)
+            emit(b"s" + _U64.pack(len(data)) + data)
         elif is_data_scalar(item):
             dtype = item.dtype.str.encode()
             emit(b"g" + bytes([len(dtype)]) + dtype + item.tobytes())
@@ -153,21 +156,21 @@ def encode(value, to_wire, max_bytes: int = MAX_FRAME) -> bytes:
                 if kind is dict:
                     if not all(type(k) in (str, int, float, bool) or k is None for k in item):
                         return ref(item)
-                    emit(b"d" + struct.pack(">Q", len(item)))
+                    emit(b"d" + _U64.pack(len(item)))
                     for key, entry in item.items():
                         one(key, depth + 1, path)
                         one(entry, depth + 1, path)
                 else:
-                    emit((b"l" if kind is list else b"t") + struct.pack(">Q", len(item)))
+                    emit((b"l" if kind is list else b"t") + _U64.pack(len(item)))
                     for entry in item:
                         one(entry, depth + 1, path)
             finally:
                 path.discard(id(item))
         elif kind in (Handle, Ref):
-            emit((b"h" if kind is Handle else b"r") + struct.pack(">Q", item.id))
+            emit((b"h" if kind is Handle else b"r") + _U64.pack(item.id))
         elif kind is Method:
             name = item.name.encode()
-            emit(b"m" + struct.pack(">QH", item.id, len(name)) + name)
+            emit(b"m" + _METHOD.pack(item.id, len(name)) + name)
         else:
             ref(item)
 
@@ -185,25 +188,42 @@ def encode(value, to_wire, max_bytes: int = MAX_FRAME) -> bytes:
 
 
 class _Reader:
+    __slots__ = ("data", "at", "end", "items")
+
     def __init__(self, data: bytes):
-        self.data = memoryview(data)
+        self.data = bytes(data)
         self.at = 0
+        self.end = len(self.data)
         self.items = 0
 
-    def take(self, count: int) -> memoryview:
-        if count < 0 or self.at + count > len(self.data):
+    def take(self, count: int) -> bytes:
+        at = self.at
+        if count < 0 or at + count > self.end:
             raise WireError("the message ends early")
-        piece = self.data[self.at:self.at + count]
-        self.at += count
-        return piece
+        self.at = at + count
+        return self.data[at:at + count]
 
-    def unpack(self, fmt: str):
-        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))
+    def unpack(self, layout: struct.Struct):
+        at = self.at
+        if at + layout.size > self.end:
+            raise WireError("the message ends early")
+        self.at = at + layout.size
+        return layout.unpack_from(self.data, at)
+
+    def byte(self) -> int:
+        at = self.at
+        if at >= self.end:
+            raise WireError("the message ends early")
+        self.at = at + 1
+        return self.data[at]
 
 
 def _dtype(reader: _Reader) -> np.dtype:
-    (length,) = reader.take(1)
-    text = bytes(reader.take(length)).decode("ascii", "replace")
+    length = reader.byte()
+    text = reader.take(length).decode("ascii", "replace")
+    dtype = _DTYPES.get(text)
+    if dtype is not None:
+        return dtype
     if len(text) < 2 or text[0] not in "<>|=" or text[1] not in _DATA_KINDS or not text[2:].isdigit():
         raise WireError(f"not a numeric dtype: {text!r}")
     dtype = np.dtype(text)
@@ -212,66 +232,39 @@ def _dtype(reader: _Reader) -> np.dtype:
     return dtype
 
 
+# The dtypes data arrays have, by their text: looked up, not parsed, on the common path.
+_DTYPES = {np.dtype(t).str: np.dtype(t) for t in _SCALAR_TYPES}
+_SHAPES = [struct.Struct(f">{ndim}Q") for ndim in range(MAX_NDIM + 1)]
+
+
 def decode(data: bytes, from_wire):
     """The value in `data`; `from_wire(marker)` turns each Handle / Ref / Method into a local object."""
     reader = _Reader(data)
     value = _value(reader, 0, from_wire)
-    if reader.at != len(reader.data):
+    if reader.at != reader.end:
         raise WireError("trailing bytes after the message")
     return value
+
+
+_N, _T, _F, _i, _I, _f, _c, _s, _g, _a, _l, _t, _d, _h, _r, _m = b"NTFiIfcsgaltdhrm"
 
 
 def _value(reader: _Reader, depth: int, from_wire):
     if depth > MAX_DEPTH:
         raise WireError(f"nested deeper than {MAX_DEPTH} levels")
-    tag = bytes(reader.take(1))
-    if tag == b"N":
-        return None
-    if tag == b"T":
-        return True
-    if tag == b"F":
-        return False
-    if tag == b"i":
-        return reader.unpack(">q")[0]
-    if tag == b"I":
-        (length,) = reader.unpack(">I")
-        if length > MAX_INT_DIGITS:
-            raise WireError("an integer with too many digits")
-        text = bytes(reader.take(length)).decode("ascii", "replace")
-        if not (text.lstrip("-").isdigit() and text.isascii()):
-            raise WireError("a malformed integer")
-        return int(text)
-    if tag == b"f":
-        return reader.unpack(">d")[0]
-    if tag == b"c":
-        real, imag = reader.unpack(">dd")
-        return complex(real, imag)
-    if tag == b"s":
-        (length,) = reader.unpack(">Q")
+    tag = reader.byte()
+    if tag == _s:
+        (length,) = reader.unpack(_U64)
         try:
-            return bytes(reader.take(length)).decode("utf-8", "surrogatepass")
+            return reader.take(length).decode("utf-8", "surrogatepass")
         except UnicodeDecodeError as error:
             raise WireError(f"a malformed string ({error.reason})") from None
-    if tag == b"g":
-        dtype = _dtype(reader)
-        return np.frombuffer(bytes(reader.take(dtype.itemsize)), dtype=dtype)[0]
-    if tag == b"a":
-        dtype = _dtype(reader)
-        (ndim,) = reader.take(1)
-        if ndim > MAX_NDIM:
-            raise WireError("an array with too many dimensions")
-        shape = reader.unpack(f">{ndim}Q")
-        count = math.prod(shape)
-        if count * dtype.itemsize > MAX_FRAME:
-            raise WireError("an array larger than a message")
-        buffer = bytearray(reader.take(count * dtype.itemsize))
-        return np.frombuffer(buffer, dtype=dtype).reshape(shape)
-    if tag in (b"l", b"t", b"d"):
-        (count,) = reader.unpack(">Q")
+    if tag == _l or tag == _t or tag == _d:
+        (count,) = reader.unpack(_U64)
         reader.items += count
-        if reader.items > MAX_ITEMS or count > len(reader.data):
+        if reader.items > MAX_ITEMS or count > reader.end:
             raise WireError(f"more than {MAX_ITEMS} entries")
-        if tag == b"d":
+        if tag == _d:
             result = {}
             for _ in range(count):
                 key = _value(reader, depth + 1, from_wire)
@@ -280,17 +273,52 @@ def _value(reader: _Reader, depth: int, from_wire):
                 result[key] = _value(reader, depth + 1, from_wire)
             return result
         entries = [_value(reader, depth + 1, from_wire) for _ in range(count)]
-        return entries if tag == b"l" else tuple(entries)
-    if tag in (b"h", b"r"):
-        (number,) = reader.unpack(">Q")
-        return from_wire(Handle(number) if tag == b"h" else Ref(number))
-    if tag == b"m":
-        number, length = reader.unpack(">QH")
-        name = bytes(reader.take(length)).decode("utf-8", "replace")
+        return entries if tag == _l else tuple(entries)
+    if tag == _N:
+        return None
+    if tag == _T:
+        return True
+    if tag == _F:
+        return False
+    if tag == _i:
+        return reader.unpack(_I64)[0]
+    if tag == _f:
+        return reader.unpack(_F64)[0]
+    if tag == _a:
+        dtype = _dtype(reader)
+        ndim = reader.byte()
+        if ndim > MAX_NDIM:
+            raise WireError("an array with too many dimensions")
+        shape = reader.unpack(_SHAPES[ndim])
+        count = math.prod(shape)
+        if count * dtype.itemsize > MAX_FRAME:
+            raise WireError("an array larger than a message")
+        buffer = bytearray(reader.take(count * dtype.itemsize))
+        return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+    if tag == _g:
+        dtype = _dtype(reader)
+        return np.frombuffer(reader.take(dtype.itemsize), dtype=dtype)[0]
+    if tag == _I:
+        (length,) = reader.unpack(_U32)
+        if length > MAX_INT_DIGITS:
+            raise WireError("an integer with too many digits")
+        text = reader.take(length).decode("ascii", "replace")
+        if not (text.lstrip("-").isdigit() and text.isascii()):
+            raise WireError("a malformed integer")
+        return int(text)
+    if tag == _c:
+        real, imag = reader.unpack(_C128)
+        return complex(real, imag)
+    if tag == _h or tag == _r:
+        (number,) = reader.unpack(_U64)
+        return from_wire(Handle(number) if tag == _h else Ref(number))
+    if tag == _m:
+        number, length = reader.unpack(_METHOD)
+        name = reader.take(length).decode("utf-8", "replace")
         if not name.isidentifier():
             raise WireError("a method name that is not an identifier")
         return from_wire(Method(number, name))
-    raise WireError(f"unknown tag {tag!r}")
+    raise WireError(f"unknown tag {bytes([tag])!r}")
 
 
 # -- framing --------------------------------------------------------------------------------------
