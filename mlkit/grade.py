@@ -71,8 +71,9 @@ def _check_each_schema_once() -> None:
 
 def _share_database_engines() -> None:
     """nbgrader opens its gradebook about ten times per notebook, each time with a new SQLAlchemy engine,
-    so every query is compiled anew.  Here a worker keeps one engine per database URL (per process: never
-    one inherited across a fork): same database, same sessions and commits, its compiled queries kept."""
+    so every query is compiled anew and the tables are looked up again.  Here a worker keeps one engine per
+    database URL (per process: never one inherited across a fork), with its compiled queries, and makes sure
+    of the tables once: same database, same sessions and commits."""
     import sqlalchemy
     from nbgrader import api
 
@@ -86,6 +87,33 @@ def _share_database_engines() -> None:
         return engine
 
     api.create_engine = create_engine
+
+    # Each Gradebook also asks the database which tables it has and creates the missing ones; once they
+    # exist in this worker's database, they stay.
+    ensured: set[int] = set()
+    create_all = api.Base.metadata.create_all
+
+    class Tables:
+        def __init__(self, names):
+            self.names = names
+
+        def get_table_names(self):
+            return self.names
+
+    def inspect(engine):
+        if id(engine) in ensured:
+            return Tables(["assignment"])  # only "there are tables" is asked of it
+        return sqlalchemy.inspect(engine)
+
+    def create_tables(bind=None, **options):
+        if id(bind) in ensured:
+            return
+        create_all(bind=bind, **options)
+        if any(bind is engine for engine in engines.values()):
+            ensured.add(id(bind))
+
+    api.inspect = inspect
+    api.Base.metadata.create_all = create_tables
 
 
 _check_each_schema_once()
