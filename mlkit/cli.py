@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mlkit import catalog, classreport, course, demo, selfstudy
+# Not imported in the command's process: a grammar that jsonschema's URI format checker builds at import
+# time (most of a second), for Jupyter's event schemas, which no mlkit command emits (see mlkit.grade).
+sys.modules.setdefault("rfc3987_syntax", None)
+
+from mlkit import catalog, classreport, course, demo, selfstudy  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +31,24 @@ def main(argv: list[str] | None = None) -> int:
     self_grade.add_argument("notebook", help="your working copy of a release notebook")
     self_grade.add_argument("--assignment", help="which assignment it is (default: recognised from its cells)")
     self_grade.add_argument("--workspace", help="where attempts are graded and kept (default ~/.mlkit-selfstudy)")
+    practise = sub.add_parser("practice", help="write a practice notebook (guided, blank or interview level) and "
+                                                "start the clock; --mock: a timed mock interview")
+    practise.add_argument("algorithm", nargs="?", help="assignment name, number or part of it (knn, 07, logistic)")
+    practise.add_argument("--level", choices=["guided", "blank", "interview"],
+                          help="default: the highest level open to you")
+    practise.add_argument("--minutes", type=int, help="time limit (default: 45 guided, 30 blank, 20 interview)")
+    practise.add_argument("--mock", action="store_true",
+                          help="the weakest or most overdue algorithm, interview level, 20 minutes")
+    practise.add_argument("--open", action="store_true", help="start JupyterLab on the notebook")
+    practise.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
+    study = sub.add_parser("study", help="write the study dashboard (mastery, what is due, plan, trend) and open it")
+    study.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
+    study.add_argument("--no-open", action="store_true", help="only write it")
+    rating = sub.add_parser("rate", help="rate your 60-second explanation against the model answer, or your mastery")
+    rating.add_argument("algorithm")
+    rating.add_argument("--explanation", type=int, help="1-5: how well your explanation matched the model answer")
+    rating.add_argument("--mastery", type=int, help="1 cannot, 2 vaguely, 3 can code, 4 can derive and code, 5 can teach")
+    rating.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -46,6 +68,22 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
     elif args.command == "selfgrade":
         return selfstudy.main(args.notebook, args.workspace, args.assignment)
+    elif args.command == "practice":
+        from mlkit.study import practice
+
+        return practice.main(args.algorithm, args.level, args.minutes, args.mock, args.workspace, args.open)
+    elif args.command == "study":
+        import os
+        import webbrowser
+        from pathlib import Path
+
+        space = Path(args.workspace) if args.workspace else selfstudy.default_workspace()
+        page = selfstudy.write_report(space)
+        print(page)
+        if not args.no_open and not os.environ.get("CI"):
+            webbrowser.open(page.as_uri())
+    elif args.command == "rate":
+        return selfstudy.rate(args.algorithm, args.explanation, args.mastery, args.workspace)
     return 0
 
 

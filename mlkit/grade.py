@@ -201,6 +201,43 @@ def _grade_one(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, 
     return assignment, student, ok, time.monotonic() - started
 
 
+def _tools_on_path() -> None:
+    """nbgrader runs `alembic` (beside this Python) when it creates a gradebook."""
+    tools = str(Path(sys.executable).parent)
+    if tools not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = tools + os.pathsep + os.environ.get("PATH", "")
+
+
+def grade_here(root: Path, assignment: str, student: str, kernel_name: str | None = None) -> bool:
+    """Autograde one submission in this process (self-study's fast path); True if nbgrader reported success."""
+    global _KERNEL_NAME
+    _tools_on_path()
+    previous_kernel, previous_folder = _KERNEL_NAME, os.getcwd()
+    _KERNEL_NAME = kernel_name
+    try:
+        return _grade_one((assignment, student, str(root), True, None))[2]
+    finally:
+        _KERNEL_NAME = previous_kernel
+        os.chdir(previous_folder)
+
+
+def run_app(app_class, root: Path, argv: list[str]) -> bool:
+    """Run another nbgrader application (generate_assignment, generate_feedback) in this process, in `root`."""
+    _tools_on_path()
+    previous = os.getcwd()
+    os.chdir(root)
+    app = app_class()
+    try:
+        app.initialize([*argv, "--log-level=ERROR"])
+        app.start()
+        return True
+    except SystemExit as stop:
+        return stop.code in (0, None)
+    finally:
+        app_class.clear_instance()
+        os.chdir(previous)
+
+
 def _progress(done: int, total: int, started: float, stream=sys.stderr) -> None:
     width = 30
     filled = int(width * done / total) if total else width

@@ -5,35 +5,37 @@
 It works on a copy (the learner's notebook is never written to), in a private
 nbgrader course in the workspace (default `~/.mlkit-selfstudy`, or
 `--workspace`, or `$MLKIT_SELFSTUDY`) built from the kit's own `source/`:
-`nbgrader generate_assignment` once per assignment, then for every attempt
-`nbgrader autograde` and `nbgrader generate_feedback` of the learner's copy,
-with the local SQLite gradebook.  It prints the per-check summary, records
-the attempt in `history.json`, and writes `report.html`: progress per
-notebook, what to practise next, and the latest feedback for each notebook.
+nbgrader's generate_assignment once per assignment, then for every attempt
+nbgrader's autograde and generate_feedback of the learner's copy, with the
+local SQLite gradebook and the same grading boundary and sandbox as a class.
 
-What to practise next follows a spaced-repetition schedule: a notebook whose
-last attempt was not perfect is due now, its weakest checks first; after the
-1st, 2nd, 3rd and 4th perfect attempt on different days it is due again
-3, 7, 14 and 21 days later.
+All three run in this process (nbgrader's own applications, imported once),
+and the grading kernel is forked from a zygote that warms up while nbgrader
+is being imported: an attempt takes a few seconds, not the half minute of
+three `nbgrader` commands (benchmarks/selfgrade_latency.py).
+
+Each attempt is recorded in the study history (`mlkit.study.history`) with
+its level and, for a notebook written by `mlkit practice`, the time it took;
+the summary is printed, and the study dashboard (`report.html`,
+`mlkit.study.dashboard`) shows mastery, what is due and the trend.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
-import json
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from mlkit import catalog, course, results
+from mlkit.study import dashboard, levels, practice
+from mlkit.study import history as histories
+from mlkit.study.history import Attempt
 
 LEARNER = "learner"
-INTERVALS_DAYS = (3, 7, 14, 21)
 
 
 class SelfStudyError(Exception):
@@ -93,123 +95,106 @@ def prepare_workspace(workspace: Path, assignment: str) -> None:
         return
     shutil.rmtree(workspace / "source" / assignment, ignore_errors=True)
     shutil.copytree(source, workspace / "source" / assignment)
-    course.nbgrader(workspace, "generate_assignment", assignment, "--force")
+    from nbgrader.apps import GenerateAssignmentApp
+
+    from mlkit import grade as grading
+
+    if not grading.run_app(GenerateAssignmentApp, workspace, [assignment, "--force"]):
+        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed in {workspace}")
     stamp.write_text(_digest(source))
 
 
-@dataclass
-class Attempt:
-    assignment: str
-    when: str
-    score: float
-    max_score: float
-    checks: dict[str, bool]
-    mistakes: list[str]
+def _start_kernel_zygote():
+    """The grading kernel's zygote, started before nbgrader is imported so that the two warm up together."""
+    from mlkit import zygote
+
+    try:
+        return zygote.Zygote(wait=False)
+    except OSError:
+        return None
 
 
-def grade(path: Path, workspace: Path, wanted: str | None = None) -> tuple[Attempt, list[results.CheckResult], Path]:
-    nb = read_notebook(path)
-    assignment = identify_assignment(nb, wanted)
-    prepare_workspace(workspace, assignment)
-    target = workspace / "submitted" / LEARNER / assignment
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(workspace / "release" / assignment, target, ignore=shutil.ignore_patterns("*.ipynb"))
-    name = catalog.notebook_path(assignment, "release", workspace).name
-    shutil.copyfile(path, target / name)  # a byte copy: the learner's file is only read
-    course.nbgrader(workspace, "autograde", assignment, "--student", LEARNER, "--force")
-    course.nbgrader(workspace, "generate_feedback", assignment, "--student", LEARNER, "--force")
+def _autograde_and_feedback(workspace: Path, assignment: str, parent) -> None:
+    from nbgrader.apps import GenerateFeedbackApp
+
+    from mlkit import grade as grading
+    from mlkit import zygote
+
+    config = grading.course_config(workspace)
+    grading.preflight(config)  # no sandbox: stop here, with the reason
+    kernel_name = None
+    if parent is not None and grading._uses_grading_kernel(config):
+        parent.wait()
+        zygote.install()
+        kernel_name = zygote.KERNEL_NAME
+    if not grading.grade_here(workspace, assignment, LEARNER, kernel_name):
+        raise RuntimeError(f"nbgrader autograde of {assignment} failed in {workspace}")
+    if not grading.run_app(GenerateFeedbackApp, workspace, [assignment, "--student", LEARNER, "--force"]):
+        raise RuntimeError(f"nbgrader generate_feedback of {assignment} failed in {workspace}")
+
+
+def practice_level(nb, record: histories.History, path: Path, now: dt.datetime):
+    """(level, seconds, limit seconds) of this attempt: from its `mlkit practice` session, else from the notebook."""
+    level, seconds, limit = practice.timing(record, path, now)
+    if level is None:
+        written = nb.metadata.get("mlkit_practice", {}).get("level")
+        level = written if written in levels.LEVELS else "guided"
+    return level, seconds, limit
+
+
+def grade(path: Path, workspace: Path, wanted: str | None = None,
+          now: dt.datetime | None = None) -> tuple[Attempt, list[results.CheckResult], Path, str]:
+    """Grade one attempt; returns it, its checks, its feedback page and a notice about the history ('' if none)."""
+    parent = _start_kernel_zygote()
+    try:
+        nb = read_notebook(path)
+        assignment = identify_assignment(nb, wanted)
+        now = now or dt.datetime.now(dt.timezone.utc)
+        record = histories.load(workspace)
+        level, seconds, limit = practice_level(nb, record, path, now)
+        prepare_workspace(workspace, assignment)
+        target = workspace / "submitted" / LEARNER / assignment
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(workspace / "release" / assignment, target, ignore=shutil.ignore_patterns("*.ipynb"))
+        name = catalog.notebook_path(assignment, "release", workspace).name
+        shutil.copyfile(path, target / name)  # a byte copy: the learner's file is only read
+        _autograde_and_feedback(workspace, assignment, parent)
+    finally:
+        if parent is not None:
+            parent.close()
 
     graded = nbformat.read(workspace / "autograded" / LEARNER / assignment / name, as_version=4)
     checks = results.check_results(graded, assignment)
     attempt = Attempt(
-        assignment=assignment, when=dt.datetime.now().isoformat(timespec="seconds"),
+        assignment=assignment, when=now.astimezone().isoformat(timespec="seconds"),
         score=sum(c.score for c in checks), max_score=sum(c.points for c in checks),
         checks={c.test_id: c.passed for c in checks}, mistakes=[c.mistake for c in checks if c.mistake],
-    )
-    history = load_history(workspace)
-    history.append(attempt)
-    (workspace / "history.json").write_text(json.dumps([a.__dict__ for a in history], indent=1))
+        level=level, seconds=seconds, limit_seconds=limit,
+        over_time=seconds is not None and limit is not None and seconds > limit)
+    record.attempts.append(attempt)
+    record.sessions.pop(str(path.resolve()), None)  # the clock of that session stops here
+    histories.save(workspace, record)
     feedback = workspace / "feedback" / LEARNER / assignment / name.replace(".ipynb", ".html")
-    return attempt, checks, feedback
+    return attempt, checks, feedback, record.notice
 
 
 def load_history(workspace: Path) -> list[Attempt]:
-    path = workspace / "history.json"
-    return [Attempt(**entry) for entry in json.loads(path.read_text())] if path.exists() else []
+    return histories.load(workspace).attempts
 
 
-@dataclass
-class Suggestion:
-    assignment: str
-    due: dt.date
-    reason: str
-    weakest: list[str]  # check ids, weakest first
+def write_report(workspace: Path, now: dt.datetime | None = None) -> Path:
+    """The study dashboard (report.html in the workspace)."""
+    return dashboard.write(workspace, now)
 
 
-def schedule(history: list[Attempt], today: dt.date) -> list[Suggestion]:
-    """Spaced repetition over notebooks: due dates and the checks to practise, soonest first."""
-    suggestions = []
-    for assignment in sorted({a.assignment for a in history}):
-        attempts = [a for a in history if a.assignment == assignment]
-        failures: dict[str, int] = {}
-        for a in attempts:
-            for check, passed in a.checks.items():
-                failures[check] = failures.get(check, 0) + (not passed)
-        latest = attempts[-1]
-        weakest = [c for c, _ in sorted(failures.items(), key=lambda kv: -kv[1]) if failures[c] > 0]
-        if latest.score < latest.max_score:
-            failing = [c for c, passed in latest.checks.items() if not passed]
-            weakest = failing + [c for c in weakest if c not in failing]
-            suggestions.append(Suggestion(assignment, today, "last attempt was not perfect", weakest))
-            continue
-        perfect_days = sorted({dt.date.fromisoformat(a.when[:10]) for a in attempts if a.score >= a.max_score})
-        step = min(len(perfect_days), len(INTERVALS_DAYS)) - 1
-        due = perfect_days[-1] + dt.timedelta(days=INTERVALS_DAYS[step])
-        suggestions.append(Suggestion(assignment, due, f"review {len(perfect_days)} of {len(INTERVALS_DAYS)}: "
-                                      f"{INTERVALS_DAYS[step]} days after the last perfect attempt", weakest))
-    return sorted(suggestions, key=lambda s: (s.due, -len(s.weakest)))
-
-
-def _progress_svg(attempts: list[Attempt]) -> str:
-    """A small bar chart of scores over attempts (inline SVG, no JavaScript)."""
-    width, height, bar = 24 * max(len(attempts), 1) + 8, 60, 18
-    bars = []
-    for i, a in enumerate(attempts):
-        h = 50 * (a.score / a.max_score if a.max_score else 0)
-        colour = "#1a7f37" if a.score >= a.max_score else "#d1242f"
-        bars.append(f"<rect x='{4 + 24 * i}' y='{55 - h:.1f}' width='{bar}' height='{h:.1f}' fill='{colour}'>"
-                    f"<title>{html.escape(a.when)}: {a.score:g}/{a.max_score:g}</title></rect>")
-    return (f"<svg class='mlkit-progress' width='{width}' height='{height}' role='img' aria-label='scores per attempt'>"
-            f"<line x1='0' y1='55' x2='{width}' y2='55' stroke='#999'/>{''.join(bars)}</svg>")
-
-
-def write_report(workspace: Path, today: dt.date) -> Path:
-    history = load_history(workspace)
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Self-study report</title>"
-             f"<style>body {{ font-family: sans-serif; margin: 2em; }} {results.SUMMARY_CSS}"
-             ".mlkit-plan td, .mlkit-plan th { border: 1px solid #ccc; padding: 4px 8px; }"
-             ".mlkit-plan { border-collapse: collapse; }</style></head><body>",
-             "<h1>Self-study report</h1>"]
-    plan = schedule(history, today)
-    parts.append("<h2>What to practise next</h2><table class='mlkit-plan'><tr><th>notebook</th><th>due</th>"
-                 "<th>why</th><th>weakest checks first</th></tr>")
-    for s in plan:
-        due = "today" if s.due <= today else s.due.isoformat()
-        parts.append(f"<tr><td>{s.assignment}</td><td>{due}</td><td>{html.escape(s.reason)}</td>"
-                     f"<td>{html.escape(', '.join(s.weakest) or '-')}</td></tr>")
-    parts.append("</table><h2>Progress per notebook</h2><table class='mlkit-plan'><tr><th>notebook</th>"
-                 "<th>attempts</th><th>scores</th><th>latest</th><th>latest feedback</th></tr>")
-    for assignment in sorted({a.assignment for a in history}):
-        attempts = [a for a in history if a.assignment == assignment]
-        latest = attempts[-1]
-        feedback = next((workspace / "feedback" / LEARNER / assignment).glob("*.html"), None)
-        link = f"<a href='{feedback.relative_to(workspace)}'>feedback</a>" if feedback else "-"
-        parts.append(f"<tr><td>{assignment}</td><td>{len(attempts)}</td><td>{_progress_svg(attempts)}</td>"
-                     f"<td>{latest.score:g} / {latest.max_score:g}</td><td>{link}</td></tr>")
-    parts.append("</table></body></html>")
-    path = workspace / "report.html"
-    path.write_text("".join(parts))
-    return path
+def model_explanation(assignment: str) -> str:
+    """The model answer of the notebook's 60-second explanation (from the kit's source notebook)."""
+    nb = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("solution") and meta.get("grade"):
+            return catalog.strip_solution_markers(cell.source).strip()
+    return ""
 
 
 def terminal_summary(attempt: Attempt, checks: list[results.CheckResult]) -> str:
@@ -231,16 +216,54 @@ def terminal_summary(attempt: Attempt, checks: list[results.CheckResult]) -> str
 
 def main(path: str, workspace: str | None, assignment: str | None) -> int:
     import sys
+    import textwrap
 
     try:
         space = Path(workspace) if workspace else default_workspace()
-        attempt, checks, feedback = grade(Path(path), space, assignment)
+        attempt, checks, feedback, notice = grade(Path(path), space, assignment)
     except SelfStudyError as error:
         print(f"mlkit selfgrade: {error}", file=sys.stderr)
         return 2
+    if notice:
+        print(f"mlkit selfgrade: {notice}", file=sys.stderr)
     print(terminal_summary(attempt, checks))
-    report = write_report(space, dt.date.today())
+    if attempt.seconds is not None:
+        verdict = "over time" if attempt.over_time else "within time"
+        print(f"\nTime: {attempt.seconds / 60:.1f} of {attempt.limit_seconds / 60:.0f} minutes ({verdict}), "
+              f"{attempt.level} level.")
+    model = model_explanation(attempt.assignment)
+    if model:
+        print("\nNow explain it out loud in 60 seconds, then compare with the model answer:")
+        print(textwrap.indent(textwrap.fill(" ".join(model.split()), 100), "  "))
+        print(f"Rate your explanation (1-5): mlkit rate {attempt.assignment} --explanation N")
+    report = write_report(space)
     print(f"\nFeedback for this attempt: {feedback}")
-    print(f"Progress and what to practise next: {report}")
+    print(f"Study dashboard (mastery, what is due, trend): {report}")
     return 0
 
+
+def rate(assignment: str, explanation: int | None, mastery: int | None, workspace: str | None) -> int:
+    """Record the learner's rating of their 60-second explanation and/or of their own mastery (1-5)."""
+    import sys
+
+    from mlkit.study.practice import PracticeError, resolve_assignment
+
+    space = Path(workspace) if workspace else default_workspace()
+    try:
+        name = resolve_assignment(assignment)
+    except PracticeError as error:
+        print(f"mlkit rate: {error}", file=sys.stderr)
+        return 2
+    for value in (explanation, mastery):
+        if value is not None and not 1 <= value <= 5:
+            print("mlkit rate: ratings are 1 (cannot) to 5 (can teach)", file=sys.stderr)
+            return 2
+    record = histories.load(space)
+    if explanation is not None:
+        record.explanations.append({"assignment": name, "rating": explanation,
+                                    "when": dt.datetime.now().astimezone().isoformat(timespec="seconds")})
+    if mastery is not None:
+        record.self_ratings[name] = mastery
+    histories.save(space, record)
+    print(f"recorded; the dashboard: {write_report(space)}")
+    return 0

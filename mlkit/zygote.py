@@ -189,16 +189,21 @@ def _kill(pid: int) -> None:
 class Zygote:
     """One zygote per grading worker; kernels find it through the SOCKET_ENV variable."""
 
-    def __init__(self):
+    def __init__(self, wait: bool = True):
         self.folder = Path(tempfile.mkdtemp(prefix="mlkit-zygote-"))  # private (0700): the socket lives here
         self.socket_path = self.folder / "zygote.sock"
         argv = [sys.executable, "-I", "-m", "mlkit.zygote", "serve", str(self.socket_path), str(WALL_CLOCK_SECONDS)]
         self.process = subprocess.Popen(argv, cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
+        if wait:
+            self.wait()
+
+    def wait(self, seconds: float = 60) -> None:
+        """Until the zygote serves (its imports done); then kernels started from here are forked by it."""
+        deadline = time.monotonic() + seconds
         while not self.socket_path.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the kernel zygote did not start")
-            time.sleep(0.05)
+            time.sleep(0.02)
         os.environ[SOCKET_ENV] = str(self.socket_path)
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import nbformat
 import pytest
 
 from mlkit import catalog, diagnostics
-from mlkit.selfstudy import Attempt, schedule
 from support import CHROMIUM, graded_catalog, hidden_test_lines, ink, render, visible_text
 
 ASSIGNMENT = "02_logistic_regression"
@@ -128,20 +126,3 @@ def _other_notebook(tmp: Path) -> Path:
     path = tmp / "other.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")]), path)
     return path
-
-
-def _attempt(day: int, score: float, failed=()):
-    checks = {c: c not in failed for c in ("a", "b", "c")}
-    return Attempt("01_x", dt.datetime(2026, 1, day, 12).isoformat(), score, 10.0, checks, [])
-
-
-def test_schedule_revisits_after_3_7_14_21_days_and_weakest_first():
-    today = dt.date(2026, 1, 30)
-    assert schedule([_attempt(1, 10)], today)[0].due == dt.date(2026, 1, 4)
-    assert schedule([_attempt(1, 10), _attempt(4, 10)], today)[0].due == dt.date(2026, 1, 11)
-    assert schedule([_attempt(1, 10), _attempt(4, 10), _attempt(11, 10)], today)[0].due == dt.date(2026, 1, 25)
-    four = [_attempt(1, 10), _attempt(4, 10), _attempt(11, 10), _attempt(25, 10)]
-    assert schedule(four, today)[0].due == dt.date(2026, 2, 15)
-    assert schedule(four + [_attempt(28, 10)], today)[0].due == dt.date(2026, 2, 18)  # stays at 21 days
-    weak = schedule([_attempt(1, 5, failed=("b",)), _attempt(2, 3, failed=("c", "b")), _attempt(3, 8, failed=("c",))], today)
-    assert weak[0].due == today and weak[0].weakest == ["c", "b"]

@@ -1,0 +1,112 @@
+"""The learner's study history: every graded attempt, explanation rating and practice session, in one file.
+
+`history.json` in the self-study workspace, format version 2:
+
+    {"version": 2,
+     "attempts": [{assignment, when, score, max_score, checks, mistakes,
+                   level, seconds, limit_seconds, over_time, hints}, ...],
+     "explanations": [{assignment, when, rating}, ...],   # 60-second answer vs the model answer, 1-5
+     "self_ratings": {assignment: 1-5},                    # the learner's own mastery rating
+     "sessions": {notebook path: {assignment, level, started, minutes}}}
+
+Version 1 (a JSON list of attempts, without level or time) is read and
+upgraded: those attempts count as guided ones of unknown duration.  A file
+that cannot be read is never overwritten: it is moved aside (beside it, with
+`.corrupt-<time>` appended), the learner is told where, and a new history
+starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+VERSION = 2
+
+
+class HistoryProblem(Warning):
+    """The history file could not be read; it was kept aside (the message says where)."""
+
+
+@dataclass
+class Attempt:
+    assignment: str
+    when: str
+    score: float
+    max_score: float
+    checks: dict[str, bool]
+    mistakes: list[str]
+    level: str = "guided"
+    seconds: float | None = None        # from `mlkit practice` to the graded attempt
+    limit_seconds: float | None = None
+    over_time: bool = False
+    hints: list[dict] = field(default_factory=list)  # {"check": id, "step": 1..3}
+
+    @property
+    def perfect(self) -> bool:
+        return self.max_score > 0 and self.score >= self.max_score
+
+
+@dataclass
+class History:
+    attempts: list[Attempt] = field(default_factory=list)
+    explanations: list[dict] = field(default_factory=list)
+    self_ratings: dict[str, int] = field(default_factory=dict)
+    sessions: dict[str, dict] = field(default_factory=dict)
+    notice: str = ""  # set when the file on disk had to be kept aside
+
+    def of(self, assignment: str) -> list[Attempt]:
+        return [a for a in self.attempts if a.assignment == assignment]
+
+
+def path(workspace: Path) -> Path:
+    return workspace / "history.json"
+
+
+def _attempt(entry: dict) -> Attempt:
+    known = {name for name in Attempt.__dataclass_fields__}
+    values = {k: v for k, v in entry.items() if k in known}
+    return Attempt(**values)
+
+
+def _parse(data) -> History:
+    if isinstance(data, list):  # version 1
+        return History(attempts=[_attempt(e) for e in data])
+    if not isinstance(data, dict) or not isinstance(data.get("version"), int):
+        raise ValueError("not a history (no version)")
+    if data["version"] > VERSION:
+        raise ValueError(f"written by a newer mlkit (format {data['version']}, this one reads up to {VERSION})")
+    return History(attempts=[_attempt(e) for e in data.get("attempts", [])],
+                   explanations=list(data.get("explanations", [])),
+                   self_ratings={str(k): int(v) for k, v in data.get("self_ratings", {}).items()},
+                   sessions=dict(data.get("sessions", {})))
+
+
+def load(workspace: Path) -> History:
+    """The history in `workspace` (empty if there is none); an unreadable file is moved aside, not lost."""
+    file = path(workspace)
+    if not file.exists():
+        return History()
+    try:
+        return _parse(json.loads(file.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as error:
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        kept = file.with_name(f"{file.name}.corrupt-{stamp}")
+        os.replace(file, kept)
+        return History(notice=f"the study history could not be read ({type(error).__name__}: {str(error)[:120]}); "
+                              f"it was kept as {kept} and a new history was started")
+
+
+def save(workspace: Path, history: History) -> None:
+    """Write atomically: a crash mid-write leaves the previous file, never half of one."""
+    data = {"version": VERSION, "attempts": [asdict(a) for a in history.attempts],
+            "explanations": history.explanations, "self_ratings": history.self_ratings,
+            "sessions": history.sessions}
+    file = path(workspace)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    temporary = file.with_name(file.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(temporary, file)

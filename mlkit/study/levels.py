@@ -1,0 +1,139 @@
+"""Three practice levels of one algorithm, all cut from its release notebook (so they never drift from it).
+
+- guided: the release notebook itself: derivation, scaffolds, visible tests.
+- blank: the API table and every class and function of the answer cells as an
+  empty signature whose docstring states the shapes; no derivation, no
+  formulas, no scaffold lines.  The visible tests stay.
+- interview: the problem as an interviewer would state it, the API table, the
+  empty signatures, the explanation prompt; no visible tests, and a time limit.
+
+Every level keeps the answer cells' nbgrader metadata, so `mlkit selfgrade`
+recognises the notebook and grades it with the same hidden tests as the
+release: grading rebuilds the notebook from the release and takes only the
+answers from the learner's file.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+import nbformat
+
+LEVELS = ("guided", "blank", "interview")
+DEFAULT_MINUTES = {"guided": 45, "blank": 30, "interview": 20}
+KEPT_SECTIONS = {  # locked markdown cells (by grade_id) each level keeps whole
+    "blank": {"title", "what_you_build", "tests_intro", "picture_intro", "real_data_intro", "explain_prompt"},
+    "interview": {"what_you_build", "explain_prompt"},
+}
+
+
+def _meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _is_answer_code(cell) -> bool:
+    return cell.cell_type == "code" and _meta(cell).get("solution") and not _meta(cell).get("grade")
+
+
+def skeleton(source: str) -> str:
+    """The classes and functions of an answer cell as signatures with their docstrings, bodies left to write.
+
+    Top-level statements that are not definitions (an import, a constant) stay as they are.
+    """
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    out: list[str] = []
+
+    def signature(node) -> list[str]:
+        first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+        body_start = node.body[0].lineno
+        return lines[first - 1:body_start - 1] if body_start > node.lineno else [lines[node.lineno - 1]]
+
+    def docstring(node) -> list[str]:
+        first = node.body[0] if node.body else None
+        if ast.get_docstring(node) is None or first is None:
+            return []
+        return lines[first.lineno - 1:first.end_lineno]  # as written, quotes and indentation included
+
+    def function(node, indent: str) -> list[str]:
+        inner = indent + "    "
+        return [*signature(node), *docstring(node), f"{inner}# YOUR CODE HERE",
+                f"{inner}raise NotImplementedError()"]
+
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out += function(node, "")
+        elif isinstance(node, ast.ClassDef):
+            out += signature(node) + docstring(node)
+            methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            for method in methods:
+                out += [""] + function(method, "    ")
+            if not methods and not ast.get_docstring(node):
+                out.append("    pass")
+        else:
+            out += lines[node.lineno - 1:node.end_lineno]
+        out.append("")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _heading(markdown: str) -> str:
+    """The heading lines of a markdown cell (the section's titles without their explanation)."""
+    return "\n\n".join(line for line in markdown.splitlines() if line.startswith("#"))
+
+
+def _title(release) -> str:
+    for cell in release.cells:
+        if _meta(cell).get("grade_id") == "title":
+            return cell.source.splitlines()[0].lstrip("# ").strip()
+    return "the algorithm"
+
+
+def interview_prompt(release, minutes: int) -> str:
+    title = _title(release)
+    return (f"# Interview: {title}\n\n"
+            f"*You have {minutes} minutes.* Implement the API below from scratch in NumPy, as you would on a "
+            "whiteboard with a laptop: vectorised where it matters, shapes right, numerically stable. "
+            "There are no visible tests; `mlkit selfgrade` runs the hidden ones when you are done. "
+            "Then explain your solution out loud in 60 seconds, using the prompt at the end.\n\n"
+            "Only NumPy and Python's standard library are available.")
+
+
+def make(release, level: str, minutes: int | None = None):
+    """The practice notebook of `level`, cut from the release notebook `release`."""
+    if level not in LEVELS:
+        raise ValueError(f"no level {level!r}; the levels are {', '.join(LEVELS)}")
+    nb = copy.deepcopy(release)
+    nb.metadata["mlkit_practice"] = {"level": level}
+    if level == "guided":
+        return nb
+    minutes = minutes or DEFAULT_MINUTES[level]
+    kept = KEPT_SECTIONS[level]
+    cells = []
+    if level == "interview":
+        cells.append(nbformat.v4.new_markdown_cell(interview_prompt(release, minutes)))
+    for cell in nb.cells:
+        meta = _meta(cell)
+        grade_id = meta.get("grade_id", "")
+        if _is_answer_code(cell):
+            cell.source = skeleton(cell.source)
+            cells.append(cell)
+        elif cell.cell_type == "markdown" and meta.get("solution"):
+            cells.append(cell)  # the written explanation
+        elif cell.cell_type == "markdown" and grade_id in kept:
+            cells.append(cell)
+        elif cell.cell_type == "markdown" and grade_id.startswith("implement") and level == "blank":
+            heading = _heading(cell.source)
+            if heading:
+                cell.source = heading
+                cells.append(cell)
+        elif cell.cell_type == "code" and meta.get("locked") and not meta.get("grade"):
+            cells.append(cell)  # the set-up imports
+        elif cell.cell_type == "code" and meta.get("grade") and level == "blank":
+            cells.append(cell)  # visible tests
+        elif cell.cell_type == "code" and not meta and level == "blank":
+            cells.append(cell)  # the picture and the real data
+    nb.cells = cells
+    nb.metadata["mlkit_practice"]["minutes"] = minutes
+    return nb

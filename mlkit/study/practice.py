@@ -1,0 +1,132 @@
+"""`mlkit practice`: a practice notebook at a level, with the clock started.
+
+    mlkit practice 02_logistic_regression --level blank
+    mlkit practice --mock            # the schedule's weakest or most overdue, interview level, 20 minutes
+
+The notebook is written into the self-study workspace
+(`practice/<assignment>/<notebook>-<level>.ipynb`, beside the release's data
+files), and the session (level, start, minutes) is recorded in the history.
+`mlkit selfgrade` of that file then records the elapsed time with the
+attempt, and an attempt past its limit as over time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from mlkit import catalog
+from mlkit.study import history as histories
+from mlkit.study import levels, schedule
+
+MOCK_MINUTES = 20
+
+
+class PracticeError(Exception):
+    """A request the learner can fix (an unknown algorithm, a level not unlocked yet)."""
+
+
+@dataclass
+class Session:
+    assignment: str
+    level: str
+    minutes: int
+    notebook: Path
+    started: str
+
+
+def resolve_assignment(name: str) -> str:
+    """An assignment from its full name, its number or a part of its name ("knn", "07", "logistic")."""
+    names = catalog.assignments()
+    if name in names:
+        return name
+    found = [a for a in names if a.startswith(name) or name.lower() in a.lower()]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise PracticeError(f"no algorithm {name!r}; the course has {', '.join(names)}")
+    raise PracticeError(f"{name!r} could be {', '.join(found)}")
+
+
+def start(workspace: Path, assignment: str | None = None, level: str | None = None, minutes: int | None = None,
+          mock: bool = False, now: dt.datetime | None = None) -> Session:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    record = histories.load(workspace)
+    if mock:
+        assignment = resolve_assignment(assignment) if assignment else schedule.weakest(record, catalog.assignments(), now)
+        level, minutes = "interview", minutes or MOCK_MINUTES
+    else:
+        if assignment is None:
+            raise PracticeError("name an algorithm (for example 02_logistic_regression), or use --mock")
+        assignment = resolve_assignment(assignment)
+        open_levels = schedule.unlocked(record, assignment)
+        level = level or open_levels[-1]
+        if level not in levels.LEVELS:
+            raise PracticeError(f"no level {level!r}; the levels are {', '.join(levels.LEVELS)}")
+        if level not in open_levels:
+            below = levels.LEVELS[levels.LEVELS.index(level) - 1]
+            raise PracticeError(f"the {level} level of {assignment} opens after full marks at the {below} level "
+                                f"(open now: {', '.join(open_levels)}); a mock interview (--mock) is always open")
+        minutes = minutes or levels.DEFAULT_MINUTES[level]
+
+    release_path = catalog.notebook_path(assignment, "release")
+    folder = workspace / "practice" / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in release_path.parent.iterdir():  # the data files the notebook reads
+        if item.suffix != ".ipynb" and not (folder / item.name).exists():
+            (shutil.copytree if item.is_dir() else shutil.copy2)(item, folder / item.name)
+    notebook = folder / f"{release_path.stem}-{level}.ipynb"
+    practice = levels.make(nbformat.read(release_path, as_version=4), level, minutes)
+    if notebook.exists():  # never overwrite work: keep the previous attempt's file beside
+        notebook.rename(notebook.with_name(f"{notebook.stem}.{now.strftime('%Y%m%dT%H%M%S')}.ipynb"))
+    nbformat.write(practice, notebook)
+    started = now.isoformat(timespec="seconds")
+    record.sessions[str(notebook.resolve())] = {"assignment": assignment, "level": level, "minutes": minutes,
+                                                "started": started}
+    histories.save(workspace, record)
+    return Session(assignment, level, minutes, notebook, started)
+
+
+def timing(record: histories.History, notebook: Path, now: dt.datetime | None = None) -> tuple[str | None, float | None, float | None]:
+    """(level, elapsed seconds, limit seconds) of the practice session that wrote `notebook`, if any."""
+    session = record.sessions.get(str(notebook.resolve()))
+    if not session:
+        return None, None, None
+    now = now or dt.datetime.now(dt.timezone.utc)
+    elapsed = (now - dt.datetime.fromisoformat(session["started"])).total_seconds()
+    return session["level"], max(elapsed, 0.0), 60.0 * float(session["minutes"])
+
+
+def open_command(notebook: Path) -> list[str]:
+    return [str(Path(sys.executable).parent / "jupyter"), "lab", str(notebook)]
+
+
+def main(assignment: str | None, level: str | None, minutes: int | None, mock: bool, workspace: str | None,
+         open_lab: bool) -> int:
+    from mlkit import selfstudy
+
+    space = Path(workspace) if workspace else selfstudy.default_workspace()
+    try:
+        session = start(space, assignment, level, minutes, mock)
+    except PracticeError as error:
+        print(f"mlkit practice: {error}", file=sys.stderr)
+        return 2
+    kind = "Mock interview" if mock else "Practice"
+    print(f"{kind}: {session.assignment}, {session.level} level, {session.minutes} minutes; the clock started at "
+          f"{session.started}.")
+    print(f"Notebook: {session.notebook}")
+    command = open_command(session.notebook)
+    if open_lab:
+        subprocess.Popen(command, start_new_session=True)
+        print("JupyterLab is starting; grade from the notebook's toolbar-free cell or with:")
+    else:
+        print(f"Open it in JupyterLab:  {' '.join(command)}")
+        print("When you are done, grade it (the time is recorded with the attempt):")
+    print(f"  mlkit selfgrade {session.notebook}")
+    return 0

@@ -1,0 +1,169 @@
+"""What the graded evidence says: each algorithm's mastery, unlocked levels and next review.
+
+Scheduling is FSRS (the `fsrs` package, the scheduler Anki uses): every
+algorithm is one card, every graded attempt one review of it, replayed from
+the history in order, so the schedule is always what the evidence gives.
+The rating of an attempt comes from its result:
+
+    any failed check                                   Again
+    full marks, after revealing hints or over time     Hard   (each hint lowers the rating one step)
+    full marks at the guided or blank level            Good
+    full marks at the interview level, within time     Easy
+
+Mastery on the 1-5 scale, from evidence only (the learner's own rating is
+kept beside it, never mixed in):
+
+    1  no graded attempt yet          3  full marks at the guided level
+    2  attempted, never full marks    4  full marks at blank or interview level, within time
+                                      5  4, and the 60-second explanation self-rated 4 or 5
+                                         against the model answer
+
+Levels unlock in order: blank after full marks at guided, interview after
+full marks at blank (a mock interview may be taken at any time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from fsrs import Card, Rating, Scheduler
+
+from mlkit.study.history import Attempt, History
+from mlkit.study.levels import LEVELS
+
+# Algorithms are practised over days, not minutes: no same-day learning steps, and an attempt with a failed
+# check brings the algorithm back the next day.
+SCHEDULER = Scheduler(learning_steps=(), relearning_steps=(dt.timedelta(days=1),), enable_fuzzing=False)
+
+# The study plan the kit is built around: (day, what, assignments and the evidence that ticks it off).
+PLAN = (
+    (0, "linear and logistic regression from memory",
+     [("01_linear_regression", "blank"), ("02_logistic_regression", "blank")]),
+    (3, "KNN (vectorised distances) and k-means with k-means++ from memory; the logistic gradient derived",
+     [("07_knn", "blank"), ("08_kmeans", "blank"), ("02_logistic_regression", "explained")]),
+    (7, "the network's forward and backward pass from memory; PCA and SVD; cross-validation and stratification",
+     [("05_neural_network", "blank"), ("09_pca", "explained"), ("10_model_selection", "explained")]),
+    (14, "softmax regression from memory in 15 minutes; L2 in logistic regression; a full pipeline",
+     [("03_softmax_regression", "interview"), ("02_logistic_regression", "interview"),
+      ("10_model_selection", "blank")]),
+    (21, "a mock interview: an algorithm from scratch in 20 minutes, explained shape by shape",
+     [("*", "mock")]),
+)
+
+
+def rating(attempt: Attempt) -> Rating:
+    if not attempt.perfect:
+        return Rating.Again
+    best = Rating.Easy if attempt.level == "interview" and not attempt.over_time else Rating.Good
+    if attempt.over_time:
+        best = Rating.Hard
+    return Rating(max(int(Rating.Again), int(best) - len(attempt.hints)))
+
+
+def _utc(when: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(when)
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a local time, as the history records it
+    return moment.astimezone(dt.timezone.utc)
+
+
+def card(attempts: list[Attempt]) -> Card | None:
+    """The FSRS card after replaying these attempts (None before the first)."""
+    if not attempts:
+        return None
+    current = Card()
+    for attempt in attempts:
+        current, _ = SCHEDULER.review_card(current, rating(attempt), _utc(attempt.when))
+    return current
+
+
+def explained_well(history: History, assignment: str) -> bool:
+    return any(e.get("assignment") == assignment and int(e.get("rating", 0)) >= 4 for e in history.explanations)
+
+
+def mastery(history: History, assignment: str) -> int:
+    attempts = history.of(assignment)
+    if not attempts:
+        return 1
+    from_memory = any(a.perfect and a.level in ("blank", "interview") and not a.over_time for a in attempts)
+    if from_memory:
+        return 5 if explained_well(history, assignment) else 4
+    if any(a.perfect for a in attempts):
+        return 3
+    return 2
+
+
+def unlocked(history: History, assignment: str) -> list[str]:
+    """The levels open to the learner: each one after full marks at the level before it."""
+    open_levels = ["guided"]
+    for below, level in zip(LEVELS, LEVELS[1:]):
+        if any(a.perfect and a.level == below for a in history.of(assignment)):
+            open_levels.append(level)
+        else:
+            break
+    return open_levels
+
+
+@dataclass
+class Status:
+    assignment: str
+    mastery: int
+    self_rating: int | None
+    levels: list[str]           # unlocked
+    attempts: int
+    last_score: str             # "12/12" or "-"
+    last_level: str
+    last_seconds: float | None
+    last_over_time: bool
+    due: dt.datetime | None     # None: never attempted (due now)
+    retrievability: float | None
+
+    def is_due(self, now: dt.datetime) -> bool:
+        return self.due is None or self.due <= now
+
+
+def status(history: History, assignment: str, now: dt.datetime | None = None) -> Status:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    attempts = history.of(assignment)
+    current = card(attempts)
+    last = attempts[-1] if attempts else None
+    return Status(
+        assignment=assignment, mastery=mastery(history, assignment),
+        self_rating=history.self_ratings.get(assignment), levels=unlocked(history, assignment),
+        attempts=len(attempts), last_score=f"{last.score:g}/{last.max_score:g}" if last else "-",
+        last_level=last.level if last else "-", last_seconds=last.seconds if last else None,
+        last_over_time=bool(last and last.over_time), due=current.due if current else None,
+        retrievability=SCHEDULER.get_card_retrievability(current, now) if current else None)
+
+
+def weakest(history: History, assignments: list[str], now: dt.datetime | None = None) -> str:
+    """What a mock interview should ask: the most overdue algorithm, then the least mastered, then the least
+    likely to be recalled now."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    statuses = [status(history, a, now) for a in assignments]
+
+    def urgency(s: Status):
+        overdue = (now - s.due).total_seconds() if s.due else float("inf")
+        return (-(overdue if s.is_due(now) else -1.0), s.mastery, s.retrievability or 0.0, s.assignment)
+
+    return min(statuses, key=urgency).assignment
+
+
+def checkpoints(history: History) -> list[tuple[int, str, bool]]:
+    """(day, what, done) for each checkpoint of the study plan."""
+    done = []
+    for day, what, evidence in PLAN:
+        ticks = []
+        for assignment, kind in evidence:
+            if kind == "mock":
+                ticks.append(any(a.level == "interview" and a.perfect and not a.over_time
+                                 and a.limit_seconds is not None and a.limit_seconds <= 20 * 60
+                                 for a in history.attempts))
+            elif kind == "explained":
+                ticks.append(explained_well(history, assignment))
+            else:
+                levels = LEVELS[LEVELS.index(kind):]
+                ticks.append(any(a.perfect and a.level in levels and not a.over_time for a in history.of(assignment)))
+        done.append((day, what, all(ticks)))
+    return done

@@ -1,0 +1,369 @@
+"""Self-study practice (issue 12): levels cut from the release, the clock, FSRS scheduling, mastery, history, dashboard.
+
+The grading parts run the real `mlkit selfgrade` (nbgrader's autograde and
+feedback, the grading boundary and sandbox) on notebooks that `mlkit practice`
+wrote, as a learner would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from fsrs import Rating
+
+from mlkit import catalog
+from mlkit.study import dashboard, levels, practice, schedule
+from mlkit.study import history as histories
+from mlkit.study.history import Attempt, History
+from support import ARTIFACTS, CHROMIUM, ink, render, visible_text
+
+MLKIT = [sys.executable, "-m", "mlkit.cli"]
+UTC = dt.timezone.utc
+
+
+def _release(assignment: str):
+    return nbformat.read(catalog.notebook_path(assignment, "release"), as_version=4)
+
+
+def _grade_ids(nb, kind: str) -> list[str]:
+    out = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if kind == "answer" and cell.cell_type == "code" and meta.get("solution"):
+            out.append(meta["grade_id"])
+        if kind == "test" and cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            out.append(meta["grade_id"])
+    return out
+
+
+# -- levels --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("assignment", catalog.assignments())
+def test_blank_and_interview_levels_keep_the_api_and_drop_the_scaffold(assignment):
+    release = _release(assignment)
+    derivation = next(c.source for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "derivation")
+    for level in ("blank", "interview"):
+        nb = levels.make(release, level)
+        nbformat.validate(nb)
+        text = "\n".join(c.source for c in nb.cells)
+        assert derivation not in text, level
+        assert _grade_ids(nb, "answer") == _grade_ids(release, "answer")  # selfgrade recognises it, same tests
+        assert "What you will build" in text
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
+                assert _bodies_are_stubs(cell.source), (level, cell.metadata["nbgrader"]["grade_id"])
+    assert _grade_ids(levels.make(release, "blank"), "test") == _grade_ids(release, "test")
+    assert _grade_ids(levels.make(release, "interview"), "test") == []  # no visible tests at interview level
+
+
+def _bodies_are_stubs(source: str) -> bool:
+    """Every function is its docstring (if any) and `raise NotImplementedError()`: no scaffold line is left."""
+    import ast
+
+    functions = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)]
+    for function in functions:
+        body = function.body[1:] if ast.get_docstring(function) is not None else function.body
+        if len(body) != 1 or ast.unparse(body[0]) != "raise NotImplementedError()":
+            return False
+    return bool(functions)
+
+
+def test_skeleton_keeps_signatures_decorators_and_docstrings():
+    source = '''import math
+
+LIMIT = 3
+
+
+class Model:
+    """A model.
+
+    After fit: weights (d,).
+    """
+
+    def __init__(self, rate=0.1):
+        self.rate = rate
+
+    @staticmethod
+    def helper(y):
+        """y: (n,). Returns a float."""
+        return float(y.sum())
+
+
+def loss(w, X, y):
+    """w: (d,), X: (n, d), y: (n,). Returns a float."""
+    r = X @ w - y
+    return 0.5 * (r @ r) / len(y)
+'''
+    out = levels.skeleton(source)
+    assert _bodies_are_stubs(out)
+    for kept in ("import math", "LIMIT = 3", "class Model:", "    After fit: weights (d,).", "    @staticmethod",
+                 "    def helper(y):", '        """y: (n,). Returns a float."""', "def loss(w, X, y):",
+                 '    """w: (d,), X: (n, d), y: (n,). Returns a float."""'):
+        assert kept in out.splitlines(), kept
+    for gone in ("self.rate = rate", "return float(y.sum())", "r = X @ w - y"):
+        assert gone not in out
+    assert out.count("raise NotImplementedError()") == 3
+
+
+# -- the practice loop through the real selfgrade ----------------------------------------------------------------
+
+
+def _fill_answers(notebook: Path, assignment: str) -> None:
+    """What a learner who knows the algorithm writes: the reference answers, into the practice notebook."""
+    nb = nbformat.read(notebook, as_version=4)
+    answers = catalog.reference_answers(assignment)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and grade_id in answers:
+            cell.source = answers[grade_id]
+    nbformat.write(nb, notebook)
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory):
+    """A learner's workspace after: guided 01 (full marks), blank 01 left empty, blank 01 full marks but 25
+    minutes into a 20-minute limit, and a mock interview of what the schedule picked, answered in time."""
+    workspace = tmp_path_factory.mktemp("study") / "workspace"
+    runs = {}
+
+    def selfgrade(notebook: Path):
+        result = subprocess.run([*MLKIT, "selfgrade", str(notebook), "--workspace", str(workspace)],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    guided = practice.start(workspace, "01_linear_regression", "guided")
+    _fill_answers(guided.notebook, "01_linear_regression")
+    runs["guided"] = selfgrade(guided.notebook)
+
+    empty = practice.start(workspace, "01_linear_regression", "blank")
+    runs["blank-empty"] = selfgrade(empty.notebook)
+
+    late = practice.start(workspace, "01_linear_regression", "blank", minutes=20,
+                          now=dt.datetime.now(UTC) - dt.timedelta(minutes=25))
+    _fill_answers(late.notebook, "01_linear_regression")
+    runs["blank-late"] = selfgrade(late.notebook)
+
+    started = subprocess.run([*MLKIT, "practice", "--mock", "--workspace", str(workspace)],
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    mock = Path(re.search(r"Notebook: (\S+)", started.stdout).group(1))
+    mock_assignment = re.search(r"Mock interview: (\S+),", started.stdout).group(1)
+    _fill_answers(mock, mock_assignment)
+    runs["mock"] = selfgrade(mock)
+    runs["mock-started"] = started
+    return workspace, runs, mock_assignment
+
+
+def test_every_level_is_graded_by_the_same_hidden_tests(learner):
+    workspace, runs, _ = learner
+    attempts = histories.load(workspace).attempts
+    guided, empty, late, mock = attempts
+    assert guided.level == "guided" and guided.perfect
+    assert empty.level == "blank" and empty.score == 0 and empty.max_score == guided.max_score
+    assert late.level == "blank" and late.perfect and set(late.checks) == set(guided.checks)
+    assert mock.level == "interview" and mock.perfect
+
+
+def test_the_clock_records_time_and_over_time(learner):
+    workspace, runs, _ = learner
+    guided, empty, late, mock = histories.load(workspace).attempts
+    assert late.limit_seconds == 20 * 60 and 25 * 60 <= late.seconds < 35 * 60 and late.over_time
+    assert "over time" in runs["blank-late"].stdout
+    assert mock.limit_seconds == 20 * 60 and mock.seconds < 20 * 60 and not mock.over_time
+    assert "within time" in runs["mock"].stdout
+
+
+def test_mock_interview_picks_what_the_schedule_says_and_mastery_follows_evidence(learner):
+    workspace, runs, mock_assignment = learner
+    record = histories.load(workspace)
+    # 01 was practised (and its last attempt is not due yet): the mock asks an algorithm never attempted.
+    assert mock_assignment != "01_linear_regression"
+    assert "interview level, 20 minutes" in runs["mock-started"].stdout
+    # 01: full marks from memory, but only over time -> 3 (guided) is the evidence; the mock's: 4 (interview, in time)
+    assert schedule.mastery(record, "01_linear_regression") == 3
+    assert schedule.mastery(record, mock_assignment) == 4
+    assert schedule.unlocked(record, "01_linear_regression") == ["guided", "blank", "interview"]
+
+
+def test_the_model_answer_is_shown_and_rating_it_reaches_mastery_5(learner, tmp_path):
+    workspace, runs, mock_assignment = learner
+    assert "compare with the model answer" in runs["mock"].stdout
+    copy = tmp_path / "ws"
+    import shutil
+
+    shutil.copytree(workspace, copy)
+    rated = subprocess.run([*MLKIT, "rate", mock_assignment, "--explanation", "5", "--mastery", "4",
+                            "--workspace", str(copy)], capture_output=True, text=True)
+    assert rated.returncode == 0, rated.stderr
+    record = histories.load(copy)
+    assert schedule.mastery(record, mock_assignment) == 5 and record.self_ratings[mock_assignment] == 4
+    bad = subprocess.run([*MLKIT, "rate", mock_assignment, "--explanation", "9", "--workspace", str(copy)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "1 (cannot) to 5" in bad.stderr
+
+
+def test_a_locked_level_is_refused_with_the_reason(tmp_path):
+    result = subprocess.run([*MLKIT, "practice", "knn", "--level", "interview", "--workspace", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "opens after full marks at the blank level" in result.stderr
+
+
+def test_the_dashboard_shows_the_attempts_and_fits_1280_pixels(learner):
+    workspace, _, mock_assignment = learner
+    page = workspace / "report.html"
+    text = visible_text(page.read_text())
+    for assignment in catalog.assignments():
+        assert assignment in text
+    assert "What to practise next" in text and "Study plan" in text and "day 21" in text
+    assert "over time" in text and "can code" in text and "can derive and code" in text
+    if CHROMIUM is None:
+        pytest.skip("needs chromium")
+    pixels, dom = render(page, "study-dashboard", height=1100)
+    assert "mlkit-progress" in dom and ink(pixels) > 0.02
+    # Nothing wider than the window: measured by the browser itself, on a copy that reports its width.
+    probe = page.with_name("report-width.html")
+    probe.write_text(page.read_text().replace(
+        "</body>", "<script>document.body.setAttribute('data-width', document.documentElement.scrollWidth)"
+                   "</script></body>"))
+    _, dom = render(probe, "study-dashboard-width", height=1100)
+    width = int(re.search(r'data-width="(\d+)"', dom).group(1))
+    assert width <= 1280, width
+
+
+# -- schedule and history (no grading) -----------------------------------------------------------------
+
+
+def _attempt(day: float, level="guided", score=10.0, over=False, hints=0, assignment="07_knn"):
+    when = (dt.datetime(2026, 1, 1, 9, tzinfo=UTC) + dt.timedelta(days=day)).isoformat()
+    return Attempt(assignment, when, score, 10.0, {"a": score >= 10}, [], level, 600.0, 1200.0, over,
+                   [{"check": "a", "step": 1}] * hints)
+
+
+def test_ratings_come_from_the_result():
+    assert schedule.rating(_attempt(0, score=9)) == Rating.Again
+    assert schedule.rating(_attempt(0, "guided")) == Rating.Good
+    assert schedule.rating(_attempt(0, "blank")) == Rating.Good
+    assert schedule.rating(_attempt(0, "interview")) == Rating.Easy
+    assert schedule.rating(_attempt(0, "interview", over=True)) == Rating.Hard
+    assert schedule.rating(_attempt(0, "interview", hints=2)) == Rating.Hard
+    assert schedule.rating(_attempt(0, "guided", hints=5)) == Rating.Again
+
+
+def test_fsrs_spaces_reviews_further_after_each_success_and_resets_after_a_failure():
+    good = [_attempt(0), _attempt(1, "blank"), _attempt(5, "interview")]
+    dues = [schedule.card(good[:n]).due for n in (1, 2, 3)]
+    gaps = [(due - dt.datetime.fromisoformat(a.when)).days for due, a in zip(dues, good)]
+    assert gaps[0] < gaps[1] < gaps[2]
+    failed = schedule.card(good + [_attempt(30, "interview", score=4)])
+    assert (failed.due - dt.datetime.fromisoformat(_attempt(30).when)).days <= 1
+
+
+def test_mastery_levels_and_unlocks():
+    record = History()
+    assert schedule.mastery(record, "07_knn") == 1 and schedule.unlocked(record, "07_knn") == ["guided"]
+    record.attempts.append(_attempt(0, score=3))
+    assert schedule.mastery(record, "07_knn") == 2
+    record.attempts.append(_attempt(1))
+    assert schedule.mastery(record, "07_knn") == 3 and schedule.unlocked(record, "07_knn") == ["guided", "blank"]
+    record.attempts.append(_attempt(2, "blank", over=True))
+    assert schedule.mastery(record, "07_knn") == 3
+    record.attempts.append(_attempt(3, "blank"))
+    assert schedule.mastery(record, "07_knn") == 4
+    record.explanations.append({"assignment": "07_knn", "rating": 3})
+    assert schedule.mastery(record, "07_knn") == 4
+    record.explanations.append({"assignment": "07_knn", "rating": 4})
+    assert schedule.mastery(record, "07_knn") == 5
+    record.self_ratings["07_knn"] = 2  # kept beside, never mixed in
+    assert schedule.mastery(record, "07_knn") == 5
+
+
+def test_the_weakest_is_the_most_overdue_then_the_least_mastered():
+    record = History(attempts=[_attempt(0, assignment="01_linear_regression"),
+                               _attempt(0, score=2, assignment="02_logistic_regression")])
+    now = dt.datetime(2026, 1, 20, tzinfo=UTC)
+    assert schedule.weakest(record, ["01_linear_regression", "02_logistic_regression"], now) == "02_logistic_regression"
+    assert schedule.weakest(record, ["01_linear_regression", "02_logistic_regression", "07_knn"], now) == "07_knn"
+
+
+def test_an_older_history_is_read_and_upgraded(tmp_path):
+    old = [{"assignment": "01_linear_regression", "when": "2026-01-02T10:00:00", "score": 12.0, "max_score": 12.0,
+            "checks": {"t": True}, "mistakes": []}]
+    (tmp_path / "history.json").write_text(json.dumps(old))
+    record = histories.load(tmp_path)
+    assert not record.notice and record.attempts[0].level == "guided" and record.attempts[0].seconds is None
+    assert schedule.mastery(record, "01_linear_regression") == 3
+    histories.save(tmp_path, record)
+    assert json.loads((tmp_path / "history.json").read_text())["version"] == histories.VERSION
+    assert histories.load(tmp_path).attempts == record.attempts
+
+
+@pytest.mark.parametrize("content", [b'{"version": 2, "attempts": [', b"\xff\xfe garbage", b'{"attempts": []}',
+                                     b'{"version": 99, "attempts": []}', b'{"version": 2, "attempts": [{"x": 1}]}'])
+def test_a_damaged_history_is_kept_aside_and_reported(tmp_path, content):
+    (tmp_path / "history.json").write_bytes(content)
+    record = histories.load(tmp_path)
+    kept = list(tmp_path.glob("history.json.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == content
+    assert str(kept[0]) in record.notice and record.attempts == []
+    histories.save(tmp_path, record)  # the new history never replaces the kept file
+    assert kept[0].read_bytes() == content
+
+
+def test_selfgrade_reports_a_damaged_history_and_still_grades(tmp_path):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "history.json").write_text("not json")
+    notebook = tmp_path / "linear_regression.ipynb"
+    nbformat.write(catalog.submission_notebook("01_linear_regression", None), notebook)
+    result = subprocess.run([*MLKIT, "selfgrade", str(notebook), "--workspace", str(workspace)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "could not be read" in result.stderr and "kept as" in result.stderr
+    assert len(list(workspace.glob("history.json.corrupt-*"))) == 1
+    assert len(histories.load(workspace).attempts) == 1
+
+
+def test_checkpoints_follow_the_plan():
+    record = History(attempts=[_attempt(0, "blank", assignment="01_linear_regression"),
+                               _attempt(0, "blank", assignment="02_logistic_regression")])
+    done = {day: ok for day, _, ok in schedule.checkpoints(record)}
+    assert done[0] and not done[3] and not done[21]
+    record.attempts.append(_attempt(21, "interview", assignment="05_neural_network"))
+    assert {day: ok for day, _, ok in schedule.checkpoints(record)}[21]
+    html_page = dashboard.render(record, dt.datetime(2026, 1, 25, tzinfo=UTC))
+    assert html_page.count("<span class='done'>done</span>") == 2
+
+
+def test_two_commands_take_a_learner_to_a_graded_timed_mock_interview(tmp_path):
+    """`./run practice --mock`, the learner writes the code, `./run selfgrade NOTEBOOK`; the dashboard shows it."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**__import__("os").environ, "MLKIT_SELFSTUDY": str(tmp_path / "selfstudy")}
+    started = subprocess.run([str(root / "run"), "practice", "--mock"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert started.returncode == 0, started.stderr
+    notebook = Path(re.search(r"Notebook: (\S+)", started.stdout).group(1))
+    assignment = re.search(r"Mock interview: (\S+), interview level, 20 minutes", started.stdout).group(1)
+    _fill_answers(notebook, assignment)
+    graded = subprocess.run([str(root / "run"), "selfgrade", str(notebook)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert graded.returncode == 0, graded.stderr
+    assert "within time), interview level" in graded.stdout
+    attempt = histories.load(tmp_path / "selfstudy").attempts[-1]
+    assert attempt.assignment == assignment and attempt.level == "interview" and attempt.perfect
+    page = tmp_path / "selfstudy" / "report.html"
+    text = visible_text(page.read_text())
+    assert "1 of 10 algorithms at mastery 4 or 5" in text and "can derive and code" in text
+    if CHROMIUM is None:
+        pytest.skip("needs chromium")
+    pixels, dom = render(page, "study-after-mock-interview", height=900)
+    assert assignment in dom and ink(pixels) > 0.02
