@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     rating.add_argument("--explanation", type=int, help="1-5: how well your explanation matched the model answer")
     rating.add_argument("--mastery", type=int, help="1 cannot, 2 vaguely, 3 can code, 4 can derive and code, 5 can teach")
     rating.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
+    hint = sub.add_parser("hint", help="the next hint for a failed check of your latest attempt "
+                                       "(direction, then shapes, then the reference lines)")
+    hint.add_argument("algorithm", nargs="?", help="default: the algorithm of your latest attempt")
+    hint.add_argument("--check", help="which failed check (default: the first)")
+    hint.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -82,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         print(page)
         if not args.no_open and not os.environ.get("CI"):
             webbrowser.open(page.as_uri())
+    elif args.command == "hint":
+        from mlkit.study import hints
+
+        return hints.main(args.algorithm, args.check, args.workspace)
     elif args.command == "rate":
         return selfstudy.rate(args.algorithm, args.explanation, args.mastery, args.workspace)
     return 0

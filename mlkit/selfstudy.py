@@ -170,7 +170,8 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
         score=sum(c.score for c in checks), max_score=sum(c.points for c in checks),
         checks={c.test_id: c.passed for c in checks}, mistakes=[c.mistake for c in checks if c.mistake],
         level=level, seconds=seconds, limit_seconds=limit,
-        over_time=seconds is not None and limit is not None and seconds > limit)
+        over_time=seconds is not None and limit is not None and seconds > limit,
+        hints=record.pending_hints.pop(assignment, []))  # the hints revealed since the last attempt helped this one
     record.attempts.append(attempt)
     record.sessions.pop(str(path.resolve()), None)  # the clock of that session stops here
     histories.save(workspace, record)

@@ -26,6 +26,7 @@ from support import ARTIFACTS, CHROMIUM, ink, render, visible_text
 
 MLKIT = [sys.executable, "-m", "mlkit.cli"]
 UTC = dt.timezone.utc
+pytestmark = pytest.mark.xdist_group("study")  # one worker builds the learner's workspace once
 
 
 def _release(assignment: str):

@@ -7,6 +7,7 @@
                    level, seconds, limit_seconds, over_time, hints}, ...],
      "explanations": [{assignment, when, rating}, ...],   # 60-second answer vs the model answer, 1-5
      "self_ratings": {assignment: 1-5},                    # the learner's own mastery rating
+     "pending_hints": {assignment: [{check, step, when}]},  # revealed since its last attempt (mlkit hint)
      "sessions": {notebook path: {assignment, level, started, minutes}}}
 
 Version 1 (a JSON list of attempts, without level or time) is read and
@@ -43,7 +44,7 @@ class Attempt:
     seconds: float | None = None        # from `mlkit practice` to the graded attempt
     limit_seconds: float | None = None
     over_time: bool = False
-    hints: list[dict] = field(default_factory=list)  # {"check": id, "step": 1..3}
+    hints: list[dict] = field(default_factory=list)  # revealed before this attempt: {"check": id, "step": 1..3}
 
     @property
     def perfect(self) -> bool:
@@ -56,6 +57,7 @@ class History:
     explanations: list[dict] = field(default_factory=list)
     self_ratings: dict[str, int] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
+    pending_hints: dict[str, list[dict]] = field(default_factory=dict)
     notice: str = ""  # set when the file on disk had to be kept aside
 
     def of(self, assignment: str) -> list[Attempt]:
@@ -82,7 +84,8 @@ def _parse(data) -> History:
     return History(attempts=[_attempt(e) for e in data.get("attempts", [])],
                    explanations=list(data.get("explanations", [])),
                    self_ratings={str(k): int(v) for k, v in data.get("self_ratings", {}).items()},
-                   sessions=dict(data.get("sessions", {})))
+                   sessions=dict(data.get("sessions", {})),
+                   pending_hints={str(k): list(v) for k, v in data.get("pending_hints", {}).items()})
 
 
 def load(workspace: Path) -> History:
@@ -104,7 +107,7 @@ def save(workspace: Path, history: History) -> None:
     """Write atomically: a crash mid-write leaves the previous file, never half of one."""
     data = {"version": VERSION, "attempts": [asdict(a) for a in history.attempts],
             "explanations": history.explanations, "self_ratings": history.self_ratings,
-            "sessions": history.sessions}
+            "sessions": history.sessions, "pending_hints": history.pending_hints}
     file = path(workspace)
     file.parent.mkdir(parents=True, exist_ok=True)
     temporary = file.with_name(file.name + ".tmp")
