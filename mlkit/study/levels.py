@@ -7,7 +7,8 @@
 - interview: the problem as an interviewer would state it, the API table, the
   empty signatures, the explanation prompt; no visible tests, and a time limit.
 
-Every level keeps the answer cells' nbgrader metadata, so `mlkit selfgrade`
+Every level ends with a one-line cell that grades the notebook from inside
+JupyterLab (`mlkit.study.inlab`).  Every level keeps the answer cells' nbgrader metadata, so `mlkit selfgrade`
 recognises the notebook and grades it with the same hidden tests as the
 release: grading rebuilds the notebook from the release and takes only the
 answers from the learner's file.
@@ -107,6 +108,7 @@ def make(release, level: str, minutes: int | None = None):
     nb = copy.deepcopy(release)
     nb.metadata["mlkit_practice"] = {"level": level}
     if level == "guided":
+        nb.cells.append(_grading_cell())
         return nb
     minutes = minutes or DEFAULT_MINUTES[level]
     kept = KEPT_SECTIONS[level]
@@ -134,6 +136,14 @@ def make(release, level: str, minutes: int | None = None):
             cells.append(cell)  # visible tests
         elif cell.cell_type == "code" and not meta and level == "blank":
             cells.append(cell)  # the picture and the real data
-    nb.cells = cells
+    nb.cells = cells + [_grading_cell()]
     nb.metadata["mlkit_practice"]["minutes"] = minutes
     return nb
+
+
+def _grading_cell():
+    from mlkit.study import inlab
+
+    cell = nbformat.v4.new_code_cell(inlab.CELL)
+    cell.metadata["mlkit_grade_here"] = True
+    return cell
