@@ -1,5 +1,10 @@
 """The main job: build the release, grade the bundled sample class, write feedback, print the gradebook.
 
+Each step is one of nbgrader's own commands, except grading, which is
+`mlkit grade` (nbgrader's AutogradeApp for every submission, in parallel,
+with a progress bar; `tests/test_grade.py` keeps it equal to stock
+`nbgrader autograde`).  How long each step took is printed at the end.
+
 The sample class is made from the implementation catalog (see `mlkit.catalog`)
 so it always matches the current notebooks:
 
@@ -12,6 +17,7 @@ so it always matches the current notebooks:
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from mlkit import catalog, classreport, course
@@ -52,21 +58,46 @@ def release(root: Path, assignments: list[str], log=print) -> None:
 
 
 def run(root: Path = course.ROOT, log=print) -> dict:
+    from mlkit import grade
+
     assignments = catalog.assignments(root)
-    release(root, assignments, log)
-    write_sample_class(root, assignments)
-    for assignment in assignments:
-        log(f"nbgrader autograde {assignment}  (students: {', '.join(SAMPLE_STUDENTS)})")
-        course.nbgrader(root, "autograde", assignment, "--force")
-        log(f"nbgrader generate_feedback {assignment}")
-        course.nbgrader(root, "generate_feedback", assignment, "--force")
+    timings: list[tuple[str, float]] = []
+
+    def step(name: str, action) -> None:
+        started = time.monotonic()
+        action()
+        timings.append((name, time.monotonic() - started))
+
+    step("nbgrader generate_assignment (release/)", lambda: release(root, assignments, log))
+    step("sample class written to submitted/", lambda: write_sample_class(root, assignments))
+    log(f"mlkit grade: {len(SAMPLE_STUDENTS)} students x {len(assignments)} assignments")
+
+    def grade_class() -> None:
+        failed = [(a, s) for a, s, ok, _ in grade.grade(root, assignments, force=True) if not ok]
+        if failed:
+            raise RuntimeError(f"autograde failed for {failed} (see the log above)")
+
+    step("mlkit grade (nbgrader autograde, in parallel)", grade_class)
+
+    def feedback() -> None:
+        for assignment in assignments:
+            log(f"nbgrader generate_feedback {assignment}")
+            course.nbgrader(root, "generate_feedback", assignment, "--force")
+
+    step("nbgrader generate_feedback", feedback)
     grades = course.gradebook(root)
     log("")
     log("Gradebook (automatic + manual points; the 60-second explanations await manual grading):")
     log(course.format_gradebook(grades, assignments))
     log(f"\nFeedback reports: {root / 'feedback'}/<student>/<assignment>/*.html")
+    started = time.monotonic()
     report, table = classreport.write(root, root / "reports")
+    timings.append(("class report", time.monotonic() - started))
     log(f"Class report: {report} (and {table.name})")
+    log("\nTime per step:")
+    for name, seconds in timings:
+        log(f"  {name:<48}{seconds:7.1f} s")
+    log(f"  {'total':<48}{sum(s for _, s in timings):7.1f} s")
     return grades
 
 

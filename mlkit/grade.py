@@ -25,7 +25,7 @@ What is saved compared with one `nbgrader autograde` per assignment:
 - wall time: kernels of different submissions run side by side, one per
   worker, each still a fresh kernel per notebook; a worker, its kernel and
   its student process share one core, where handing a request over is fast.
-A progress bar on stderr counts graded submissions.
+A progress bar (tqdm) on stderr counts graded submissions.
 """
 
 from __future__ import annotations
@@ -238,16 +238,6 @@ def run_app(app_class, root: Path, argv: list[str]) -> bool:
         os.chdir(previous)
 
 
-def _progress(done: int, total: int, started: float, stream=sys.stderr) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    elapsed = time.monotonic() - started
-    rate = done / elapsed if elapsed > 0 else 0.0
-    stream.write(f"\rgrading [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                 f"({rate:.2f} notebooks/s)")
-    stream.flush()
-
-
 def course_config(root: Path):
     """The course's nbgrader configuration as nbgrader resolves it from the course's nbgrader_config.py."""
     from traitlets.config.loader import PyFileConfigLoader
@@ -290,8 +280,11 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
         from mlkit import zygote
 
         zygote.install()
-    started = time.monotonic()
+    from tqdm import tqdm
+
     results = []
+    bar = tqdm(total=len(tasks), desc="grading", unit="notebook", file=sys.stderr, disable=not progress,
+               dynamic_ncols=True)
     context = multiprocessing.get_context("fork")
     workers = min(jobs, len(tasks))
     counter = context.Value("i", 0)
@@ -300,13 +293,11 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
         work = [(a, s, str(root), force, db_url) for a, s in tasks]
         for result in pool.imap_unordered(_grade_one, work):
             results.append(result)
-            if progress:
-                _progress(len(results), len(tasks), started)
+            bar.update()
         pool.close()  # workers exit normally, so each closes its zygote
     finally:
+        bar.close()
         pool.join() if results and len(results) == len(tasks) else pool.terminate()
-    if progress:
-        sys.stderr.write("\n")
     return results
 
 
