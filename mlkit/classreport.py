@@ -14,6 +14,7 @@ import collections
 import csv
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,7 +87,12 @@ def distribution_svg(scores: dict[str, list[float]], maxima: dict[str, float]) -
     fig.savefig(buffer, format="svg")
     plt.close(fig)
     svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg"):]
+    # Matplotlib gives the figure's size in points (five panels: 1440 px); scale it to the page's width
+    # instead, keeping its proportions (the viewBox), so every panel stays on a 1280 px page.
+    head, rest = svg.split(">", 1)
+    head = re.sub(r'\s(width|height)="[^"]*"', "", head)
+    return f'{head} style="width:100%;max-width:1200px;height:auto">{rest}'
 
 
 def mistake_message(assignment: str, test_id: str, mistake: str) -> str:

@@ -46,3 +46,20 @@ def test_class_report_counts_match_the_gradebook():
     for check, row in rows.items():
         passed = sum(1 for grade in graded.grades.values() if grade.cells[check] == float(row["points"]))
         assert int(row["passed"]) == passed and int(row["submissions"]) == len(graded.grades)
+
+
+def test_class_report_chart_fits_a_1280_pixel_page(tmp_path):
+    """Ten assignments make five panels a row: the chart scales to the page instead of running off it."""
+    names = catalog.assignments()
+    svg = classreport.distribution_svg({a: [0.0, 5.0, 9.0, 10.0] for a in names}, {a: 10.0 for a in names})
+    page = tmp_path / "chart.html"
+    page.write_text(f"<!DOCTYPE html><html><body style='margin:2em'><div class='mlkit-chart'>{svg}</div>"
+                    "<script>const box = document.querySelector('svg').getBoundingClientRect();"
+                    "document.body.setAttribute('data-right', Math.ceil(box.right));"
+                    "document.body.setAttribute('data-width', document.documentElement.scrollWidth);</script>"
+                    "</body></html>")
+    pixels, dom = render(page, "class-report-chart-ten-assignments", height=600)
+    right = int(dom.split('data-right="')[1].split('"')[0])
+    width = int(dom.split('data-width="')[1].split('"')[0])
+    assert right <= 1280 and width <= 1280, (right, width)
+    assert ink(pixels[:, 1100:1280]) > 0.001  # the fifth column is drawn, not cut off
