@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     hint.add_argument("algorithm", nargs="?", help="default: the algorithm of your latest attempt")
     hint.add_argument("--check", help="which failed check (default: the first)")
     hint.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
+    build = sub.add_parser("student-build", help="what students receive: release/ and the kit's wheel, "
+                                                  "without source/ or the catalog")
+    build.add_argument("out", help="an empty or new folder")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         from mlkit.study import hints
 
         return hints.main(args.algorithm, args.check, args.workspace)
+    elif args.command == "student-build":
+        from mlkit.authoring import student_build
+
+        return student_build.main(args.out)
     elif args.command == "rate":
         return selfstudy.rate(args.algorithm, args.explanation, args.mastery, args.workspace)
     return 0
