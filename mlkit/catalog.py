@@ -125,6 +125,11 @@ def submission_notebook(assignment: str, answers: dict[str, str] | None, root: P
     nb = nbformat.read(notebook_path(assignment, "release", root), as_version=4)
     if answers is None:
         return nb
+    return fill_answers(nb, answers, assignment)
+
+
+def fill_answers(nb, answers: dict[str, str], assignment: str = "this notebook"):
+    """`nb` with its answer cells' sources replaced by `answers` (grade_id -> source), in place."""
     unknown = set(answers) - set(answer_cell_ids(nb))
     if unknown:
         raise KeyError(f"{assignment} has no answer cells {sorted(unknown)}")

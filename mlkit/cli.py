@@ -83,9 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "study":
         import os
         import webbrowser
-        from pathlib import Path
 
-        space = Path(args.workspace) if args.workspace else selfstudy.default_workspace()
+        space = selfstudy.default_workspace(args.workspace)
         page = selfstudy.write_report(space)
         print(page)
         if not args.no_open and not os.environ.get("CI"):

@@ -59,7 +59,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
 
-from mlkit.grading import boundary, sandbox
+from mlkit.grading import sandbox
 
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
 OWN_CELL_KEY = "mlkit_student_cell"  # cell metadata: a code cell of the student's own, placed by RebuildFromRelease

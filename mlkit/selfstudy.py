@@ -33,16 +33,18 @@ import nbformat
 from mlkit import catalog, course, results
 from mlkit.study import dashboard, levels, practice
 from mlkit.study import history as histories
-from mlkit.study.history import Attempt
+from mlkit.study.history import LEARNER, Attempt
 
-LEARNER = "learner"
 
 
 class SelfStudyError(Exception):
     """A problem with the learner's input, reported as one line."""
 
 
-def default_workspace() -> Path:
+def default_workspace(given: str | Path | None = None) -> Path:
+    """The self-study workspace: `given` (a --workspace option), else $MLKIT_SELFSTUDY, else ~/.mlkit-selfstudy."""
+    if given:
+        return Path(given)
     return Path(os.environ.get("MLKIT_SELFSTUDY", Path.home() / ".mlkit-selfstudy"))
 
 
@@ -143,8 +145,8 @@ def practice_level(nb, record: histories.History, path: Path, now: dt.datetime):
 
 
 def grade(path: Path, workspace: Path, wanted: str | None = None,
-          now: dt.datetime | None = None) -> tuple[Attempt, list[results.CheckResult], Path, str]:
-    """Grade one attempt; returns it, its checks, its feedback page and a notice about the history ('' if none)."""
+          now: dt.datetime | None = None) -> tuple[Attempt, list[results.CheckResult], Path]:
+    """Grade one attempt; returns it, its checks and its feedback page."""
     parent = _start_kernel_zygote()
     try:
         nb = read_notebook(path)
@@ -176,7 +178,7 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
     record.sessions.pop(str(path.resolve()), None)  # the clock of that session stops here
     histories.save(workspace, record)
     feedback = workspace / "feedback" / LEARNER / assignment / name.replace(".ipynb", ".html")
-    return attempt, checks, feedback, record.notice
+    return attempt, checks, feedback
 
 
 def load_history(workspace: Path) -> list[Attempt]:
@@ -220,13 +222,11 @@ def main(path: str, workspace: str | None, assignment: str | None) -> int:
     import textwrap
 
     try:
-        space = Path(workspace) if workspace else default_workspace()
-        attempt, checks, feedback, notice = grade(Path(path), space, assignment)
+        space = default_workspace(workspace)
+        attempt, checks, feedback = grade(Path(path), space, assignment)
     except SelfStudyError as error:
         print(f"mlkit selfgrade: {error}", file=sys.stderr)
         return 2
-    if notice:
-        print(f"mlkit selfgrade: {notice}", file=sys.stderr)
     print(terminal_summary(attempt, checks))
     if attempt.seconds is not None:
         verdict = "over time" if attempt.over_time else "within time"
@@ -249,7 +249,7 @@ def rate(assignment: str, explanation: int | None, mastery: int | None, workspac
 
     from mlkit.study.practice import PracticeError, resolve_assignment
 
-    space = Path(workspace) if workspace else default_workspace()
+    space = default_workspace(workspace)
     try:
         name = resolve_assignment(assignment)
     except PracticeError as error:

@@ -42,13 +42,8 @@ def lab(tmp_path):
     """A JupyterLab server on a learner's workspace holding a completed interview-level practice notebook."""
     workspace = tmp_path / "workspace"
     session = practice.start(workspace, ASSIGNMENT, mock=True)
-    nb = nbformat.read(session.notebook, as_version=4)
-    answers = catalog.reference_answers(ASSIGNMENT)
-    for cell in nb.cells:  # what the learner typed
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type == "code" and grade_id in answers:
-            cell.source = answers[grade_id]
-    nbformat.write(nb, session.notebook)
+    nb = nbformat.read(session.notebook, as_version=4)  # what the learner typed:
+    nbformat.write(catalog.fill_answers(nb, catalog.reference_answers(ASSIGNMENT), ASSIGNMENT), session.notebook)
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "MLKIT_SELFSTUDY": str(workspace), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-ws")}

@@ -22,7 +22,7 @@ from mlkit import catalog
 from mlkit.study import dashboard, levels, practice, schedule
 from mlkit.study import history as histories
 from mlkit.study.history import Attempt, History
-from support import ARTIFACTS, CHROMIUM, ink, render, visible_text
+from support import CHROMIUM, ink, render, visible_text
 
 MLKIT = [sys.executable, "-m", "mlkit.cli"]
 UTC = dt.timezone.utc
@@ -120,12 +120,7 @@ def loss(w, X, y):
 def _fill_answers(notebook: Path, assignment: str) -> None:
     """What a learner who knows the algorithm writes: the reference answers, into the practice notebook."""
     nb = nbformat.read(notebook, as_version=4)
-    answers = catalog.reference_answers(assignment)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type == "code" and grade_id in answers:
-            cell.source = answers[grade_id]
-    nbformat.write(nb, notebook)
+    nbformat.write(catalog.fill_answers(nb, catalog.reference_answers(assignment), assignment), notebook)
 
 
 @pytest.fixture(scope="module")
@@ -310,12 +305,13 @@ def test_an_older_history_is_read_and_upgraded(tmp_path):
 
 @pytest.mark.parametrize("content", [b'{"version": 2, "attempts": [', b"\xff\xfe garbage", b'{"attempts": []}',
                                      b'{"version": 99, "attempts": []}', b'{"version": 2, "attempts": [{"x": 1}]}'])
-def test_a_damaged_history_is_kept_aside_and_reported(tmp_path, content):
+def test_a_damaged_history_is_kept_aside_and_reported(tmp_path, content, capsys):
     (tmp_path / "history.json").write_bytes(content)
     record = histories.load(tmp_path)
     kept = list(tmp_path.glob("history.json.corrupt-*"))
     assert len(kept) == 1 and kept[0].read_bytes() == content
     assert str(kept[0]) in record.notice and record.attempts == []
+    assert str(kept[0]) in capsys.readouterr().err  # whichever command read it says so
     histories.save(tmp_path, record)  # the new history never replaces the kept file
     assert kept[0].read_bytes() == content
 

@@ -163,8 +163,6 @@ class StudentObject:
 RANDOM = wire.GlobalRandomTracker()
 
 
-
-
 class StudentProcess:
     """One notebook's student process, and the grader's end of the link to it."""
 

@@ -95,7 +95,7 @@ def render(record: histories.History, now: dt.datetime | None = None, workspace:
     strong = sum(s.mastery >= 4 for s in statuses)
     rows = []
     for s in statuses:
-        feedback = next((workspace / "feedback" / "learner" / s.assignment).glob("*.html"), None) if workspace else None
+        feedback = next((workspace / "feedback" / histories.LEARNER / s.assignment).glob("*.html"), None) if workspace else None
         link = f" <a href='{feedback.relative_to(workspace)}'>feedback</a>" if feedback else ""
         attempts = record.of(s.assignment)
         fractions = [a.score / a.max_score if a.max_score else 0.0 for a in attempts]

@@ -48,9 +48,9 @@ def exercised_answer(assignment: str, check: str) -> str | None:
     """The grade_id of the answer cell whose classes or functions the test cell `check` uses."""
     cells = _cells(assignment, "source")
     test = next((c.source for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == check), "")
-    used = {node.id for node in ast.walk(ast.parse(catalog.strip_solution_markers(test) or "pass"))
-            if isinstance(node, ast.Name)} | {node.attr for node in ast.walk(ast.parse(
-                catalog.strip_solution_markers(test) or "pass")) if isinstance(node, ast.Attribute)}
+    tree = ast.parse(catalog.strip_solution_markers(test) or "pass")
+    used = {node.id if isinstance(node, ast.Name) else node.attr for node in ast.walk(tree)
+            if isinstance(node, (ast.Name, ast.Attribute))}
     for cell in cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("solution") and _defined(cell.source) & used:
@@ -89,7 +89,7 @@ def reference_lines(assignment: str, answer: str) -> str:
 
 def failed_checks(workspace: Path, assignment: str) -> list[results.CheckResult]:
     """The failed checks of the latest graded attempt (read from its autograded notebook)."""
-    graded = next((workspace / "autograded" / "learner" / assignment).glob("*.ipynb"), None)
+    graded = next((workspace / "autograded" / histories.LEARNER / assignment).glob("*.ipynb"), None)
     if graded is None:
         return []
     return [c for c in results.check_results(nbformat.read(graded, as_version=4), assignment) if not c.passed]
@@ -133,7 +133,7 @@ def main(assignment: str | None, check: str | None, workspace: str | None) -> in
     from mlkit import selfstudy
     from mlkit.study.practice import PracticeError, resolve_assignment
 
-    space = Path(workspace) if workspace else selfstudy.default_workspace()
+    space = selfstudy.default_workspace(workspace)
     try:
         name = resolve_assignment(assignment) if assignment else None
         test_id, step, text = reveal(space, name, check)

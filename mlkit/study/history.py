@@ -13,8 +13,8 @@
 Version 1 (a JSON list of attempts, without level or time) is read and
 upgraded: those attempts count as guided ones of unknown duration.  A file
 that cannot be read is never overwritten: it is moved aside (beside it, with
-`.corrupt-<time>` appended), the learner is told where, and a new history
-starts.
+`.corrupt-<time>` appended), the learner is told where (on stderr, by
+whichever command read it), and a new history starts.
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 VERSION = 2
-
-
-class HistoryProblem(Warning):
-    """The history file could not be read; it was kept aside (the message says where)."""
+LEARNER = "learner"  # the student id of the self-study workspace's own nbgrader course
 
 
 @dataclass
@@ -99,8 +97,10 @@ def load(workspace: Path) -> History:
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         kept = file.with_name(f"{file.name}.corrupt-{stamp}")
         os.replace(file, kept)
-        return History(notice=f"the study history could not be read ({type(error).__name__}: {str(error)[:120]}); "
-                              f"it was kept as {kept} and a new history was started")
+        notice = (f"the study history could not be read ({type(error).__name__}: {str(error)[:120]}); "
+                  f"it was kept as {kept} and a new history was started")
+        print(f"mlkit: {notice}", file=sys.stderr)  # every command that reads the history reports it here
+        return History(notice=notice)
 
 
 def save(workspace: Path, history: History) -> None:

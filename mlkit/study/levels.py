@@ -21,20 +21,14 @@ import copy
 
 import nbformat
 
+from mlkit import nbtext
+
 LEVELS = ("guided", "blank", "interview")
 DEFAULT_MINUTES = {"guided": 45, "blank": 30, "interview": 20}
 KEPT_SECTIONS = {  # locked markdown cells (by grade_id) each level keeps whole
     "blank": {"title", "what_you_build", "tests_intro", "picture_intro", "real_data_intro", "explain_prompt"},
     "interview": {"what_you_build", "explain_prompt"},
 }
-
-
-def _meta(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def _is_answer_code(cell) -> bool:
-    return cell.cell_type == "code" and _meta(cell).get("solution") and not _meta(cell).get("grade")
 
 
 def skeleton(source: str) -> str:
@@ -86,7 +80,7 @@ def _heading(markdown: str) -> str:
 
 def _title(release) -> str:
     for cell in release.cells:
-        if _meta(cell).get("grade_id") == "title":
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "title":
             return cell.source.splitlines()[0].lstrip("# ").strip()
     return "the algorithm"
 
@@ -116,26 +110,22 @@ def make(release, level: str, minutes: int | None = None):
     if level == "interview":
         cells.append(nbformat.v4.new_markdown_cell(interview_prompt(release, minutes)))
     for cell in nb.cells:
-        meta = _meta(cell)
-        grade_id = meta.get("grade_id", "")
-        if _is_answer_code(cell):
+        kind = nbtext.kind_of(cell)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if kind == "answer":
             cell.source = skeleton(cell.source)
             cells.append(cell)
-        elif cell.cell_type == "markdown" and meta.get("solution"):
-            cells.append(cell)  # the written explanation
-        elif cell.cell_type == "markdown" and grade_id in kept:
+        elif kind in ("manual", "code"):  # the written explanation; the set-up imports
             cells.append(cell)
-        elif cell.cell_type == "markdown" and grade_id.startswith("implement") and level == "blank":
+        elif kind == "markdown" and grade_id in kept:
+            cells.append(cell)
+        elif kind == "markdown" and grade_id.startswith("implement") and level == "blank":
             heading = _heading(cell.source)
             if heading:
                 cell.source = heading
                 cells.append(cell)
-        elif cell.cell_type == "code" and meta.get("locked") and not meta.get("grade"):
-            cells.append(cell)  # the set-up imports
-        elif cell.cell_type == "code" and meta.get("grade") and level == "blank":
-            cells.append(cell)  # visible tests
-        elif cell.cell_type == "code" and not meta and level == "blank":
-            cells.append(cell)  # the picture and the real data
+        elif kind in ("tests", "student") and level == "blank":  # visible tests; the picture and the real data
+            cells.append(cell)
     nb.cells = cells + [_grading_cell()]
     nb.metadata["mlkit_practice"]["minutes"] = minutes
     return nb
@@ -144,6 +134,4 @@ def make(release, level: str, minutes: int | None = None):
 def _grading_cell():
     from mlkit.study import inlab
 
-    cell = nbformat.v4.new_code_cell(inlab.CELL)
-    cell.metadata["mlkit_grade_here"] = True
-    return cell
+    return nbformat.v4.new_code_cell(inlab.CELL)

@@ -111,7 +111,7 @@ def main(assignment: str | None, level: str | None, minutes: int | None, mock: b
          open_lab: bool) -> int:
     from mlkit import selfstudy
 
-    space = Path(workspace) if workspace else selfstudy.default_workspace()
+    space = selfstudy.default_workspace(workspace)
     try:
         session = start(space, assignment, level, minutes, mock)
     except PracticeError as error:
