@@ -2,6 +2,7 @@
 
 import os
 
+from mlkit import templates
 from mlkit.grading import kernel
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
@@ -64,12 +65,19 @@ c.IgnorePattern.pattern = r"\w*Warning\b"
 # Feedback opens with a table of every check (points, result, the diagnosed
 # mistake and a hint), and keeps each failure's one-sentence message but never
 # the hidden tests' source or their traceback lines (nbgrader issue 917).
+# Formulas are turned into MathML and the page loads no MathJax, so feedback
+# reads the same offline (mlkit/templates/offline).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "mlkit.feedback.AddCheckSummary",
     "mlkit.feedback.RedactHiddenTests",
+    "mlkit.feedback.RenderMathOffline",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Only feedback: the formgrader's own pages use HTMLExporter with their own template.
+c.GenerateFeedback.exporter_class = "mlkit.feedback.OfflineFeedbackExporter"
+c.OfflineFeedbackExporter.template_name = templates.OFFLINE
+c.OfflineFeedbackExporter.extra_template_basedirs = templates.basedirs()
 
 # `nbgrader export` adds each submission's recorded grading issue to grades.csv.
 c.ExportApp.plugin_class = "mlkit.export.GradesWithIssuesExportPlugin"

@@ -1,6 +1,6 @@
 """nbgrader preprocessors for the feedback students read.
 
-Both run inside `nbgrader generate_feedback` (listed in `nbgrader_config.py`):
+All run inside `nbgrader generate_feedback` (listed in `nbgrader_config.py`):
 
 `AddCheckSummary` puts a table at the top of the report: every check, its
 points, passed or not, and for a failure the diagnosed mistake in one
@@ -10,6 +10,11 @@ sentence with a hint (see `mlkit.results`).
 which includes the hidden tests' source and tracebacks quoting their lines.
 This keeps what a student should see (the visible tests, every failure's
 one-sentence message, what the tests printed) and drops the rest.
+
+`RenderMathOffline` turns the LaTeX of Markdown cells into MathML
+(`mlkit.mathml`), and the course's HTML template (`mlkit/templates/offline`)
+leaves out nbconvert's MathJax, which is loaded from a CDN: feedback reads
+the same with no network.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from __future__ import annotations
 import re
 
 import nbformat
+from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
+from mlkit import mathml
 from mlkit.checks import DIAGNOSIS_MIME
 from mlkit.results import SUMMARY_CSS, check_results, summary_table_html
 
@@ -90,3 +97,20 @@ class AddCheckSummary(NbGraderPreprocessor):
             cell.metadata["mlkit"] = {"summary": True}
             nb.cells.insert(0, cell)
         return nb, resources
+
+
+class RenderMathOffline(NbGraderPreprocessor):
+    """LaTeX in Markdown cells becomes MathML, which browsers draw without MathJax or a network."""
+
+    def preprocess(self, nb, resources):
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and mathml.has_math(cell.source):
+                cell.source = mathml.markdown_with_mathml(cell.source)
+        return nb, resources
+
+
+class OfflineFeedbackExporter(HTMLExporter):
+    """The exporter of feedback pages (GenerateFeedback.exporter_class), configured on its own.
+
+    The course sets its template (`mlkit/templates/offline`) for this class alone: nbgrader's
+    formgrader renders its pages with HTMLExporter too, and needs its own template there."""

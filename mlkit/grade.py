@@ -132,10 +132,6 @@ def submissions(root: Path, assignments: list[str]) -> list[tuple[str, str]]:
     return found
 
 
-def _db_url(root: Path) -> str:
-    return f"sqlite:///{root / 'gradebook.db'}?timeout={SQLITE_BUSY_SECONDS}"
-
-
 _KERNEL_NAME: str | None = None  # per worker: the forked-kernel spec when this worker has a zygote
 
 
@@ -180,7 +176,9 @@ def _grade_one(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, 
     warnings.filterwarnings("ignore", message=".*not in session.*")
     os.chdir(root)
     # nbgrader logs a warning per restored test cell of every notebook; errors still show.
-    argv = [assignment, "--student", student, "--log-level=ERROR"]
+    # nbconvert checks the notebook against the schema after each of nbgrader's eight preprocessors;
+    # optimistic validation checks it once, after the last (the notebook read was checked already).
+    argv = [assignment, "--student", student, "--log-level=ERROR", "--Exporter.optimistic_validation=True"]
     if force:
         argv.append("--force")
     if db_url:
@@ -239,15 +237,48 @@ def run_app(app_class, root: Path, argv: list[str]) -> bool:
 
 
 def course_config(root: Path):
-    """The course's nbgrader configuration as nbgrader resolves it from the course's nbgrader_config.py."""
-    from traitlets.config.loader import PyFileConfigLoader
+    """The course's nbgrader configuration, resolved as nbgrader resolves it for a command run in `root`.
 
-    previous = os.getcwd()
+    That is Jupyter's configuration folders, then the folder the command runs in, then the course
+    root's nbgrader_config.py, then defaults: the same settings every worker's autograde will see."""
+    from nbgrader.apps import AutogradeApp
+
+    previous_folder, previous_path = os.getcwd(), list(sys.path)
     os.chdir(root)
+    app = AutogradeApp()
     try:
-        return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+        app.initialize(["--log-level=ERROR"])
+        config = app.config.copy()
+        config.CourseDirectory.db_url = app.coursedir.db_url  # nbgrader's default is computed, not set
+        return config
     finally:
-        os.chdir(previous)
+        AutogradeApp.clear_instance()
+        os.chdir(previous_folder)
+        sys.path[:] = previous_path  # nbgrader puts the course folder first, which must not shadow the kit
+
+
+def _worker_db_url(db_url: str) -> str:
+    """The gradebook URL the workers use: a SQLite file is shared, so a writer waits for the lock."""
+    if db_url.startswith("sqlite:") and "timeout=" not in db_url:
+        return db_url + ("&" if "?" in db_url else "?") + f"timeout={SQLITE_BUSY_SECONDS}"
+    return db_url
+
+
+def _add_missing_students(config, db_url: str, students: set[str]) -> None:
+    """Put every student in the gradebook before the workers start, as autograde would one at a time.
+
+    Two workers grading two assignments of one new student would both add the student, and on a
+    server database (PostgreSQL) one of them would fail on the duplicate row."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not config.Autograde.get("create_student", True):
+        return  # the course wants unknown students refused, which autograde itself reports
+    with Gradebook(db_url, config.CourseDirectory.get("course_id", "default_course")) as gradebook:
+        for student in sorted(students):
+            try:
+                gradebook.find_student(student)
+            except MissingEntry:
+                gradebook.update_or_create_student(student)
 
 
 def _uses_grading_kernel(config) -> bool:
@@ -272,8 +303,8 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
         return []
     config = course_config(root)
     preflight(config)
-    # nbgrader's default gradebook is SQLite at the course root; workers sharing it wait for each other.
-    db_url = None if config.CourseDirectory.get("db_url") else _db_url(root)
+    db_url = _worker_db_url(config.CourseDirectory.db_url)
+    _add_missing_students(config, db_url, {student for _, student in tasks})
     jobs = jobs or 2 * (os.cpu_count() or 1)
     use_zygote = forked_kernels and _uses_grading_kernel(config)
     if use_zygote:

@@ -5,7 +5,7 @@ Starting an IPython kernel costs most of a second, nearly all of it imports.
 once (`python -I`, like the `mlkit-grading` kernel) that imports ipykernel,
 IPython, NumPy, the checking library and the grading boundary, and then
 waits.  For every notebook, Jupyter starts the `mlkit-forked` kernelspec,
-whose process (`python -m mlkit.zygote spawn CONNECTION_FILE`) asks the
+whose process (`mlkit/grading/spawn.py CONNECTION_FILE`) asks the
 zygote over a Unix socket to fork; the child moves to the notebook's folder
 and becomes the trusted grading kernel.  The child has never run a
 notebook before, so every notebook still gets a fresh kernel, and it starts
@@ -33,9 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from mlkit.grading import spawn
+
 KERNEL_NAME = "mlkit-forked"
-SOCKET_ENV = "MLKIT_ZYGOTE_SOCKET"
-FORWARDED_ENV = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")
+SOCKET_ENV = spawn.SOCKET_ENV
 
 
 WALL_CLOCK_SECONDS = 300  # one kernel, one notebook
@@ -50,7 +51,7 @@ KERNEL_FIRST_USE_MODULES = (
 def install() -> Path:
     from mlkit.grading import kernel
 
-    return kernel.write_kernelspec(KERNEL_NAME, ["-m", "mlkit.zygote", "spawn", "{connection_file}"],
+    return kernel.write_kernelspec(KERNEL_NAME, ["-S", spawn.__file__, "{connection_file}"],
                                    "Python 3 (mlkit trusted grading kernel, forked)", interrupt_mode="message")
 
 
@@ -212,33 +213,14 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def spawn(connection_file: str) -> int:
-    """Jupyter's kernel process: have the zygote fork a kernel, then live and die with it."""
-    # Jupyter signals the kernel's process group at shutdown; this stand-in only waits for the real kernel,
-    # which Jupyter interrupts with a message (the kernelspec's interrupt_mode).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    socket_path = os.environ[SOCKET_ENV]
-    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    client.connect(socket_path)
-    env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-    request = {"connection_file": os.path.abspath(connection_file), "env": env, "cwd": os.getcwd()}
-    client.sendall((json.dumps(request) + "\n").encode())
-    replies = client.makefile()
-    replies.readline()  # the kernel's pid
-    last = replies.readline()  # "exit N" when the kernel ends; "" if the zygote went away
-    return int(last.split()[1]) if last.startswith("exit") else 1
-
-
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"] and len(argv) == 3:
         serve(argv[1], float(argv[2]))
         return 0
-    if argv[:1] == ["spawn"] and len(argv) == 2:
-        return spawn(argv[1])
     if argv[:1] == ["install"]:
         print(install())
         return 0
-    print("usage: python -m mlkit.zygote install | serve SOCKET SECONDS | spawn CONNECTION_FILE", file=sys.stderr)
+    print("usage: python -m mlkit.zygote install | serve SOCKET SECONDS", file=sys.stderr)
     return 2
 
 

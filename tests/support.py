@@ -6,7 +6,6 @@ import functools
 import html
 import re
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -129,9 +128,14 @@ def ink(pixels: np.ndarray) -> float:
     return float(np.mean(pixels < 200))
 
 
-def gradebook_rows(root: Path, students: list[str] | None = None) -> list[tuple]:
-    """Every grade and comment of every submission in a course's gradebook (optionally only `students`)."""
-    query = """
+def gradebook_rows(root: Path, students: list[str] | None = None, db_url: str | None = None) -> list[tuple]:
+    """Every grade and comment of every submission in a course's gradebook (optionally only `students`).
+
+    The gradebook is nbgrader's SQLite file at `root` unless `db_url` names another database; values
+    come out the same from either (PostgreSQL's booleans as 0 and 1, as SQLite stores them)."""
+    import sqlalchemy
+
+    query = sqlalchemy.text("""
         select s.student_id, a.name, c.name, g.auto_score, g.manual_score, g.needs_manual_grade,
                k.auto_comment, k.manual_comment
         from submitted_assignment s
@@ -140,7 +144,13 @@ def gradebook_rows(root: Path, students: list[str] | None = None) -> list[tuple]
         join base_cell c on c.notebook_id = n.notebook_id
         left join grade g on g.notebook_id = n.id and g.cell_id = c.id
         left join comment k on k.notebook_id = n.id and k.cell_id = c.id
-        order by 1, 2, 3"""
-    with sqlite3.connect(root / "gradebook.db") as connection:
-        rows = connection.execute(query).fetchall()
+        order by 1, 2, 3""")
+    engine = sqlalchemy.create_engine(db_url or f"sqlite:///{root / 'gradebook.db'}")
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(query).fetchall()
+    finally:
+        engine.dispose()
+    rows = sorted((tuple(int(value) if isinstance(value, bool) else value for value in row) for row in rows),
+                  key=lambda row: [str(value) for value in row])  # one order whatever the database's collation
     return [row for row in rows if students is None or row[0] in students]

@@ -1,0 +1,92 @@
+"""A class graded into a real PostgreSQL gradebook by `mlkit grade` gets, grade for grade, the SQLite gradebook.
+
+The server is Debian's PostgreSQL, started for these tests in a private folder
+(tests/postgres.py).  The PostgreSQL course names its gradebook the way an
+instructor would, with `c.CourseDirectory.db_url` in its nbgrader_config.py;
+the SQLite course is graded by stock `nbgrader autograde`, the reference.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import postgres
+from mlkit import catalog, course, grade
+from support import gradebook_rows
+
+ASSIGNMENTS = ["01_linear_regression", "10_model_selection"]
+pytestmark = pytest.mark.xdist_group("postgres")
+
+
+@pytest.fixture(scope="module")
+def server():
+    if postgres.binaries() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: `./run tests` installs Debian's postgresql package as root")
+        pytest.skip("needs PostgreSQL's server (Debian package postgresql)")
+    running = postgres.Server()
+    yield running
+    running.stop()
+
+
+def _use_database(root, url: str) -> None:
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.CourseDirectory.db_url = {url!r}\n")
+
+
+@pytest.fixture(scope="module")
+def two_gradebooks(server, tmp_path_factory):
+    work = tmp_path_factory.mktemp("postgres")
+    lite = course.new_course(work / "sqlite", ASSIGNMENTS)
+    pg = course.new_course(work / "postgres", ASSIGNMENTS)
+    url = server.create_database("gradebook")
+    _use_database(pg, url)
+    students = []
+    for assignment in ASSIGNMENTS:
+        for root in (lite, pg):
+            course.nbgrader(root, "generate_assignment", assignment, "--force")
+        entries = catalog.catalog_answers(assignment, root=lite)
+        chosen = ["reference", "untouched", *[n for n in entries if n.startswith("alt-")][:1],
+                  *[n for n in entries if n.startswith("mutant-")][:4]]
+        for name in chosen:
+            nb = catalog.submission_notebook(assignment, entries[name], root=lite)
+            catalog.write_submission(lite, name, assignment, nb, root=lite)
+        students += chosen
+    shutil.copytree(lite / "submitted", pg / "submitted")
+    for assignment in ASSIGNMENTS:
+        course.nbgrader(lite, "autograde", assignment)
+    run = subprocess.run([sys.executable, "-m", "mlkit.cli", "grade", "--course", str(pg), "--jobs", "3"],
+                         capture_output=True, text=True)
+    return lite, pg, url, run, len(students)
+
+
+def test_mlkit_grade_writes_to_postgresql_only(two_gradebooks):
+    _, pg, url, run, submissions = two_gradebooks
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"graded {submissions} of {submissions} submissions" in run.stdout
+    assert not (pg / "gradebook.db").exists()  # nothing went to a SQLite file beside the course
+    assert len(gradebook_rows(pg, db_url=url)) > 100
+
+
+def test_postgresql_gradebook_equals_the_sqlite_one(two_gradebooks):
+    lite, pg, url, _, _ = two_gradebooks
+    sqlite_rows, postgres_rows = gradebook_rows(lite), gradebook_rows(pg, db_url=url)
+    assert len(sqlite_rows) > 100
+    assert postgres_rows == sqlite_rows
+
+
+def test_the_gradebook_is_found_the_way_nbgrader_finds_it(tmp_path, monkeypatch):
+    """A db_url set in Jupyter's configuration folder, not in the course's file, is the one graded into."""
+    root = course.new_course(tmp_path / "course", ASSIGNMENTS[:1])
+    assert grade.course_config(root).CourseDirectory.db_url == f"sqlite:///{root / 'gradebook.db'}"
+    folder = tmp_path / "jupyter-config"
+    folder.mkdir()
+    (folder / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.db_url = 'postgresql+psycopg://grader@db.example/course'\n")
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(folder))
+    assert grade.course_config(root).CourseDirectory.db_url == "postgresql+psycopg://grader@db.example/course"
