@@ -13,6 +13,7 @@ element that says so, rather than breaking the page.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -30,6 +31,7 @@ _MATH = re.compile(r"(?<!\\)\$\$(?P<block>.+?)(?<!\\)\$\$|(?<![\\$])\$(?P<inline
 _CODE_SPAN = re.compile(r"(`+)(?:.+?)\1", re.DOTALL)
 
 
+@functools.lru_cache(maxsize=4096)  # a class's feedback pages repeat the same formulas
 def latex_to_mathml(latex: str, display: bool = False) -> str:
     """One formula as a <math> element (inline, or display="block")."""
     source = _COMMAND.sub(lambda m: _SPELLINGS.get(m.group(0), m.group(0)), latex.strip())

@@ -271,11 +271,12 @@ def test_release_fetch_submit_collect_grade_feedback(one_machine):
     assert "Summary of the automatic checks" in text
     assert INSTRUCTOR_COMMENT in text
     assert "BEGIN HIDDEN TESTS" not in feedback.read_text()
+    points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"].get("points", 0)
+              for cell in nbformat.read(root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4).cells
+              if cell.metadata.get("nbgrader", {}).get("grade")}
     automatic = sum(row[3] or 0 for row in gradebook_rows(root))
-    maximum = sum(cell.metadata["nbgrader"].get("points", 0) for cell in nbformat.read(
-        root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4).cells if "nbgrader" in cell.metadata)
-    assert f"{automatic:g} / {maximum - 3:g} automatic points" in text  # every check passed
-    assert f"{NOTEBOOK} (Score: {automatic + EXPLANATION_POINTS:.1f} / {maximum:.1f})" in text
+    assert f"{automatic:g} / {sum(points.values()) - points['explain']:g} automatic points" in text  # all passed
+    assert f"{NOTEBOOK} (Score: {automatic + EXPLANATION_POINTS:.1f} / {sum(points.values()):.1f})" in text
 
 
 def _explanation(root: Path) -> dict:
