@@ -2,7 +2,7 @@
 
 import os
 
-from mlkit import templates
+from mlkit.reports import templates
 from mlkit.grading import kernel
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
@@ -16,13 +16,13 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Grading integrity (mlkit/integrity.py explains each step).  The submitted
+# Grading integrity (mlkit/grading/integrity.py explains each step).  The submitted
 # notebook is never modified; the graded copy is rebuilt from the release with
 # the student's answers, and a crash or endless loop ends that notebook with a
 # recorded reason.
-c.Autograde.exporter_class = "mlkit.integrity.TolerantNotebookExporter"
+c.Autograde.exporter_class = "mlkit.grading.integrity.TolerantNotebookExporter"
 c.Autograde.sanitize_preprocessors = [
-    "mlkit.integrity.RebuildFromRelease",
+    "mlkit.grading.integrity.RebuildFromRelease",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -30,14 +30,14 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "mlkit.integrity.ReadGradingIssues",
-    "mlkit.integrity.ResilientExecute",
+    "mlkit.grading.integrity.ReadGradingIssues",
+    "mlkit.grading.integrity.ResilientExecute",
     "nbgrader.preprocessors.IgnorePattern",
-    "mlkit.integrity.LimitOutputSize",
+    "mlkit.grading.integrity.LimitOutputSize",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
-    "mlkit.integrity.RecordGradingIssues",
+    "mlkit.grading.integrity.RecordGradingIssues",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
@@ -66,18 +66,18 @@ c.IgnorePattern.pattern = r"\w*Warning\b"
 # mistake and a hint), and keeps each failure's one-sentence message but never
 # the hidden tests' source or their traceback lines (nbgrader issue 917).
 # Formulas are turned into MathML and the page loads no MathJax, so feedback
-# reads the same offline (mlkit/templates/offline).
+# reads the same offline (mlkit/reports/templates/offline).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "mlkit.feedback.AddCheckSummary",
-    "mlkit.feedback.RedactHiddenTests",
-    "mlkit.feedback.RenderMathOffline",
+    "mlkit.reports.feedback.AddCheckSummary",
+    "mlkit.reports.feedback.RedactHiddenTests",
+    "mlkit.reports.feedback.RenderMathOffline",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 # Only feedback: the formgrader's own pages use HTMLExporter with their own template.
-c.GenerateFeedback.exporter_class = "mlkit.feedback.OfflineFeedbackExporter"
+c.GenerateFeedback.exporter_class = "mlkit.reports.feedback.OfflineFeedbackExporter"
 c.OfflineFeedbackExporter.template_name = templates.OFFLINE
 c.OfflineFeedbackExporter.extra_template_basedirs = templates.basedirs()
 
 # `nbgrader export` adds each submission's recorded grading issue to grades.csv.
-c.ExportApp.plugin_class = "mlkit.export.GradesWithIssuesExportPlugin"
+c.ExportApp.plugin_class = "mlkit.reports.export.GradesWithIssuesExportPlugin"

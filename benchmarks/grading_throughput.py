@@ -37,7 +37,8 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from mlkit import catalog, course  # noqa: E402
+from mlkit import course  # noqa: E402
+from mlkit.authoring import catalog
 from support import gradebook_rows  # noqa: E402
 
 

@@ -29,7 +29,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 from mlkit.authoring import mutation
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 
 WARM_TARGET, COLD_TARGET = 3.0, 8.0
 

@@ -6,10 +6,13 @@ import argparse
 import sys
 
 # Not imported in the command's process: a grammar that jsonschema's URI format checker builds at import
-# time (most of a second), for Jupyter's event schemas, which no mlkit command emits (see mlkit.grade).
+# time (most of a second), for Jupyter's event schemas, which no mlkit command emits (see mlkit.grading.parallel).
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from mlkit import catalog, classreport, course, demo, selfstudy  # noqa: E402
+from mlkit import course, demo  # noqa: E402
+from mlkit.authoring import catalog  # noqa: E402
+from mlkit.reports import classreport  # noqa: E402
+from mlkit.study import selfgrade  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,14 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "clean":
         demo.clean()
     elif args.command == "grade":
-        from mlkit import grade as grading  # imports nbgrader: only when grading
+        from mlkit.grading import parallel as grading  # imports nbgrader: only when grading
 
         return grading.main(args.assignments, args.jobs, args.force, args.course)
     elif args.command == "class-report":
         for path in classreport.write(course.ROOT, course.ROOT / args.out):
             print(path)
     elif args.command == "selfgrade":
-        return selfstudy.main(args.notebook, args.workspace, args.assignment)
+        return selfgrade.main(args.notebook, args.workspace, args.assignment)
     elif args.command == "practice":
         from mlkit.study import practice
 
@@ -84,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         import os
         import webbrowser
 
-        space = selfstudy.default_workspace(args.workspace)
-        page = selfstudy.write_report(space)
+        space = selfgrade.default_workspace(args.workspace)
+        page = selfgrade.write_report(space)
         print(page)
         if not args.no_open and not os.environ.get("CI"):
             webbrowser.open(page.as_uri())
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return student_build.main(args.out)
     elif args.command == "rate":
-        return selfstudy.rate(args.algorithm, args.explanation, args.mastery, args.workspace)
+        return selfgrade.rate(args.algorithm, args.explanation, args.mastery, args.workspace)
     return 0
 
 

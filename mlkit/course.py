@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 
 ROOT = catalog.ROOT
 BIN = Path(sys.executable).parent  # nbgrader and alembic live beside this Python

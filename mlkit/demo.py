@@ -5,7 +5,7 @@ Each step is one of nbgrader's own commands, except grading, which is
 with a progress bar; `tests/test_grade.py` keeps it equal to stock
 `nbgrader autograde`).  How long each step took is printed at the end.
 
-The sample class is made from the implementation catalog (see `mlkit.catalog`)
+The sample class is made from the implementation catalog (see `mlkit.authoring.catalog`)
 so it always matches the current notebooks:
 
     alice  the reference solution                     full automatic points
@@ -20,7 +20,9 @@ import shutil
 import time
 from pathlib import Path
 
-from mlkit import catalog, classreport, course
+from mlkit import course
+from mlkit.authoring import catalog
+from mlkit.reports import classreport
 
 SAMPLE_STUDENTS = ("alice", "bob", "carol", "dave")
 
@@ -58,7 +60,7 @@ def release(root: Path, assignments: list[str], log=print) -> None:
 
 
 def run(root: Path = course.ROOT, log=print) -> dict:
-    from mlkit import grade
+    from mlkit.grading import parallel as grade
 
     assignments = catalog.assignments(root)
     timings: list[tuple[str, float]] = []

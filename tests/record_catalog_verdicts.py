@@ -25,7 +25,7 @@ TABLE = HERE / "data" / "catalog_verdicts.json"
 
 
 def verdicts(assignment: str) -> dict:
-    from mlkit import results
+    from mlkit.reports import results
     from support import graded_catalog
 
     graded = graded_catalog(assignment)
@@ -37,7 +37,7 @@ def verdicts(assignment: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from mlkit import catalog
+    from mlkit.authoring import catalog
 
     names = argv or catalog.assignments()
     table = json.loads(TABLE.read_text()) if TABLE.exists() else {}

@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from mlkit import catalog, course
+from mlkit import course
+from mlkit.authoring import catalog
 
 
 @dataclass

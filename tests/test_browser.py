@@ -9,7 +9,8 @@ import pytest
 
 import nbformat
 
-from mlkit import catalog, classreport
+from mlkit.authoring import catalog
+from mlkit.reports import classreport
 from support import CHROMIUM, graded_catalog, hidden_test_lines, ink, render, visible_text
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="needs chromium"),

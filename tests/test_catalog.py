@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mlkit import catalog, diagnostics, results
+from mlkit import diagnostics
+from mlkit.authoring import catalog
+from mlkit.reports import results
 from support import graded_catalog, hidden_test_lines, visible_text
 
 RECORDED = Path(__file__).resolve().parent / "data" / "catalog_verdicts.json"

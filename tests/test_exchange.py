@@ -34,7 +34,8 @@ import pytest
 
 from nbgrader.utils import get_username
 
-from mlkit import catalog, course
+from mlkit import course
+from mlkit.authoring import catalog
 from support import ARTIFACTS, CHROMIUM, gradebook_rows
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="needs chromium"), pytest.mark.xdist_group("exchange")]
@@ -184,7 +185,7 @@ def test_release_fetch_submit_collect_grade_feedback(one_machine):
                 assert ASSIGNMENT in released.first.inner_text()
                 _shot(page, "1-released")
                 released.first.locator(".item_status button").click()
-                fetched = _rows(page, "fetched")
+                _rows(page, "fetched")
                 notebook = home / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
                 assert notebook.exists()
                 _student_answers(notebook)
@@ -228,13 +229,11 @@ def test_release_fetch_submit_collect_grade_feedback(one_machine):
                 formgrader.locator("a.name-hidden").first.click()  # the one submission, name hidden
                 score = formgrader.locator("input.score#explain")
                 score.wait_for()
-                score.fill(str(EXPLANATION_POINTS))
-                score.press("Tab")  # the formgrader saves a field when it loses focus
-                comment = formgrader.locator("textarea#explain-comment")
-                comment.fill(INSTRUCTOR_COMMENT)
-                comment.press("Tab")
-                _wait_for(lambda: _explanation(root)["manual_score"] == EXPLANATION_POINTS, "the manual score was not saved")
-                _wait_for(lambda: _explanation(root)["manual_comment"] == INSTRUCTOR_COMMENT, "the comment was not saved")
+                formgrader.wait_for_load_state("networkidle")  # the page has loaded the grades it shows
+                _enter(score, str(EXPLANATION_POINTS),
+                       lambda: _explanation(root)["manual_score"] == EXPLANATION_POINTS, "the manual score")
+                _enter(formgrader.locator("textarea#explain-comment"), INSTRUCTOR_COMMENT,
+                       lambda: _explanation(root)["manual_comment"] == INSTRUCTOR_COMMENT, "the comment")
                 score.scroll_into_view_if_needed()
                 _shot(page, "5-formgrader-manual-grade")
 
@@ -296,6 +295,22 @@ def _frame(page, path: str):
                 return frame
         time.sleep(0.2)
     raise AssertionError(f"no frame shows {path}")
+
+
+def _enter(field, value: str, saved, what: str) -> None:
+    """Type into a formgrader field and leave it (the formgrader saves a field when it loses focus).
+
+    A value typed while the page is still filling its fields from the gradebook is overwritten, as a
+    person would see; they type it again, and so does this, until the gradebook has it."""
+    for _ in range(5):
+        field.fill(value)
+        field.press("Tab")
+        try:
+            _wait_for(saved, "", seconds=10)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"{what} was not saved in the gradebook")
 
 
 def _wait_for(condition, message: str, seconds: float = 60) -> None:

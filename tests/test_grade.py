@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from mlkit import catalog, course
+from mlkit import course
+from mlkit.authoring import catalog
 from support import gradebook_rows
 
 ASSIGNMENTS = ["01_linear_regression", "02_logistic_regression"]

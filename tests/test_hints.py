@@ -9,7 +9,8 @@ import nbformat
 import pytest
 from fsrs import Rating
 
-from mlkit import catalog, diagnostics
+from mlkit import diagnostics
+from mlkit.authoring import catalog
 from mlkit.study import history as histories
 from mlkit.study import schedule
 

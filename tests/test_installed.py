@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mlkit import catalog, course
+from mlkit import course
+from mlkit.authoring import catalog
 from mlkit.grading import sandbox
 
 pytestmark = [

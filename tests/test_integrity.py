@@ -27,9 +27,10 @@ import pytest
 from nbgrader.api import Gradebook
 
 from attacks import ASSIGNMENT, ATTACKS, FULL, SECRET_FILE, SECRETS, submission
-from mlkit import catalog, course
+from mlkit import course
+from mlkit.authoring import catalog
 from mlkit.grading import sandbox
-from mlkit.integrity import grading_issue
+from mlkit.grading.integrity import grading_issue
 from support import gradebook_rows
 
 pytestmark = [

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 from mlkit.study import history as histories
 from mlkit.study import practice
 from support import ARTIFACTS, CHROMIUM

@@ -12,7 +12,8 @@ import re
 import nbformat
 import pytest
 
-from mlkit import catalog, mathml
+from mlkit.authoring import catalog
+from mlkit.reports import mathml
 from support import ARTIFACTS, CHROMIUM, graded_catalog
 
 FORMULA = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.DOTALL)

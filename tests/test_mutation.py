@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 from mlkit.authoring import mutation
 
 SAMPLED = ["01_linear_regression", "07_knn"]

@@ -8,7 +8,8 @@ import re
 import nbformat
 import pytest
 
-from mlkit import catalog, course, diagnostics, nbtext
+from mlkit import course, diagnostics
+from mlkit.authoring import catalog, nbtext
 from support import graded_catalog
 
 ASSIGNMENTS = catalog.assignments()

@@ -23,7 +23,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlkit import catalog, course
+from mlkit import course
+from mlkit.authoring import catalog
 from mlkit.grading import sandbox
 
 pytestmark = [

@@ -10,7 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlkit import catalog, diagnostics
+from mlkit import diagnostics
+from mlkit.authoring import catalog
 from support import CHROMIUM, graded_catalog, hidden_test_lines, ink, render, visible_text
 
 ASSIGNMENT = "02_logistic_regression"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 
 SPEC = catalog.ROOT / "SPEC.md"
 SHARED = catalog.ROOT.parent / "shared" / "SPEC.md"

@@ -10,7 +10,7 @@ import zipfile
 import nbformat
 import pytest
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 from support import hidden_test_lines
 
 pytestmark = pytest.mark.xdist_group("installed")  # builds the wheel, as test_installed does

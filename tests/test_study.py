@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from fsrs import Rating
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 from mlkit.study import dashboard, levels, practice, schedule
 from mlkit.study import history as histories
 from mlkit.study.history import Attempt, History

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 from support import graded_catalog
 
 

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import catalog, nbtext
+from mlkit.authoring import catalog, nbtext
 
 MUTANT_SECONDS = 30.0
 

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 
 STUDENT_README = """# NumPy ML from scratch: the notebooks
 

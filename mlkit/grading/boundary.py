@@ -3,7 +3,7 @@
 While a notebook is graded, the trusted grading kernel runs the test cells
 (visible and hidden) and the whole checking library; the submission's answer
 cells run in a separate, sandboxed student process (`mlkit/grading/student.py`,
-started by `mlkit.grading.sandbox`).  `mlkit.integrity.ResilientExecute` sends
+started by `mlkit.grading.sandbox`).  `mlkit.grading.integrity.ResilientExecute` sends
 each answer cell to the kernel as a call of `run_student_cell`; every name the
 cell defines then appears in the kernel's namespace: data (arrays, floats,
 lists, ...) as a copy, everything else (classes, functions, models) as a

@@ -16,7 +16,7 @@ import datetime as dt
 import html
 from pathlib import Path
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 from mlkit.study import history as histories
 from mlkit.study import schedule
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import catalog, results
+from mlkit.authoring import catalog
+from mlkit.reports import results
 from mlkit.study import history as histories
 
 STEPS = 3
@@ -130,10 +131,10 @@ def reveal(workspace: Path, assignment: str | None = None, check: str | None = N
 def main(assignment: str | None, check: str | None, workspace: str | None) -> int:
     import sys
 
-    from mlkit import selfstudy
+    from mlkit.study import selfgrade
     from mlkit.study.practice import PracticeError, resolve_assignment
 
-    space = selfstudy.default_workspace(workspace)
+    space = selfgrade.default_workspace(workspace)
     try:
         name = resolve_assignment(assignment) if assignment else None
         test_id, step, text = reveal(space, name, check)

@@ -21,7 +21,7 @@ import copy
 
 import nbformat
 
-from mlkit import nbtext
+from mlkit.authoring import nbtext
 
 LEVELS = ("guided", "blank", "interview")
 DEFAULT_MINUTES = {"guided": 45, "blank": 30, "interview": 20}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import catalog
+from mlkit.authoring import catalog
 from mlkit.study import history as histories
 from mlkit.study import levels, schedule
 
@@ -109,9 +109,9 @@ def open_command(notebook: Path) -> list[str]:
 
 def main(assignment: str | None, level: str | None, minutes: int | None, mock: bool, workspace: str | None,
          open_lab: bool) -> int:
-    from mlkit import selfstudy
+    from mlkit.study import selfgrade
 
-    space = selfstudy.default_workspace(workspace)
+    space = selfgrade.default_workspace(workspace)
     try:
         session = start(space, assignment, level, minutes, mock)
     except PracticeError as error:

@@ -6,7 +6,7 @@ For every assignment the kit keeps, beside its source notebook:
   solution markers removed;
 - **alternatives** in `catalog/<assignment>/alternatives/<name>.py`: other
   correct implementations written in another style, in the percent format of
-  `mlkit.nbtext` with only `[answer]` cells (each replaces the answer cell of
+  `mlkit.authoring.nbtext` with only `[answer]` cells (each replaces the answer cell of
   the same id; cells not listed keep the reference answer);
 - **mutants** in `catalog/<assignment>/mutants.toml`: realistic mistakes,
   each one text substitution in one reference answer cell.
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import nbtext
+from mlkit.authoring import nbtext
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the course: mlkit/authoring/ -> mlkit/ -> here
 CATALOG = ROOT / "catalog"
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 

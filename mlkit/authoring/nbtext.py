@@ -4,8 +4,8 @@ The `.ipynb` files in `source/` are the course's source of truth.  This
 format exists so a notebook can be reviewed and edited as text (diffs, grep,
 an editor without Jupyter) and turned back into an identical notebook:
 
-    python -m mlkit.nbtext to-text  source/01_linear_regression/linear_regression.ipynb > lr.py
-    python -m mlkit.nbtext to-notebook lr.py -o source/01_linear_regression/linear_regression.ipynb
+    python -m mlkit.authoring.nbtext to-text  source/01_linear_regression/linear_regression.ipynb > lr.py
+    python -m mlkit.authoring.nbtext to-notebook lr.py -o source/01_linear_regression/linear_regression.ipynb
 
 Each cell starts with a header line; markdown bodies are written as is.
 

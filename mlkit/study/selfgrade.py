@@ -30,7 +30,9 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import catalog, course, results
+from mlkit import course
+from mlkit.authoring import catalog
+from mlkit.reports import results
 from mlkit.study import dashboard, levels, practice
 from mlkit.study import history as histories
 from mlkit.study.history import LEARNER, Attempt
@@ -99,7 +101,7 @@ def prepare_workspace(workspace: Path, assignment: str) -> None:
     shutil.copytree(source, workspace / "source" / assignment)
     from nbgrader.apps import GenerateAssignmentApp
 
-    from mlkit import grade as grading
+    from mlkit.grading import parallel as grading
 
     if not grading.run_app(GenerateAssignmentApp, workspace, [assignment, "--force"]):
         raise RuntimeError(f"nbgrader generate_assignment {assignment} failed in {workspace}")
@@ -108,7 +110,7 @@ def prepare_workspace(workspace: Path, assignment: str) -> None:
 
 def _start_kernel_zygote():
     """The grading kernel's zygote, started before nbgrader is imported so that the two warm up together."""
-    from mlkit import zygote
+    from mlkit.grading import zygote
 
     try:
         return zygote.Zygote(wait=False)
@@ -119,8 +121,8 @@ def _start_kernel_zygote():
 def _autograde_and_feedback(workspace: Path, assignment: str, parent) -> None:
     from nbgrader.apps import GenerateFeedbackApp
 
-    from mlkit import grade as grading
-    from mlkit import zygote
+    from mlkit.grading import parallel as grading
+    from mlkit.grading import zygote
 
     config = grading.course_config(workspace)
     grading.preflight(config)  # no sandbox: stop here, with the reason

@@ -193,7 +193,7 @@ class Zygote:
     def __init__(self, wait: bool = True):
         self.folder = Path(tempfile.mkdtemp(prefix="mlkit-zygote-"))  # private (0700): the socket lives here
         self.socket_path = self.folder / "zygote.sock"
-        argv = [sys.executable, "-I", "-m", "mlkit.zygote", "serve", str(self.socket_path), str(WALL_CLOCK_SECONDS)]
+        argv = [sys.executable, "-I", "-m", "mlkit.grading.zygote", "serve", str(self.socket_path), str(WALL_CLOCK_SECONDS)]
         self.process = subprocess.Popen(argv, cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if wait:
             self.wait()
@@ -209,7 +209,7 @@ class Zygote:
 
     def close(self) -> None:
         self.process.kill()
-        subprocess.run(["pkill", "-9", "-f", f"mlkit.zygote serve {self.socket_path}"], check=False)
+        subprocess.run(["pkill", "-9", "-f", f"mlkit.grading.zygote serve {self.socket_path}"], check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -220,7 +220,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["install"]:
         print(install())
         return 0
-    print("usage: python -m mlkit.zygote install | serve SOCKET SECONDS", file=sys.stderr)
+    print("usage: python -m mlkit.grading.zygote install | serve SOCKET SECONDS", file=sys.stderr)
     return 2
 
 

@@ -20,7 +20,7 @@ What is saved compared with one `nbgrader autograde` per assignment:
   a worker keeps one database engine, with its compiled queries, instead
   of a new one each time nbgrader opens the gradebook;
 - kernel start: each worker forks its kernels from a warm zygote
-  (`mlkit.zygote`), and connects to a new kernel without ZeroMQ's 100 ms
+  (`mlkit.grading.zygote`), and connects to a new kernel without ZeroMQ's 100 ms
   reconnection wait or jupyter_client's 0.2 s of waiting for silence;
 - wall time: kernels of different submissions run side by side, one per
   worker, each still a fresh kernel per notebook; a worker, its kernel and
@@ -154,7 +154,7 @@ def _pin_to_one_core(counter) -> None:
 
 
 def _start_worker(use_zygote: bool, counter=None) -> None:
-    """Pool initializer: pin this worker to a core, and give it its own kernel zygote (see mlkit.zygote)."""
+    """Pool initializer: pin this worker to a core, and give it its own kernel zygote (see mlkit.grading.zygote)."""
     global _KERNEL_NAME
     if counter is not None:
         _pin_to_one_core(counter)
@@ -162,7 +162,7 @@ def _start_worker(use_zygote: bool, counter=None) -> None:
         return
     from multiprocessing.util import Finalize
 
-    from mlkit import zygote
+    from mlkit.grading import zygote
 
     parent = zygote.Zygote()
     Finalize(parent, parent.close, exitpriority=10)
@@ -308,7 +308,7 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
     jobs = jobs or 2 * (os.cpu_count() or 1)
     use_zygote = forked_kernels and _uses_grading_kernel(config)
     if use_zygote:
-        from mlkit import zygote
+        from mlkit.grading import zygote
 
         zygote.install()
     from tqdm import tqdm
@@ -333,7 +333,8 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
 
 
 def main(assignments: list[str], jobs: int | None, force: bool, course_dir: str | None = None) -> int:
-    from mlkit import catalog, course
+    from mlkit import course
+    from mlkit.authoring import catalog
 
     root = Path(course_dir).resolve() if course_dir else course.ROOT
     names = assignments or catalog.assignments(root)

@@ -3,7 +3,7 @@
     mlkit class-report [--out reports/]
 
 Reads nbgrader's gradebook for scores and the autograded notebooks for each
-check's result and diagnosis (`mlkit.results`, the same reading the feedback
+check's result and diagnosis (`mlkit.reports.results`, the same reading the feedback
 uses), then writes `class_report.html` (with an SVG chart of the score
 distribution per assignment) and `class_report.csv` (one row per check).
 """
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import course, diagnostics, results
+from mlkit import course, diagnostics
+from mlkit.reports import results
 
 
 @dataclass

@@ -1,0 +1,364 @@
+"""Grading integrity: nbgrader plug-ins that make a hostile or broken submission change nothing but its own score.
+
+All of these run in the grading process (never in the student's kernel) and
+are switched on in `nbgrader_config.py`:
+
+`TolerantNotebookExporter`  (Autograde.exporter_class)
+    A notebook that is not UTF-8, not JSON or not a valid notebook is graded
+    as an empty submission with the reason recorded, instead of stopping that
+    student with a traceback.
+
+`RebuildFromRelease`  (first sanitize step)
+    The graded notebook is rebuilt from the release notebook's cell list: the
+    student contributes only the contents of answer cells (matched by
+    grade_id; an answer cell whose metadata was stripped is found by the
+    class/function names it defines) and extra code cells of their own.
+    Deleted, duplicated, moved or metadata-stripped test and read-only cells
+    come back from the release, and nbgrader's OverwriteCells then restores
+    their hidden tests from the gradebook.
+
+`ResilientExecute`  (replaces nbgrader's Execute)
+    Runs the notebook across the grading boundary (`mlkit.grading.boundary`):
+    the kernel nbgrader starts is the trusted grading kernel, which runs the
+    test cells and the checking library; answer cells and the student's own
+    cells are sent to a sandboxed student process instead, and the release's
+    read-only set-up cells run on both sides.  A kernel that dies or a cell that
+    times out stops the notebook: cells already run keep their points, every
+    remaining test cell gets an error naming the reason, and the notebook is
+    recorded, not left as "needs autograding".  A stopped student process
+    (it died, hung or broke the protocol) is recorded the same way.  If this
+    machine cannot sandbox student code, grading stops before the first
+    notebook (`SandboxUnavailable`) unless `allow_unsandboxed` is set.
+
+`LimitOutputSize`  (after execution)
+    Caps each output's text, so a 20 MB print cannot bloat the gradebook's
+    notebooks or the feedback.
+
+`RecordGradingIssues`  (after SaveAutoGrades)
+    Writes the reason into the gradebook as the answer cells' automatic
+    comment (nbgrader's own Comment table), so the formgrader shows it and
+    `mlkit.reports.export.GradesWithIssuesExportPlugin` exports it.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import copy
+import functools
+import os
+import time
+from queue import Empty
+
+import nbformat
+import zmq
+from nbconvert.exporters import NotebookExporter
+from nbformat.notebooknode import NotebookNode
+from nbgrader import utils
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Bool, Float, Integer
+
+from mlkit.grading import sandbox
+
+ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
+OWN_CELL_KEY = "mlkit_student_cell"  # cell metadata: a code cell of the student's own, placed by RebuildFromRelease
+
+
+def _issue(store: dict) -> dict:
+    """The grading issue kept in `store` (notebook metadata or nbconvert resources), created empty if absent."""
+    return store.setdefault(ISSUE_KEY, {"reasons": []})
+
+
+def _course_root(preprocessor) -> str:
+    return preprocessor.config.CourseDirectory.get("root", os.getcwd())
+
+
+def _is_answer(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("solution")) and not meta.get("grade") and cell.cell_type == "code"
+
+
+def _is_student_text_answer(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("solution")) and bool(meta.get("grade"))
+
+
+def _defined_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+
+
+class TolerantNotebookExporter(NotebookExporter):
+    """Reads what can be read; an unreadable file becomes an empty notebook carrying the reason."""
+
+    def from_filename(self, filename, resources=None, **kw):
+        try:
+            with open(filename, "rb") as handle:
+                raw = handle.read()
+            text = raw.decode("utf-8")
+            nb = nbformat.reads(text, as_version=4)
+            nbformat.validate(nb)
+        except Exception as error:  # any way a file can fail to be a notebook
+            reason = f"the submitted notebook could not be read ({type(error).__name__}: {str(error)[:200]})"
+            nb = nbformat.v4.new_notebook()
+            _issue(nb.metadata)["reasons"].append(reason)
+        # The kernel (and the student process) start in the notebook's own folder, as
+        # nbconvert's own from_filename would have it, never in the folder grading started from.
+        resources = resources if resources is not None else {}
+        if not isinstance(resources.get("metadata"), dict):
+            resources["metadata"] = {}
+        resources["metadata"]["name"] = os.path.splitext(os.path.basename(filename))[0]
+        resources["metadata"]["path"] = os.path.dirname(os.path.abspath(filename))
+        return self.from_notebook_node(nb, resources=resources, **kw)
+
+
+class RebuildFromRelease(NbGraderPreprocessor):
+    """Rebuild the notebook from the release's cells, keeping only the student's answers and own code."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        path = os.path.join(_course_root(self), "release", info["assignment"], info["notebook"] + ".ipynb")
+        release = nbformat.read(path, as_version=4)
+        issue = copy.deepcopy(_issue(nb.metadata))  # what the reader found (an unreadable file)
+
+        answers: dict[str, NotebookNode] = {}
+        unmarked_code: list[NotebookNode] = []
+        # Cells the release has without nbgrader metadata (the pictures, the real data) are
+        # taken from the release; an unmarked cell with another id is the student's own code.
+        release_plain_ids = {cell.get("id") for cell in release.cells if not cell.metadata.get("nbgrader")}
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id and cell.metadata["nbgrader"].get("solution"):
+                answers.setdefault(grade_id, cell)  # a duplicate answer cell: the first one counts
+            elif not cell.metadata.get("nbgrader") and cell.cell_type == "code" and cell.get("id") not in release_plain_ids:
+                unmarked_code.append(cell)
+
+        rebuilt, own_cells_placed, repaired = [], False, []
+        for template in release.cells:
+            cell = copy.deepcopy(template)
+            if _is_answer(template) or _is_student_text_answer(template):
+                grade_id = template.metadata["nbgrader"]["grade_id"]
+                student = answers.get(grade_id)
+                if student is None and _is_answer(template):
+                    student = self._find_stripped_answer(template, unmarked_code)
+                    if student is not None:
+                        repaired.append(f"answer cell {grade_id!r} had lost its nbgrader metadata")
+                if student is not None and student.cell_type == template.cell_type:
+                    cell.source = student.source
+                elif student is None:
+                    repaired.append(f"answer cell {grade_id!r} was missing")
+                if _is_answer(template) and not own_cells_placed:
+                    # The student's own code cells run just before the first answer cell.
+                    for own in unmarked_code:
+                        rebuilt.append(nbformat.v4.new_code_cell(own.source, metadata={OWN_CELL_KEY: True}))
+                    own_cells_placed = True
+            rebuilt.append(cell)
+
+        if repaired:
+            issue["reasons"].append("structure repaired from the release: " + "; ".join(repaired))
+        nb.cells = rebuilt
+        nb.metadata = copy.deepcopy(release.metadata)
+        nb.metadata[ISSUE_KEY] = issue
+        return nb, resources
+
+    @staticmethod
+    def _find_stripped_answer(template, candidates):
+        wanted = _defined_names(template.source)
+        if not wanted:
+            return None
+        for index, cell in enumerate(candidates):
+            if wanted <= _defined_names(cell.source):
+                return candidates.pop(index)
+        return None
+
+
+class ResilientExecute(Execute):
+    """nbgrader's Execute across the grading boundary; a dead or stuck kernel ends the notebook with a reason."""
+
+    notebook_timeout = Integer(
+        240, help="Seconds of execution allowed for one notebook; each cell also has `timeout`."
+    ).tag(config=True)
+    allow_unsandboxed = Bool(
+        False, help="Run student code in a plain separate process where this machine cannot sandbox it "
+                    "(see the README's sandbox matrix). Off: grading refuses to start there."
+    ).tag(config=True)
+    student_call_seconds = Float(
+        20.0, help="Seconds one request to the student process may take (a call, an attribute, an answer "
+                   "cell) before the student process is stopped; below `timeout`, so the cell can still report it."
+    ).tag(config=True)
+
+    def create_kernel_manager(self):
+        manager = super().create_kernel_manager()
+        make_client = manager.client
+
+        def client(**kwargs):
+            # The client connects before the new kernel listens; ZeroMQ's default wait before retrying
+            # a refused connection (100 ms) would then be most of a forked kernel's start-up.
+            kernel_client = make_client(**kwargs)
+            kernel_client.context.setsockopt(zmq.RECONNECT_IVL, 5)
+            kernel_client.wait_for_ready = functools.partial(_wait_for_ready, kernel_client)
+            return kernel_client
+
+        manager.client = client
+        return manager
+
+    def preprocess_cell(self, cell, resources, index):
+        self._mlkit_index = index
+        side = _side(cell)
+        if side == "trusted":
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        else:
+            # The kernel receives a call that hands the cell's text to the student process; the
+            # notebook keeps the student's own source.
+            source = cell.source
+            label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+            encoded = base64.b64encode(source.encode("utf-8")).decode("ascii")
+            cell.source = (f"__import__('mlkit.grading.boundary').grading.boundary.run_student_cell("
+                           f"{encoded!r}, {label!r}, {self.allow_unsandboxed!r}, {side == 'both'!r}, "
+                           f"{self.student_call_seconds!r})")
+            try:
+                cell, resources = super().preprocess_cell(cell, resources, index)
+            finally:
+                cell.source = source
+        self._note_stopped_student(cell, resources)
+        return cell, resources
+
+    def _note_stopped_student(self, cell, resources) -> None:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") in ("StudentProcessStopped",
+                                                                                 "SandboxUnavailable"):
+                reason = f"student code stopped: {output.get('evalue', '')}"
+                reasons = _issue(resources)["reasons"]
+                if not any(r.startswith("student code stopped") for r in reasons):
+                    reasons.append(reason)
+
+    def preprocess(self, nb, resources=None, km=None):
+        sandbox.require(self.allow_unsandboxed)
+        deadline = time.monotonic() + self.notebook_timeout
+        self.timeout_func = lambda cell: max(1, min(self.timeout, int(deadline - time.monotonic())))
+        self._mlkit_index = -1
+        try:
+            return super().preprocess(nb, resources, km=km)
+        except Exception as error:  # DeadKernelError, CellTimeoutError, RuntimeError from nbclient, ...
+            reason = self._describe(error)
+            stopped_at = max(self._mlkit_index, 0)
+            issue = _issue(resources)
+            issue["reasons"].append(f"grading stopped at cell {stopped_at + 1}: {reason}")
+            for position, cell in enumerate(nb.cells):
+                if position >= stopped_at and cell.cell_type == "code" and utils.is_grade(cell):
+                    cell.outputs.append(nbformat.v4.new_output(
+                        "error", ename="GradingStopped", evalue=reason, traceback=[f"GradingStopped: {reason}"]))
+            return nb, resources
+
+    @staticmethod
+    def _describe(error: Exception) -> str:
+        name = type(error).__name__
+        if name == "DeadKernelError":
+            return "the grading kernel died; later tests could not run"
+        if name in ("CellTimeoutError", "TimeoutError"):
+            return "a cell ran past the time limit (an endless loop?); later tests could not run"
+        return f"{name}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+
+
+async def _wait_for_ready(client, timeout: float | None = None) -> None:
+    """jupyter_client's handshake with a new kernel (a kernel_info reply on shell, then a message on IOPub),
+    without its last step, waiting for 0.2 s of silence on IOPub: nbclient keeps only the messages of
+    the request it sent, so nothing the kernel published at start-up can reach a cell's outputs."""
+    deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+    while True:
+        client.kernel_info()
+        try:
+            reply = await client.shell_channel.get_msg(timeout=1)
+        except Empty:
+            reply = None
+        if reply is not None and reply["msg_type"] == "kernel_info_reply":
+            try:
+                await client.iopub_channel.get_msg(timeout=0.2)
+            except Empty:
+                pass  # IOPub not connected yet: ask again
+            else:
+                client._handle_kernel_info_reply(reply)
+                return
+        if not await client._async_is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+
+def _side(cell) -> str:
+    """Where a cell runs while grading: "trusted" (the grading kernel), "student", or "both".
+
+    Test cells and the release's own plain cells (pictures, real data; cells
+    RebuildFromRelease took from the release) run in the trusted kernel; the
+    release's read-only set-up code runs on both sides; answer cells and the
+    student's own cells run only in the student process.
+    """
+    if cell.cell_type != "code":
+        return "trusted"
+    meta = cell.metadata.get("nbgrader", {})
+    if cell.metadata.get(OWN_CELL_KEY) or meta.get("solution"):
+        return "student"
+    if meta.get("grade"):
+        return "trusted"
+    if meta.get("locked"):
+        return "both"
+    return "trusted"
+
+
+class LimitOutputSize(NbGraderPreprocessor):
+    """Truncate every text output to `max_chars` characters."""
+
+    max_chars = Integer(20_000).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream" and len(output.text) > self.max_chars:
+                output.text = output.text[: self.max_chars] + f"\n... [output truncated to {self.max_chars} characters]\n"
+            elif output.output_type == "error":
+                output.evalue = output.evalue[: self.max_chars]
+                output.traceback = [line[: self.max_chars] for line in output.traceback[-50:]]
+            elif "data" in output:
+                for mime, value in list(output.data.items()):
+                    if isinstance(value, str) and len(value) > self.max_chars:
+                        output.data[mime] = value[: self.max_chars] + "\n... [truncated]"
+        return cell, resources
+
+
+class ReadGradingIssues(NbGraderPreprocessor):
+    """Carry the sanitize steps' reasons (notebook metadata) into `resources` before metadata is cleared."""
+
+    def preprocess(self, nb, resources):
+        resources[ISSUE_KEY] = copy.deepcopy(_issue(nb.metadata))
+        return nb, resources
+
+
+class RecordGradingIssues(NbGraderPreprocessor):
+    """Write the reasons into the gradebook as the answer cells' automatic comments."""
+
+    def preprocess(self, nb, resources):
+        issue = _issue(resources)
+        info = resources["nbgrader"]
+        text = " | ".join(issue["reasons"])
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            written = {g.name for g in notebook.grades if g.cell.cell_type == "markdown"}
+            if text:
+                for comment in notebook.comments:
+                    if comment.name not in written:  # the answer cells' comments, not the written answer's
+                        comment.auto_comment = text
+            gb.db.commit()
+        return nb, resources
+
+
+def grading_issue(gb: Gradebook, student: str, assignment: str, notebook: str) -> str:
+    """The recorded reason for one submitted notebook ('' if none)."""
+    try:
+        nb = gb.find_submission_notebook(notebook, assignment, student)
+    except MissingEntry:
+        return ""
+    return next((c.auto_comment for c in nb.comments
+                 if c.auto_comment and c.auto_comment != "No response."), "")

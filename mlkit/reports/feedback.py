@@ -1,0 +1,116 @@
+"""nbgrader preprocessors for the feedback students read.
+
+All run inside `nbgrader generate_feedback` (listed in `nbgrader_config.py`):
+
+`AddCheckSummary` puts a table at the top of the report: every check, its
+points, passed or not, and for a failure the diagnosed mistake in one
+sentence with a hint (see `mlkit.reports.results`).
+
+`RedactHiddenTests`: stock feedback shows the autograded notebook as is,
+which includes the hidden tests' source and tracebacks quoting their lines.
+This keeps what a student should see (the visible tests, every failure's
+one-sentence message, what the tests printed) and drops the rest.
+
+`RenderMathOffline` turns the LaTeX of Markdown cells into MathML
+(`mlkit.reports.mathml`), and the course's HTML template (`mlkit/reports/templates/offline`)
+leaves out nbconvert's MathJax, which is loaded from a CDN: feedback reads
+the same with no network.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+from nbconvert.exporters import HTMLExporter
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from mlkit.reports import mathml
+from mlkit.checks import DIAGNOSIS_MIME
+from mlkit.reports.results import SUMMARY_CSS, check_results, summary_table_html
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def strip_hidden_regions(source: str, begin: str, end: str, placeholder: str) -> str:
+    """Replace every `begin`..`end` block (markers included) by `placeholder` at the same indent."""
+    out: list[str] = []
+    hiding = False
+    for line in source.splitlines():
+        if not hiding and line.strip() == begin:
+            hiding = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(indent + placeholder)
+        elif hiding and line.strip() == end:
+            hiding = False
+        elif not hiding:
+            out.append(line)
+    return "\n".join(out)
+
+
+def is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def error_summary(output) -> list[str]:
+    """The one line a student needs from an error: its type and message."""
+    return [f"{output.get('ename', 'Error')}: {ANSI_ESCAPE.sub('', output.get('evalue', ''))}"]
+
+
+class RedactHiddenTests(NbGraderPreprocessor):
+    """Hide hidden-test source and traceback lines; keep failure messages."""
+
+    begin_test_delimeter = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
+    end_test_delimeter = Unicode("END HIDDEN TESTS").tag(config=True)
+    placeholder = Unicode("# (hidden tests: not shown in feedback)").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        if is_test_cell(cell):
+            cell.source = strip_hidden_regions(
+                cell.source, f"### {self.begin_test_delimeter}", f"### {self.end_test_delimeter}", self.placeholder
+            )
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                output.traceback = error_summary(output)
+            elif output.output_type == "display_data" and DIAGNOSIS_MIME in output.get("data", {}):
+                # The diagnosis is shown as the error line already; this raw
+                # form is for the reports, not for reading.
+                continue
+            kept.append(output)
+        cell.outputs = kept
+        return cell, resources
+
+
+class AddCheckSummary(NbGraderPreprocessor):
+    """Insert the summary table of checks as the report's first cell."""
+
+    def preprocess(self, nb, resources):
+        results = check_results(nb, resources["nbgrader"]["assignment"])
+        if results:
+            table = summary_table_html(results, title="Summary of the automatic checks")
+            cell = nbformat.v4.new_markdown_cell(f"<style>{SUMMARY_CSS}</style>\n\n{table}")
+            cell.metadata["mlkit"] = {"summary": True}
+            nb.cells.insert(0, cell)
+        return nb, resources
+
+
+class RenderMathOffline(NbGraderPreprocessor):
+    """LaTeX in Markdown cells becomes MathML, which browsers draw without MathJax or a network."""
+
+    def preprocess(self, nb, resources):
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and mathml.has_math(cell.source):
+                cell.source = mathml.markdown_with_mathml(cell.source)
+        return nb, resources
+
+
+class OfflineFeedbackExporter(HTMLExporter):
+    """The exporter of feedback pages (GenerateFeedback.exporter_class), configured on its own.
+
+    The course sets its template (`mlkit/reports/templates/offline`) for this class alone: nbgrader's
+    formgrader renders its pages with HTMLExporter too, and needs its own template there."""
