@@ -288,7 +288,7 @@ def _explanation(root: Path) -> dict:
 
 def _frame(page, path: str):
     """The page's frame showing `path` (JupyterLab shows the formgrader in an iframe)."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine (the whole suite on two cores) is slow to load it
     while time.monotonic() < deadline:
         for frame in page.frames:
             if path in frame.url:
