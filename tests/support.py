@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import functools
 import html
+import os
 import re
+import secrets
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -155,3 +161,43 @@ def gradebook_rows(root: Path, students: list[str] | None = None, db_url: str | 
     rows = sorted((tuple(int(value) if isinstance(value, bool) else value for value in row) for row in rows),
                   key=lambda row: [str(value) for value in row])  # one order whatever the database's collation
     return [row for row in rows if students is None or row[0] in students]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """A real `jupyter lab` server working in `folder`, on a free port with a random token (the browser tests)."""
+
+    def __init__(self, folder: Path, env: dict[str, str], log: Path):
+        self.port, self.token = _free_port(), secrets.token_hex(16)
+        env = {**env, "JUPYTERLAB_WORKSPACES_DIR": str(log.with_suffix(".workspaces"))}  # each its own layout
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root",
+             f"--port={self.port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
+             f"--ServerApp.root_dir={folder}", "--LabApp.news_url="],
+            cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"), start_new_session=True)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.base}/api/status?token={self.token}", timeout=2)
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"JupyterLab did not start; see {log}")
+                time.sleep(0.5)
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path}{'&' if '?' in path else '?'}token={self.token}"
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, 9)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=30)

@@ -21,12 +21,9 @@ of every step are kept in test-artifacts/exchange-*.png.
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -36,7 +33,7 @@ from nbgrader.utils import get_username
 
 from mlkit import course
 from mlkit.authoring import catalog
-from support import ARTIFACTS, CHROMIUM, gradebook_rows
+from support import ARTIFACTS, CHROMIUM, JupyterLab, gradebook_rows
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="needs chromium"), pytest.mark.xdist_group("exchange")]
 ASSIGNMENT = "01_linear_regression"
@@ -47,46 +44,6 @@ EXPLANATION = ("The loss is a convex quadratic in w and b, so wherever its gradi
                "global minimum; least squares solves for that point directly, and gradient descent walks to it "
                "when the step is small enough.")
 INSTRUCTOR_COMMENT = "Right about convexity; say why the step size must stay below 2/L."
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Lab:
-    """`jupyter lab` working in `folder`, on a free port with a random token."""
-
-    def __init__(self, folder: Path, env: dict[str, str], log: Path):
-        self.port, self.token = _free_port(), secrets.token_hex(16)
-        env = {**env, "JUPYTERLAB_WORKSPACES_DIR": str(log.with_suffix(".workspaces"))}  # each its own layout
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root",
-             f"--port={self.port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
-             f"--ServerApp.root_dir={folder}", "--LabApp.news_url="],
-            cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"), start_new_session=True)
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.base}/api/status?token={self.token}", timeout=2)
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError(f"JupyterLab did not start; see {log}")
-                time.sleep(0.5)
-
-    def url(self, path: str) -> str:
-        return f"{self.base}/{path}{'&' if '?' in path else '?'}token={self.token}"
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.process.pid, 9)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=30)
 
 
 @pytest.fixture()
@@ -139,7 +96,7 @@ def _student_answers(fetched: Path) -> None:
     nbformat.write(catalog.fill_answers(nb, catalog.reference_answers(ASSIGNMENT), ASSIGNMENT), fetched)
 
 
-def _write_explanation(page, lab: Lab, notebook: Path) -> None:
+def _write_explanation(page, lab: JupyterLab, notebook: Path) -> None:
     """The student opens the notebook in JupyterLab, types the 60-second explanation and saves."""
     page.goto(lab.url(f"lab/tree/{ASSIGNMENT}/{NOTEBOOK}.ipynb"))
     cell = page.locator(".jp-Notebook .jp-MarkdownCell", has_text="YOUR ANSWER HERE").first
@@ -168,7 +125,7 @@ def test_release_fetch_submit_collect_grade_feedback(one_machine):
     course.nbgrader(root, "release_assignment", ASSIGNMENT, "--force")
     assert (exchange / "numpy-ml-from-scratch" / "outbound" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists()
 
-    student_lab = Lab(home, env, work / "student-lab.log")
+    student_lab = JupyterLab(home, env, work / "student-lab.log")
     instructor_lab = None
     try:
         with sync_playwright() as kit:
@@ -217,7 +174,7 @@ def test_release_fetch_submit_collect_grade_feedback(one_machine):
                 assert _explanation(root) == {"needs_manual_grade": 1, "manual_score": None,  # for the instructor
                                               "manual_comment": None}
 
-                instructor_lab = Lab(root, env, work / "instructor-lab.log")
+                instructor_lab = JupyterLab(root, env, work / "instructor-lab.log")
                 page.goto(instructor_lab.url("lab"))
                 page.wait_for_selector("#jp-main-dock-panel")
                 page.locator("div.lm-MenuBar-itemLabel", has_text="Nbgrader").click()
@@ -247,12 +204,11 @@ def test_release_fetch_submit_collect_grade_feedback(one_machine):
                     _open_assignments_tab(page)
                 submitted = _rows(page, "submitted")
                 submitted.first.locator("button", has_text="Fetch Feedback").click()
-                feedback_files = []
-                _wait_for(lambda: feedback_files.extend((home / ASSIGNMENT / "feedback").glob(f"*/{NOTEBOOK}.html"))
-                          or feedback_files, "the feedback never arrived in the student's folder")
+                fetched_feedback = lambda: sorted((home / ASSIGNMENT / "feedback").glob(f"*/{NOTEBOOK}.html"))  # noqa: E731
+                _wait_for(fetched_feedback, "the feedback never arrived in the student's folder")
                 page.locator("#submitted_assignments_list", has_text="view feedback").wait_for()
                 _shot(page, "6-feedback-fetched")
-                feedback = feedback_files[0]
+                (feedback,) = fetched_feedback()
                 page.goto(feedback.as_uri())
                 page.wait_for_load_state("load")
                 _shot(page, "7-feedback")

@@ -11,13 +11,7 @@ The screenshot is kept in test-artifacts/.
 from __future__ import annotations
 
 import os
-import secrets
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -25,16 +19,10 @@ import pytest
 from mlkit.authoring import catalog
 from mlkit.study import history as histories
 from mlkit.study import practice
-from support import ARTIFACTS, CHROMIUM
+from support import ARTIFACTS, CHROMIUM, JupyterLab
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="needs chromium"), pytest.mark.xdist_group("jupyterlab")]
 ASSIGNMENT = "07_knn"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()
@@ -44,29 +32,15 @@ def lab(tmp_path):
     session = practice.start(workspace, ASSIGNMENT, mock=True)
     nb = nbformat.read(session.notebook, as_version=4)  # what the learner typed:
     nbformat.write(catalog.fill_answers(nb, catalog.reference_answers(ASSIGNMENT), ASSIGNMENT), session.notebook)
-    port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "MLKIT_SELFSTUDY": str(workspace), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-ws")}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workspace}",
-         "--LabApp.news_url=", "--ServerApp.disable_check_xsrf=False"],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "jupyterlab.log", "w"), start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("JupyterLab did not start")
-            time.sleep(0.5)
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    try:
+        server = JupyterLab(workspace, env, tmp_path / "jupyterlab.log")
+    except RuntimeError as error:
+        pytest.fail(str(error))
     relative = session.notebook.relative_to(workspace).as_posix()
-    yield workspace, f"{base}/lab/tree/{relative}?token={token}", session
-    os.killpg(server.pid, 9)
-    server.wait(timeout=30)
+    yield workspace, server.url(f"lab/tree/{relative}"), session
+    server.stop()
 
 
 def test_the_last_cell_grades_the_notebook_in_jupyterlab(lab):
