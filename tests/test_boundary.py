@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlkit import checks
 from mlkit.grading import boundary, sandbox, wire
 
 pytestmark = pytest.mark.skipif(sandbox.detect().name == "none", reason="needs a sandbox (bubblewrap)")
@@ -52,14 +53,27 @@ def call_back(function, value):
 
 def peek(grader_object, name):
     return getattr(grader_object, name)
+
+def make_and_use(model_class, X, method):
+    return getattr(model_class(), method)(X)
 '''
+
+
+EXPORTS = frozenset({"Model", "call_back", "peek", "make_and_use", "len", "isinstance", "check"})
+
+
+def start(folder: Path) -> boundary.StudentProcess:
+    """A student process whose tests are this module's functions (in a kernel: the test cells')."""
+    process = boundary.StudentProcess(folder, sandbox.Folder(None, None))
+    process.test_module = __name__
+    return process
 
 
 @pytest.fixture(scope="module")
 def student(tmp_path_factory):
-    process = boundary.StudentProcess(Path(tmp_path_factory.mktemp("notebook")))
+    process = start(Path(tmp_path_factory.mktemp("notebook")))
     namespace: dict = {}
-    process.run_cell(ANSWER, "answer", namespace)
+    process.run_cell(ANSWER, "answer", namespace, EXPORTS)
     yield process, namespace
     process.close()
 
@@ -82,11 +96,33 @@ def test_identity_data_and_printed_output(student, capsys):
     assert first is model and second is model
 
 
-def test_in_place_changes_reach_the_callers_array(student):
+def test_in_place_changes_never_reach_the_callers_array_but_are_reported(student):
     _, names = student
     X = np.ones(3)
     names["Model"]().scale_in_place(X)
-    assert np.array_equal(X, [2.0, 2.0, 2.0])
+    assert np.array_equal(X, [1.0, 1.0, 1.0]), "the grader's array was written by the student's code"
+    _, changed = checks.call_watching_arguments(names["Model"]().scale_in_place, X)
+    assert changed == [0] and np.array_equal(X, [1.0, 1.0, 1.0])
+    _, changed = checks.call_watching_arguments(names["Model"]().sigmoid, X)
+    assert changed == []
+
+
+def test_the_same_observation_in_one_process():
+    def scale_in_place(X, factor):
+        X *= factor
+
+    X = np.ones(3)
+    assert checks.call_watching_arguments(scale_in_place, X, factor=2.0)[1] == [0]
+    assert checks.call_watching_arguments(scale_in_place, X, factor=1.0)[1] == []
+
+
+def test_only_the_release_names_reach_the_tests_and_never_over_builtins(student):
+    process, _ = student
+    namespace = {"check": "the grader's"}
+    process.run_cell("len = lambda x: 7\nisinstance = lambda *a: True\ncheck = None\nExtra = 1\n"
+                     "class Model2:\n    pass\n", "answer", namespace, EXPORTS | {"Model2"})
+    assert "len" not in namespace and "isinstance" not in namespace and "Extra" not in namespace
+    assert namespace["check"] == "the grader's" and type(namespace["Model2"]) is boundary.StudentObject
 
 
 def test_exceptions_keep_builtin_types_and_messages(student):
@@ -148,8 +184,26 @@ def test_callbacks_reach_public_methods_only(student):
             names["peek"](grader, name)
     # The student side's own stand-in class, not the grader's class.
     assert type(names["peek"](grader, "__class__")) is boundary.StudentObject
-    with pytest.raises(TypeError):  # an attribute that is not a method cannot be called for its value
+    with pytest.raises(AttributeError):  # an attribute that is not a method cannot be called for its value
         names["peek"](grader, "secret")()
+
+
+def test_library_objects_never_become_handles(student, tmp_path):
+    _, names = student
+    for grader_object in (np.integer, np, len, np.save, np.random.default_rng(0), np.ndarray.tofile, type,
+                          (lambda: None).__code__):
+        with pytest.raises(TypeError, match="cannot be handed to student code"):
+            names["call_back"](grader_object, 1.0)
+
+    class Model(dict):
+        def fit(self, X):
+            return float(X.sum())
+
+    # A class of the tests' may be called, and its instances' own methods, nothing inherited from a library.
+    assert names["make_and_use"](Model, np.ones(3), "fit") == 3.0
+    for method in ("keys", "clear", "_private"):
+        with pytest.raises(AttributeError):
+            names["make_and_use"](Model, np.ones(3), method)
 
 
 def test_data_that_is_not_data_arrives_as_a_handle(student):
@@ -167,9 +221,9 @@ def test_a_malformed_frame_is_refused_by_the_decoder():
 
 
 def test_a_stopped_process_says_why_and_stays_stopped(tmp_path):
-    process = boundary.StudentProcess(tmp_path)
+    process = start(tmp_path)
     namespace: dict = {}
-    process.run_cell("import os\ndef die():\n    os._exit(3)\n", "answer", namespace)
+    process.run_cell("import os\ndef die():\n    os._exit(3)\n", "answer", namespace, frozenset({"die"}))
     with pytest.raises(boundary.StudentProcessStopped, match="exit code 3"):
         namespace["die"]()
     with pytest.raises(boundary.StudentProcessStopped, match="stopped earlier"):

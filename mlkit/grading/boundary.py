@@ -43,6 +43,7 @@ import shutil
 import signal
 import sys
 import time
+import types
 import warnings
 from pathlib import Path
 
@@ -128,6 +129,13 @@ class StudentObject:
     def __call__(self, *args, **kwargs):
         return self._mlkit_request("call", args, kwargs)
 
+    def __mlkit_call_watching__(self, args: tuple, kwargs: dict):
+        """Call it; returns (result, the argument keys whose arrays the call changed in place)."""
+        link = object.__getattribute__(self, "_mlkit_link")
+        link.changed_arguments = ()
+        result = self._mlkit_request("call", args, kwargs)
+        return result, link.changed_arguments
+
     def __len__(self):
         return self._mlkit_request("op", "len", ())
 
@@ -166,11 +174,14 @@ RANDOM = wire.GlobalRandomTracker()
 class StudentProcess:
     """One notebook's student process, and the grader's end of the link to it."""
 
-    def __init__(self, workdir: Path, allow_unsandboxed: bool = False, call_seconds: float = CALL_SECONDS):
+    def __init__(self, workdir: Path, folder: "sandbox.Folder", allow_unsandboxed: bool = False,
+                 call_seconds: float = CALL_SECONDS):
         self.call_seconds = call_seconds
         self.mode = mode = sandbox.require(allow_unsandboxed)
         self.stopped: str | None = None
         self.sort_recorders: list[list] = []     # lists that mlkit.checks.record_sorts is filling
+        self.changed_arguments: tuple = ()       # what the last call changed in place, never written back
+        self.test_module = TEST_MODULE           # grader objects defined there may be handed to student code
         self.errstate_sent: dict | None = None
         self.proxies: dict[int, StudentObject] = {}
         self.objects: dict[int, object] = {}     # grader objects the student holds handles to
@@ -178,7 +189,8 @@ class StudentProcess:
         request_read, self.request_fd = os.pipe()
         self.reply_fd, reply_write = os.pipe()
         try:
-            self.process, self.cleanup = sandbox.start(workdir, request_read, reply_write, mode, sandbox.student_uid())
+            self.process, self.cleanup = sandbox.start(workdir, folder, request_read, reply_write, mode,
+                                                       sandbox.student_uid())
         finally:
             os.close(request_read)
             os.close(reply_write)
@@ -197,6 +209,9 @@ class StudentProcess:
     def to_wire(self, obj):
         if type(obj) is StudentObject:
             return wire.Ref(object.__getattribute__(obj, "_mlkit_id"))
+        if not may_hand_over(obj, self.test_module):
+            raise TypeError(f"a grader {type(obj).__name__} cannot be handed to student code: only functions, "
+                            "classes and their instances defined in the test cells can")
         number = self.numbers.get(id(obj))
         if number is None:
             number = len(self.objects) + 1
@@ -215,8 +230,11 @@ class StudentProcess:
         raise wire.WireError(f"the student process named an object it was never given ({marker!r})")
 
     def _send(self, message) -> None:
+        self._write(wire.encode(message, self.to_wire))
+
+    def _write(self, payload: bytes) -> None:
         try:
-            wire.write_frame(self.request_fd, wire.encode(message, self.to_wire))
+            wire.write_frame(self.request_fd, payload)
         except (BrokenPipeError, OSError) as error:
             self.stop(f"the student process is gone ({self._exit_description() or error})")
             raise StudentProcessStopped(self.stopped) from None
@@ -276,7 +294,7 @@ class StudentProcess:
             if type(entry) is tuple and len(entry) == 2 and all(type(x) is str for x in entry):
                 warnings.warn_explicit(entry[1], WARNINGS.get(entry[0], UserWarning), "<student code>", 0)
         if message[0] == "call":
-            _write_back(message[2], message[3], mutated)
+            self.changed_arguments = _changed_keys(message[2], message[3], mutated)
         if status == "ok":
             return value
         if type(value) is tuple and len(value) == 3 and all(type(x) is str for x in value):
@@ -294,7 +312,8 @@ class StudentProcess:
                     calls.append(entry)
 
     def _serve_callback(self, target, method, args, kwargs) -> None:
-        """Student code calls a grader object (or one of its public methods) with data."""
+        """Student code calls a grader object it was handed (a test's function or class, or a public
+        method of an instance of a test's class) with data; nothing else of the grader is reachable."""
         watched = [(k, v, v.tobytes()) for k, v in [*enumerate(args if type(args) is tuple else ()),
                                                     *(kwargs.items() if type(kwargs) is dict else ())]
                    if wire.is_data_array(v)]
@@ -303,32 +322,31 @@ class StudentProcess:
                 raise TypeError("only grader objects handed to student code can be called back")
             if type(args) is not tuple or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
                 raise TypeError("malformed call arguments")
-            if method is None:
-                function = target
-            elif type(method) is str and method.isidentifier() and not method.startswith("_"):
-                function = getattr(target, method)
-            else:
-                raise AttributeError(f"a grader object has no accessible attribute {method!r}")
-            if not callable(function):
-                raise TypeError(f"{method!r} of a grader object is not callable")
+            function = callable_part(target, method, self.test_module)
             value = function(*args, **kwargs)
             changed = [(k, v) for k, v, before in watched if v.tobytes() != before]
             answer = ("return", "ok", value, changed)
+            payload = wire.encode(answer, self.to_wire)
         except Exception as error:
-            answer = ("return", "error", (type(error).__name__, str(error)[:4000]), [])
-        self._send(answer)
+            payload = wire.encode(("return", "error", (type(error).__name__, str(error)[:4000]), []), self.to_wire)
+        self._write(payload)
 
     # -- cells ------------------------------------------------------------------------------------
 
-    def run_cell(self, source: str, label: str, namespace: dict) -> None:
-        """Run an answer cell in the student process; bind what it defined in `namespace`."""
+    def run_cell(self, source: str, label: str, namespace: dict, exports: frozenset[str]) -> None:
+        """Run an answer cell in the student process; bind in `namespace` the names of `exports` it defined.
+
+        `exports` are the names the release's answer cells define (the notebook's API and its helpers):
+        nothing else a submission defines reaches the tests, so a student's `len`, `int` or `check`
+        never stands in for the builtin or the grader's own name in a test cell.
+        """
         result = self.request(("exec", source, label))
         if not (type(result) is dict and type(result.get("names")) is dict):
             self.stop("the student process sent a malformed cell result")
             raise StudentProcessStopped(self.stopped)
         theirs = namespace.setdefault("__mlkit_student_names__", set())
         for name, value in result["names"].items():
-            if type(name) is not str or not name.isidentifier():
+            if type(name) is not str or name not in exports or name in _BUILTIN_NAMES:
                 continue
             # Names of the grader's own (np, the checking helpers) are never replaced by the student's.
             if name not in namespace or name in theirs:
@@ -392,26 +410,64 @@ class StudentProcess:
         return lines[-1][:300] if lines else ""
 
 
-_MISSING = object()
+# -- what of the grader student code may hold ----------------------------------------------------------
+
+TEST_MODULE = "__main__"        # the grading kernel's user namespace: where test cells define things
 
 
-def _write_back(args, kwargs, changed) -> None:
-    """Copy the student's in-place changes into the caller's arrays."""
+def may_hand_over(obj, tests: str = TEST_MODULE) -> bool:
+    """Whether a grader object may reach student code as a handle: a function or class a test cell
+    defined, an instance of such a class, or a method bound to one.  Never a module, a builtin, a
+    library's function or type (NumPy's included), whose attributes would reach the grading machine."""
+    kind = type(obj)
+    if kind is types.FunctionType:
+        return obj.__module__ == tests
+    if kind is types.MethodType:
+        return type(obj.__func__) is types.FunctionType and obj.__func__.__module__ == tests \
+            and may_hand_over(obj.__self__, tests)
+    if isinstance(obj, type):
+        return kind is type and obj.__module__ == tests
+    return type(kind) is type and kind.__module__ == tests
+
+
+def callable_part(target, method, tests: str = TEST_MODULE):
+    """What a callback may call: the handed-over function or class itself (`method` None), or a public
+    method that an instance's own test-defined class defines as a plain function."""
+    if method is None:
+        if type(target) is types.FunctionType or isinstance(target, type) or type(target) is types.MethodType:
+            return target
+        raise TypeError("this grader object cannot be called")
+    if type(method) is not str or not method.isidentifier() or method.startswith("_") \
+            or isinstance(target, type) or type(target) in (types.FunctionType, types.MethodType):
+        raise AttributeError(f"a grader object has no accessible attribute {method!r}")
+    for klass in type(target).__mro__:
+        if klass is object:
+            break
+        found = klass.__dict__.get(method)
+        if found is not None:
+            if type(found) is types.FunctionType and klass.__module__ == tests:
+                return types.MethodType(found, target)
+            break
+    raise AttributeError(f"a grader object has no accessible method {method!r}")
+
+
+_BUILTIN_NAMES = frozenset(vars(builtins))
+
+
+def _changed_keys(args, kwargs, changed) -> tuple:
+    """Which array arguments of a call the student's code changed in place (positions and keyword names).
+
+    The caller's arrays are never written to: a test keeps its inputs to compute references from.
+    `mlkit.checks.call_watching_arguments` reads this to tell the test what changed."""
     if type(changed) is not list:
-        return
+        return ()
+    keys = []
     for entry in changed:
-        if not (type(entry) is tuple and len(entry) == 2):
-            continue
-        key, value = entry
-        if type(key) is int and 0 <= key < len(args):
-            target = args[key]
-        elif type(key) is str:
-            target = kwargs.get(key)
-        else:
-            continue
-        if wire.is_data_array(target) and wire.is_data_array(value) and target.shape == value.shape \
-                and target.flags.writeable:
-            target[...] = value
+        if type(entry) is tuple and len(entry) == 2:
+            key = entry[0]
+            if (type(key) is int and 0 <= key < len(args)) or (type(key) is str and key in kwargs):
+                keys.append(key)
+    return tuple(keys)
 
 
 # -- what the grading kernel calls -------------------------------------------------------------------
@@ -419,25 +475,27 @@ def _write_back(args, kwargs, changed) -> None:
 _PROCESS: StudentProcess | None = None
 
 
-def student_process(allow_unsandboxed: bool = False, call_seconds: float = CALL_SECONDS) -> StudentProcess:
-    """This kernel's student process, started on first use in the kernel's folder (the notebook's)."""
+def student_process(settings: dict) -> StudentProcess:
+    """This kernel's student process, started on first use for the notebook in the kernel's folder."""
     global _PROCESS
     if _PROCESS is None:
-        _PROCESS = StudentProcess(Path.cwd().resolve(), allow_unsandboxed, call_seconds)
+        _PROCESS = StudentProcess(Path.cwd().resolve(), sandbox.Folder.from_settings(settings),
+                                  settings.get("allow_unsandboxed", False), settings.get("call_seconds", CALL_SECONDS))
     return _PROCESS
 
 
-def run_student_cell(encoded: str, label: str, allow_unsandboxed: bool = False, also_here: bool = False,
-                     call_seconds: float = CALL_SECONDS) -> None:
+def run_student_cell(encoded: str, label: str, also_here: bool, settings: dict) -> None:
     """Run one cell's source (base64 of UTF-8) in the student process; with `also_here`, in the kernel too.
 
-    `also_here` is for the release's read-only set-up cells: both sides need `np`.
+    `also_here` is for the release's read-only set-up cells: both sides need `np`.  `settings` come
+    from `mlkit.grading.integrity.ResilientExecute`: the sandbox, the time per request, the names
+    that may reach the tests (`exports`) and the release folder the student's files come from.
     """
     source = base64.b64decode(encoded).decode("utf-8")
     namespace = _user_namespace()
     if also_here:
         exec(compile(source, f"<{label}>", "exec"), namespace)
-    student_process(allow_unsandboxed, call_seconds).run_cell(source, label, namespace)
+    student_process(settings).run_cell(source, label, namespace, frozenset(settings.get("exports", ())))
 
 
 def _user_namespace() -> dict:

@@ -116,13 +116,37 @@ class TolerantNotebookExporter(NotebookExporter):
         return self.from_notebook_node(nb, resources=resources, **kw)
 
 
+def _release_notebook(preprocessor, resources) -> str:
+    """The path of the release notebook of the notebook being graded."""
+    info = resources["nbgrader"]
+    return os.path.join(_course_root(preprocessor), "release", info["assignment"], info["notebook"] + ".ipynb")
+
+
+def release_exports(release) -> set[str]:
+    """The names the release's answer cells bind at their top level: the notebook's API and its helpers."""
+    names: set[str] = set()
+    for cell in release.cells:
+        if not _is_answer(cell):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
 class RebuildFromRelease(NbGraderPreprocessor):
     """Rebuild the notebook from the release's cells, keeping only the student's answers and own code."""
 
     def preprocess(self, nb, resources):
-        info = resources["nbgrader"]
-        path = os.path.join(_course_root(self), "release", info["assignment"], info["notebook"] + ".ipynb")
-        release = nbformat.read(path, as_version=4)
+        release = nbformat.read(_release_notebook(self, resources), as_version=4)
         issue = copy.deepcopy(_issue(nb.metadata))  # what the reader found (an unreadable file)
 
         answers: dict[str, NotebookNode] = {}
@@ -218,8 +242,7 @@ class ResilientExecute(Execute):
             label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
             encoded = base64.b64encode(source.encode("utf-8")).decode("ascii")
             cell.source = (f"__import__('mlkit.grading.boundary').grading.boundary.run_student_cell("
-                           f"{encoded!r}, {label!r}, {self.allow_unsandboxed!r}, {side == 'both'!r}, "
-                           f"{self.student_call_seconds!r})")
+                           f"{encoded!r}, {label!r}, {side == 'both'!r}, {self._mlkit_settings!r})")
             try:
                 cell, resources = super().preprocess_cell(cell, resources, index)
             finally:
@@ -238,6 +261,17 @@ class ResilientExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         sandbox.require(self.allow_unsandboxed)
+        release = _release_notebook(self, resources)
+        # What the kernel's student process is told: its sandbox, its time per request, the names the
+        # release's answer cells define (the only ones that reach the tests) and the release's folder
+        # (the assignment's files that the student's code may read).
+        self._mlkit_settings = {
+            "allow_unsandboxed": self.allow_unsandboxed,
+            "call_seconds": self.student_call_seconds,
+            "exports": sorted(release_exports(nbformat.read(release, as_version=4))),
+            "release_folder": os.path.dirname(release),
+            "notebook": os.path.basename(release),
+        }
         deadline = time.monotonic() + self.notebook_timeout
         self.timeout_func = lambda cell: max(1, min(self.timeout, int(deadline - time.monotonic())))
         self._mlkit_index = -1

@@ -37,8 +37,10 @@ import functools
 import os
 import resource
 import shutil
+import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +102,8 @@ def detect() -> Mode:
         mode = Mode("root")
     else:
         mode = Mode("userns")
-    probe = subprocess.run(_bwrap(mode, FIRST_UID) + ["/bin/true"], capture_output=True, text=True)
+    probe = subprocess.run(_bwrap(mode, FIRST_UID) + [str(_python()), "-I", "-S", "-c", "pass"],
+                           capture_output=True, text=True, env=_launch_environment())
     if probe.returncode != 0:
         reason = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else f"exit {probe.returncode}"
         if mode.name == "userns":
@@ -142,25 +145,51 @@ def _parents(*paths: Path | str) -> list[str]:
     return [arg for folder in made for arg in ("--perms", "0755", "--dir", folder)]
 
 
+@functools.cache
+def _system_files() -> tuple[list[Path], list[Path]]:
+    """(folders, files) of the machine the student process needs: the interpreter, its standard library and
+    the shared libraries it and NumPy load, found in this process's own memory map (it has loaded them).
+    Nothing else of /usr: no /usr/local/etc, no other programs, no Python packages."""
+    python = _python()
+    folders = {Path(os.__file__).resolve().parent}          # the standard library (a venv's lib/ holds none of it)
+    if sysconfig.get_config_var("DESTSHARED"):              # its extension modules
+        folders.add(Path(sysconfig.get_config_var("DESTSHARED")).resolve())
+    files = {python}
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(None, 5)
+            if len(fields) < 6 or not fields[5].startswith("/"):
+                continue
+            path = Path(fields[5].strip())
+            if "site-packages" in path.parts or "dist-packages" in path.parts or not path.is_file() \
+                    or path.resolve() == python:
+                continue
+            folders.add(path.resolve().parent)
+    # The dynamic loader is named by its link in /lib64 (or /lib), whose target folder holds only links.
+    for top in ("/lib64", "/usr/lib64"):
+        if Path(top).is_dir() and not Path(top).is_symlink():
+            folders.add(Path(top))
+    if shutil.which("setpriv"):
+        files.add(Path(os.path.realpath(shutil.which("setpriv"))))
+    # A folder inside another bound one needs no bind of its own.
+    kept = sorted(f for f in folders if not any(other != f and other in f.parents for other in folders))
+    return kept, sorted(f for f in files if not any(folder in f.parents for folder in kept))
+
+
 def _bwrap(mode: Mode, uid: int, folder: tuple[Path, Path] | None = None) -> list[str]:
     """The bwrap (and setpriv) command line; `folder` is (host copy, path inside) of the notebook's folder."""
-    python = _python()
     python_home = Path(sys.base_prefix).resolve()
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
+    command = [_bwrap_program(), "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
                "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     if mode.name == "userns":
         command += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
-    command += ["--ro-bind", "/usr", "/usr"]
+    folders, files = _system_files()
+    command += _parents(*folders, *files, f"{INSIDE}/site/numpy", *([folder[1]] if folder else []))
     for top in ("bin", "lib", "lib64", "sbin"):
         host = Path("/") / top
         if host.is_symlink():
             command += ["--symlink", os.readlink(host), str(host)]
-        elif host.is_dir():
-            command += ["--ro-bind", str(host), str(host)]
-    # The interpreter and its standard library, wherever they live (a pyenv under /root, /usr/local, ...).
-    inside = [python_home, python.parent, f"{INSIDE}/site/numpy"] + ([folder[1]] if folder else [])
-    command += _parents(*[p for p in inside if not str(p).startswith("/usr/")])
-    for needed in (python_home, python.parent):
+    for needed in [*folders, *files]:
         command += ["--ro-bind", str(needed), str(needed)]
     command += _hide_python_packages(python_home)
     command += ["--proc", "/proc", "--dev", "/dev",
@@ -172,20 +201,29 @@ def _bwrap(mode: Mode, uid: int, folder: tuple[Path, Path] | None = None) -> lis
     if folder is not None:
         command += ["--ro-bind", str(folder[0]), str(folder[1]), "--chdir", str(folder[1])]
     command += ["--clearenv"]
-    for name, value in {
-        "PATH": "/usr/bin:/bin",
-        "HOME": "/tmp",
-        "LANG": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde"),
-    }.items():
+    for name, value in STUDENT_ENVIRONMENT.items():
         command += ["--setenv", name, value]
+    command += ["--setenv", "NBGRADER_EXECUTION", os.environ.get("NBGRADER_EXECUTION", "autograde")]
     if mode.name == "root":
         command += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
                     "--inh-caps=-all", "--bounding-set=-all", "--"]
     return command
+
+
+# The whole environment of the sandbox, bubblewrap's own process (PID 1 inside) included: nothing of the
+# grader's (a JupyterHub's API token, database passwords) is ever in it.
+STUDENT_ENVIRONMENT = {
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+def _bwrap_program() -> str:
+    return shutil.which("bwrap") or "bwrap"
 
 
 def _limits(mode_name: str):
@@ -197,30 +235,76 @@ def _limits(mode_name: str):
     return apply
 
 
-def private_copy(folder: Path, uid: int | None) -> Path:
-    """A read-only copy of the notebook's folder that the student's user can read, and nothing else."""
+@dataclass(frozen=True)
+class Folder:
+    """What the student process's folder holds: the release's files of the assignment (its data) and the
+    student's notebook, nothing else of the submission or of the course."""
+    release: Path | None       # the assignment's folder in release/ (None: no files but the notebook)
+    notebook: str | None       # the notebook's file name, copied from the folder being graded
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "Folder":
+        release = settings.get("release_folder")
+        return cls(Path(release) if release else None, settings.get("notebook"))
+
+
+def _regular_files(top: Path):
+    """(path, relative path) of the regular files under `top`; links, devices, FIFOs and sockets are left out
+    and never opened, and nothing is followed out of `top`."""
+    for folder, subfolders, names in os.walk(top, followlinks=False):
+        here = Path(folder)
+        subfolders[:] = sorted(d for d in subfolders if not (here / d).is_symlink())
+        for name in sorted(names):
+            path = here / name
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                yield path, path.relative_to(top)
+
+
+def private_copy(workdir: Path, folder: Folder) -> Path:
+    """A read-only copy for the student process: the release's files (but its notebooks) and the notebook."""
     target = Path(tempfile.mkdtemp(prefix="mlkit-student-folder-"))
+    wanted: list[tuple[Path, Path]] = []
+    if folder.release is not None and folder.release.is_dir():
+        wanted += [(path, relative) for path, relative in _regular_files(folder.release)
+                   if relative.suffix != ".ipynb" and ".ipynb_checkpoints" not in relative.parts]
+    if folder.notebook:
+        notebook = workdir / folder.notebook
+        if notebook.is_file() and not notebook.is_symlink():
+            wanted.append((notebook, Path(folder.notebook)))
     total = 0
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if path.is_symlink() or not (path.is_file() or path.is_dir()):
-            continue  # links would point outside the copy; devices and sockets are no data
-        if path.is_dir():
-            (target / relative).mkdir(parents=True, exist_ok=True)
-            continue
-        total += path.stat().st_size
+    for path, relative in wanted:
+        total += os.lstat(path).st_size
         if total > FOLDER_COPY_BYTES:
             break
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target / relative)
+        _copy_regular_file(path, target / relative)
     for path in [target, *target.rglob("*")]:
         os.chmod(path, 0o555 if path.is_dir() else 0o444)
     return target
 
 
-def start(workdir: Path, request_fd: int, reply_fd: int, mode: Mode, uid: int) -> tuple[subprocess.Popen, list[Path]]:
+def _copy_regular_file(source: Path, target: Path) -> None:
+    """Copy one file without following a link or blocking on a FIFO put there since it was listed."""
+    descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return
+        with os.fdopen(descriptor, "rb", closefd=False) as reading, open(target, "wb") as writing:
+            shutil.copyfileobj(reading, writing)
+    finally:
+        os.close(descriptor)
+
+
+def _launch_environment() -> dict[str, str]:
+    """The environment bubblewrap itself starts with (its PID 1 keeps it): the student's, nothing more."""
+    return dict(STUDENT_ENVIRONMENT)
+
+
+def start(workdir: Path, folder: Folder, request_fd: int, reply_fd: int, mode: Mode,
+          uid: int) -> tuple[subprocess.Popen, list[Path]]:
     """Start student.py for the notebook in `workdir`; returns the process and folders to remove after it."""
-    cleanup: list[Path] = []
+    copy = private_copy(workdir, folder)
+    cleanup: list[Path] = [copy]
     argv_tail = [str(_python()), "-I", "-S", f"{INSIDE}/student.py", str(request_fd), str(reply_fd)]
     if mode.name == "none":  # allowed by the course: still a separate process, just not sandboxed
         site = Path(tempfile.mkdtemp(prefix="mlkit-student-site-"))
@@ -228,17 +312,15 @@ def start(workdir: Path, request_fd: int, reply_fd: int, mode: Mode, uid: int) -
         for package in _numpy_dirs():
             (site / package.name).symlink_to(package)
         argv = [str(_python()), "-I", "-S", str(HERE / "student.py"), str(request_fd), str(reply_fd), str(site)]
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "OPENBLAS_NUM_THREADS": "1",
+        env = {**STUDENT_ENVIRONMENT, "HOME": str(copy),
                "NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}
-        process = subprocess.Popen(argv, cwd=workdir, env=env, pass_fds=(request_fd, reply_fd),
+        process = subprocess.Popen(argv, cwd=copy, env=env, pass_fds=(request_fd, reply_fd),
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, preexec_fn=_limits("none"), start_new_session=True)
         return process, cleanup
-    copy = private_copy(workdir, uid)
-    cleanup.append(copy)
-    process = subprocess.Popen(_bwrap(mode, uid, (copy, workdir)) + argv_tail, pass_fds=(request_fd, reply_fd), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=_limits(mode.name), start_new_session=True)
+    process = subprocess.Popen(_bwrap(mode, uid, (copy, workdir)) + argv_tail, pass_fds=(request_fd, reply_fd),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=_launch_environment(), preexec_fn=_limits(mode.name), start_new_session=True)
     return process, cleanup
 
 
