@@ -89,6 +89,23 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     return grad
 
 
+class WatchingDisabled(AssertionError):
+    """A check that watches the student's code could not: the code switched the watch off or went around it."""
+
+
+# While grading, student code runs in another process, which watches its own sorts; the grading
+# kernel tells this module how to reach it (`watch_sorts_elsewhere`), so that nothing here imports
+# the grading machinery.
+_sorts_elsewhere: Callable[[], object] | None = None
+
+
+def watch_sorts_elsewhere(provider: Callable[[], object]) -> None:
+    """`provider()` returns the process running the student's code (None: this one): an object with a
+    list `sort_recorders` that it fills with (name, shape) and `watch_problem` (None, or what broke it)."""
+    global _sorts_elsewhere
+    _sorts_elsewhere = provider
+
+
 @contextlib.contextmanager
 def record_sorts() -> Iterator[list]:
     """Collect the full sorts the block's student code makes: a list of (name, shape sorted).
@@ -97,23 +114,76 @@ def record_sorts() -> Iterator[list]:
     give the array's shape, `sorted` and `list.sort` the list's length;
     `np.partition`, `np.argpartition` and `heapq` are partial and not listed.
     While grading, the student's code runs in the student process, which
-    records them there (`mlkit.grading.boundary`); in JupyterLab they are
-    recorded here, so the block should hold the student's call only.
+    reports every sort as it happens (`mlkit.grading.boundary`); in JupyterLab
+    they are recorded here, so the block should hold the student's call only.
+    If the watch was switched off or gone around (`sys.setprofile`, a thread,
+    a forked process), leaving the block raises `WatchingDisabled`.
     """
-    from mlkit.grading import wire
-
     calls: list = []
-    boundary = sys.modules.get("mlkit.grading.boundary")
-    process = getattr(boundary, "_PROCESS", None)
-    if process is not None:
-        process.sort_recorders.append(calls)
+    elsewhere = _sorts_elsewhere() if _sorts_elsewhere is not None else None
+    if elsewhere is not None:
+        elsewhere.sort_recorders.append(calls)
         try:
             yield calls
         finally:
-            process.sort_recorders.remove(calls)
+            elsewhere.sort_recorders.remove(calls)
+        problem = elsewhere.watch_problem
     else:
-        with wire.SortRecorder(calls):
+        recorder = SortRecorder(calls)
+        with recorder:
             yield calls
+        problem = recorder.problem
+    if problem:
+        raise WatchingDisabled(f"the sorts of the student's code could not be watched: {problem}.")
+
+
+class SortRecorder:
+    """Records the full sorts made in this process while it is active (see `record_sorts`)."""
+
+    SORTING = frozenset({"sort", "argsort", "lexsort"})
+
+    def __init__(self, calls: list):
+        self.calls = calls
+        self.problem: str | None = None
+
+    def _profile(self, frame, event, arg):
+        if event != "c_call":
+            return
+        name = getattr(arg, "__name__", None)
+        owner = getattr(arg, "__self__", None)
+        if name in self.SORTING:
+            if isinstance(owner, np.ndarray):
+                self.calls.append((name, tuple(int(n) for n in owner.shape)))
+            elif isinstance(owner, list):
+                self.calls.append((name, (len(owner),)))
+            elif name == "lexsort":
+                self.calls.append((name, ()))
+        elif owner is sys and name in ("setprofile", "settrace"):
+            self.problem = f"the code called sys.{name}"
+
+    def __enter__(self):
+        import builtins
+
+        self._builtins = builtins
+        self._sorted = original = builtins.sorted
+        calls = self.calls
+
+        def sorted(iterable, /, *, key=None, reverse=False):  # noqa: A001  (stands in for the builtin)
+            items = list(iterable)
+            calls.append(("sorted", (len(items),)))
+            return original(items, key=key, reverse=reverse)
+
+        builtins.sorted = sorted
+        self._previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        return self.calls
+
+    def __exit__(self, *exc):
+        if sys.getprofile() is not self._profile and self.problem is None:
+            self.problem = "the watch on this process was replaced"
+        sys.setprofile(self._previous)
+        self._builtins.sorted = self._sorted
+        return False
 
 
 def call_watching_arguments(function: Callable, *args, **kwargs) -> tuple[object, list]:
@@ -301,5 +371,5 @@ class Check:
             self.fail_because(f"{what} raised {caught[0].category.__name__}: {text}.")
 
 
-__all__ = ["Check", "CheckFailed", "DIAGNOSIS_MIME", "call_watching_arguments", "numerical_gradient", "record_sorts",
-           "relative_error"]
+__all__ = ["Check", "CheckFailed", "DIAGNOSIS_MIME", "WatchingDisabled", "call_watching_arguments", "numerical_gradient",
+           "record_sorts", "relative_error"]

@@ -228,3 +228,68 @@ def test_a_stopped_process_says_why_and_stays_stopped(tmp_path):
         namespace["die"]()
     with pytest.raises(boundary.StudentProcessStopped, match="stopped earlier"):
         namespace["die"]()
+
+
+SORTING_ANSWER = '''
+import sys, threading
+def full(X):
+    return np.argsort(X)[:2]
+def partial(X):
+    return np.argpartition(X, 2)[:2]
+def switched_off(X):
+    sys.setprofile(None)
+    return np.argsort(X)[:2]
+def in_a_thread(X):
+    out = []
+    worker = threading.Thread(target=lambda: out.append(np.argsort(X)[:2]))
+    worker.start()
+    worker.join()
+    return out[0]
+'''
+
+
+def _watched(tmp_path) -> tuple[boundary.StudentProcess, dict]:
+    process = boundary.StudentProcess(tmp_path, sandbox.Folder(None, None), watch_sorts=True)
+    names: dict = {}
+    process.run_cell("import numpy as np\n" + SORTING_ANSWER, "answer", names,
+                     frozenset({"full", "partial", "switched_off", "in_a_thread"}))
+    return process, names
+
+
+def test_the_sort_watch_sees_full_sorts_only(tmp_path, monkeypatch):
+    process, names = _watched(tmp_path)
+    monkeypatch.setattr(boundary, "_PROCESS", process)
+    X = np.arange(50.0)[::-1].copy()
+    try:
+        with checks.record_sorts() as sorts:
+            names["partial"](X)
+        assert sorts == []
+        with checks.record_sorts() as sorts:
+            names["full"](X)
+        assert sorts == [("argsort", (50,))]
+    finally:
+        process.close()
+
+
+@pytest.mark.parametrize("sneaky", ["switched_off", "in_a_thread"])
+def test_the_sort_watch_fails_when_switched_off_or_gone_around(tmp_path, monkeypatch, sneaky):
+    process, names = _watched(tmp_path)
+    monkeypatch.setattr(boundary, "_PROCESS", process)
+    X = np.arange(50.0)[::-1].copy()
+    try:
+        with checks.record_sorts():
+            names["partial"](X)  # no problem before
+        with pytest.raises(checks.WatchingDisabled, match="setprofile" if sneaky == "switched_off" else "thread"):
+            with checks.record_sorts() as sorts:
+                names[sneaky](X)
+        assert sorts == [], "the sort itself was not seen: only the way around the watch"
+    finally:
+        process.close()
+
+
+def test_without_the_watch_a_recording_fails_rather_than_sees_nothing(student, monkeypatch):
+    process, names = student
+    monkeypatch.setattr(boundary, "_PROCESS", process)
+    with pytest.raises(checks.WatchingDisabled, match="not switched on"):
+        with checks.record_sorts():
+            names["Model"]().sigmoid(np.zeros(3))

@@ -14,7 +14,6 @@ another proxy (`mlkit.grading.wire`).
 What the tests could count on when student code ran in their own process
 holds across the boundary:
 - identity: the same student object is always the same proxy (`fit(X, y) is model`);
-- arrays a call changed in place are changed in the caller's arrays too;
 - a student exception is re-raised with its type (builtin and NumPy
   exceptions; others as `StudentError`) and message, its student-code
   traceback attached as a note;
@@ -23,7 +22,12 @@ holds across the boundary:
   in a test see the student's floating-point trouble); NumPy's global random
   generator travels with each request and back, as if both sides shared it;
 - what the student's code printed appears in the cell that caused it;
-- `mlkit.checks.record_sorts` sees the student's sorts.
+- `mlkit.checks.record_sorts` sees the student's sorts, reported by the student
+  process as they happen, and fails if the student's code switched that
+  watch off or went around it;
+- an in-place change to an array argument never reaches the grader's array
+  (a test computes references from its inputs), but is reported to
+  `mlkit.checks.call_watching_arguments`.
 
 Objects of the grader passed into student code (a `metric_fn`, a model
 class, a replacement method) reach the student as handles it can call, with
@@ -49,10 +53,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mlkit import checks
 from mlkit.grading import sandbox, wire
 
 CALL_SECONDS = 20.0             # one request, from sending it to its reply (the notebook cell has 30 s); configurable
 START_SECONDS = 30.0
+OUTPUT_BUDGET = 1_000_000       # characters of printed output passed on from one notebook's student process
 
 
 class StudentError(Exception):
@@ -175,25 +181,33 @@ class StudentProcess:
     """One notebook's student process, and the grader's end of the link to it."""
 
     def __init__(self, workdir: Path, folder: "sandbox.Folder", allow_unsandboxed: bool = False,
-                 call_seconds: float = CALL_SECONDS):
+                 call_seconds: float = CALL_SECONDS, watch_sorts: bool = False):
         self.call_seconds = call_seconds
         self.mode = mode = sandbox.require(allow_unsandboxed)
         self.stopped: str | None = None
         self.sort_recorders: list[list] = []     # lists that mlkit.checks.record_sorts is filling
         self.changed_arguments: tuple = ()       # what the last call changed in place, never written back
+        self.printed = 0                         # characters of the student's output shown so far
         self.test_module = TEST_MODULE           # grader objects defined there may be handed to student code
         self.errstate_sent: dict | None = None
         self.proxies: dict[int, StudentObject] = {}
         self.objects: dict[int, object] = {}     # grader objects the student holds handles to
         self.numbers: dict[int, int] = {}
+        # The sort watch: what the student process reports on its own sorts, as they happen (watch_sorts).
+        self.watch_fd, watch_write = os.pipe() if watch_sorts else (-1, -1)
+        self.watch_problem: str | None = None if watch_sorts else "the sort watch was not switched on"
+        self._watch_buffer = b""
         request_read, self.request_fd = os.pipe()
         self.reply_fd, reply_write = os.pipe()
         try:
             self.process, self.cleanup = sandbox.start(workdir, folder, request_read, reply_write, mode,
-                                                       sandbox.student_uid())
+                                                       sandbox.student_uid(), watch_write)
         finally:
-            os.close(request_read)
-            os.close(reply_write)
+            for fd in (request_read, reply_write, watch_write):
+                if fd >= 0:
+                    os.close(fd)
+        if self.watch_fd >= 0:
+            os.set_blocking(self.watch_fd, False)
         try:
             hello = self._read(time.monotonic() + START_SECONDS)
         except StudentProcessStopped as error:
@@ -241,11 +255,21 @@ class StudentProcess:
 
     def _read(self, deadline: float):
         def wait():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self.reply_fd], [], [], remaining)[0]:
-                raise TimeoutError
+            watched = [self.reply_fd] + ([self.watch_fd] if self.watch_fd >= 0 else [])
+            while True:
+                remaining = deadline - time.monotonic()
+                ready = select.select(watched, [], [], max(remaining, 0))[0] if remaining > 0 else []
+                if not ready:
+                    raise TimeoutError
+                if self.watch_fd in ready:
+                    self._drain_watch()
+                if self.reply_fd in ready:
+                    return
+                watched = [fd for fd in watched if fd >= 0]
         try:
-            return wire.decode(wire.read_frame(self.reply_fd, wait), self.from_wire)
+            reply = wire.decode(wire.read_frame(self.reply_fd, wait), self.from_wire)
+            self._drain_watch()  # everything reported before the reply is in the pipe by now
+            return reply
         except TimeoutError:
             self.stop(f"the student's code did not answer within {self.call_seconds:g} s (an endless loop?)")
         except EOFError:
@@ -268,28 +292,26 @@ class StudentProcess:
             if type(reply) is tuple and reply[:1] == ("callback",) and len(reply) == 5:
                 self._serve_callback(*reply[1:])
                 continue
-            if type(reply) is tuple and reply[:1] == ("done",) and len(reply) == 9:
+            if type(reply) is tuple and reply[:1] == ("done",) and len(reply) == 8:
                 RANDOM.put(reply[7])
-                self._note_sorts(reply[8])
                 return self._finish(message, *reply[1:7])
             self.stop("the student process sent a reply that is not one")
             raise StudentProcessStopped(self.stopped)
 
     def _context(self) -> tuple:
         """What the student's computation inherits from the grader: NumPy's error state (None: as in the
-        previous request), NumPy's global generator (None: unchanged), and whether a test records sorts."""
+        previous request) and NumPy's global generator (None: unchanged)."""
         errstate = np.geterr()
         if errstate == self.errstate_sent:
             errstate = None
         else:
             self.errstate_sent = errstate
-        return (errstate, RANDOM.take(), bool(self.sort_recorders))
+        return (errstate, RANDOM.take())
 
     def _finish(self, message, status, value, out, err, noted, mutated):
-        if type(out) is str and out:
-            sys.stdout.write(out)
-        if type(err) is str and err:
-            sys.stderr.write(err)
+        for text, stream in ((out, sys.stdout), (err, sys.stderr)):
+            if type(text) is str and text:
+                self._print(text, stream)
         for entry in noted if type(noted) is list else []:
             if type(entry) is tuple and len(entry) == 2 and all(type(x) is str for x in entry):
                 warnings.warn_explicit(entry[1], WARNINGS.get(entry[0], UserWarning), "<student code>", 0)
@@ -302,14 +324,53 @@ class StudentProcess:
         self.stop("the student process sent a malformed error")
         raise StudentProcessStopped(self.stopped)
 
-    def _note_sorts(self, sorts) -> None:
-        if not self.sort_recorders or type(sorts) is not list:
+    def _print(self, text: str, stream) -> None:
+        """Show what the student's code printed, up to OUTPUT_BUDGET characters for the whole notebook."""
+        room = OUTPUT_BUDGET - self.printed
+        if room > 0:
+            stream.write(text[:room])
+            self.printed += min(room, len(text))
+            if len(text) > room:
+                stream.write(f"\n... [the student's code printed more than {OUTPUT_BUDGET} characters; "
+                             "the rest is left out]\n")
+
+    def _drain_watch(self) -> None:
+        """Read what the sort watch reported: sorts go to the tests recording them, breakers end the watch."""
+        if self.watch_fd < 0:
             return
-        for entry in sorts[:10_000]:
-            if type(entry) is tuple and len(entry) == 2 and type(entry[0]) is str and type(entry[1]) is tuple \
-                    and all(type(n) is int for n in entry[1]):
+        while True:
+            try:
+                piece = os.read(self.watch_fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not piece:  # every writer closed it: the watch cannot report any more
+                self._watch_broken("the student's code closed the sort watch's link")
+                os.close(self.watch_fd)
+                self.watch_fd = -1
+                break
+            self._watch_buffer += piece
+        *lines, self._watch_buffer = self._watch_buffer.split(b"\n")
+        if len(self._watch_buffer) > 4096:
+            self._watch_buffer = b""
+            self._watch_broken("the sort watch's link carried something that is not a report")
+        for line in lines:
+            kind, _, rest = line.decode("ascii", "replace").partition(" ")
+            if kind == "B":
+                self._watch_broken(f"the student's code called {rest[:80]}, which can switch off or go around "
+                                   "the watch on its sorts")
+            elif kind == "S" and self.sort_recorders:
+                name, _, dims = rest.partition(" ")
+                try:
+                    shape = tuple(int(n) for n in dims.split(",") if n)
+                except ValueError:
+                    continue
                 for calls in self.sort_recorders:
-                    calls.append(entry)
+                    if len(calls) < 100_000:
+                        calls.append((name, shape))
+
+    def _watch_broken(self, reason: str) -> None:
+        if self.watch_problem is None:
+            self.watch_problem = reason
 
     def _serve_callback(self, target, method, args, kwargs) -> None:
         """Student code calls a grader object it was handed (a test's function or class, or a public
@@ -376,12 +437,12 @@ class StudentProcess:
             self.process.wait(timeout=10)
         except Exception:
             pass
-        for fd in (self.request_fd, self.reply_fd):
+        for fd in (self.request_fd, self.reply_fd, self.watch_fd):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self.request_fd = self.reply_fd = -1
+        self.request_fd = self.reply_fd = self.watch_fd = -1
         for folder in self.cleanup:
             shutil.rmtree(folder, ignore_errors=True)
         self.cleanup = []
@@ -480,8 +541,17 @@ def student_process(settings: dict) -> StudentProcess:
     global _PROCESS
     if _PROCESS is None:
         _PROCESS = StudentProcess(Path.cwd().resolve(), sandbox.Folder.from_settings(settings),
-                                  settings.get("allow_unsandboxed", False), settings.get("call_seconds", CALL_SECONDS))
+                                  settings.get("allow_unsandboxed", False), settings.get("call_seconds", CALL_SECONDS),
+                                  settings.get("watch_sorts", False))
     return _PROCESS
+
+
+def _watched_sorts():
+    """This kernel's student process, which `mlkit.checks.record_sorts` asks for the student's sorts."""
+    return _PROCESS
+
+
+checks.watch_sorts_elsewhere(_watched_sorts)
 
 
 def run_student_cell(encoded: str, label: str, also_here: bool, settings: dict) -> None:

@@ -46,6 +46,7 @@ import ast
 import base64
 import copy
 import functools
+import json
 import os
 import time
 from queue import Empty
@@ -59,6 +60,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
 
+from mlkit.checks import DIAGNOSIS_MIME
 from mlkit.grading import sandbox
 
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
@@ -271,6 +273,10 @@ class ResilientExecute(Execute):
             "exports": sorted(release_exports(nbformat.read(release, as_version=4))),
             "release_folder": os.path.dirname(release),
             "notebook": os.path.basename(release),
+            # The student process watches its own sorts from its start only where a test looks at them:
+            # the watch costs every call the student's code makes.
+            "watch_sorts": any("record_sorts" in cell.source for cell in nb.cells
+                               if cell.cell_type == "code" and _side(cell) == "trusted"),
         }
         deadline = time.monotonic() + self.notebook_timeout
         self.timeout_func = lambda cell: max(1, min(self.timeout, int(deadline - time.monotonic())))
@@ -344,11 +350,31 @@ def _side(cell) -> str:
 
 
 class LimitOutputSize(NbGraderPreprocessor):
-    """Truncate every text output to `max_chars` characters."""
+    """Truncate every text output to `max_chars` characters, and a cell's outputs to `max_cell_chars` in all."""
 
     max_chars = Integer(20_000).tag(config=True)
+    max_cell_chars = Integer(100_000, help="Characters of all of one cell's outputs together").tag(config=True)
+    max_outputs = Integer(100, help="Outputs of one cell; later ones are dropped").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
+        self._truncate_each(cell)
+        total, kept = 0, []
+        for output in cell.get("outputs", []):
+            size = len(json.dumps(output))
+            # The grader's own outputs always stay: the error, and the diagnosis the reports read.
+            graders = output.get("output_type") == "error" or DIAGNOSIS_MIME in output.get("data", {})
+            if (total + size > self.max_cell_chars or len(kept) >= self.max_outputs) and not graders:
+                continue
+            total += size
+            kept.append(output)
+        if "outputs" in cell and len(kept) < len(cell.outputs):
+            note = nbformat.v4.new_output("stream", name="stdout", text=(
+                f"... [{len(cell.outputs) - len(kept)} more outputs left out: a cell keeps "
+                f"{self.max_outputs} outputs and {self.max_cell_chars} characters]\n"))
+            cell.outputs = kept + [note]
+        return cell, resources
+
+    def _truncate_each(self, cell) -> None:
         for output in cell.get("outputs", []):
             if output.output_type == "stream" and len(output.text) > self.max_chars:
                 output.text = output.text[: self.max_chars] + f"\n... [output truncated to {self.max_chars} characters]\n"
@@ -359,7 +385,6 @@ class LimitOutputSize(NbGraderPreprocessor):
                 for mime, value in list(output.data.items()):
                     if isinstance(value, str) and len(value) > self.max_chars:
                         output.data[mime] = value[: self.max_chars] + "\n... [truncated]"
-        return cell, resources
 
 
 class ReadGradingIssues(NbGraderPreprocessor):

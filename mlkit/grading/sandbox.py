@@ -300,25 +300,29 @@ def _launch_environment() -> dict[str, str]:
     return dict(STUDENT_ENVIRONMENT)
 
 
-def start(workdir: Path, folder: Folder, request_fd: int, reply_fd: int, mode: Mode,
-          uid: int) -> tuple[subprocess.Popen, list[Path]]:
-    """Start student.py for the notebook in `workdir`; returns the process and folders to remove after it."""
+def start(workdir: Path, folder: Folder, request_fd: int, reply_fd: int, mode: Mode, uid: int,
+          watch_fd: int = -1) -> tuple[subprocess.Popen, list[Path]]:
+    """Start student.py for the notebook in `workdir`; returns the process and folders to remove after it.
+
+    `watch_fd` (-1: none) is where the student process reports its sorts (`student.watch_sorts`)."""
     copy = private_copy(workdir, folder)
     cleanup: list[Path] = [copy]
-    argv_tail = [str(_python()), "-I", "-S", f"{INSIDE}/student.py", str(request_fd), str(reply_fd)]
+    fds = (request_fd, reply_fd, *([watch_fd] if watch_fd >= 0 else []))
+    argv_tail = [str(_python()), "-I", "-S", f"{INSIDE}/student.py", str(request_fd), str(reply_fd), str(watch_fd)]
     if mode.name == "none":  # allowed by the course: still a separate process, just not sandboxed
         site = Path(tempfile.mkdtemp(prefix="mlkit-student-site-"))
         cleanup.append(site)
         for package in _numpy_dirs():
             (site / package.name).symlink_to(package)
-        argv = [str(_python()), "-I", "-S", str(HERE / "student.py"), str(request_fd), str(reply_fd), str(site)]
+        argv = [str(_python()), "-I", "-S", str(HERE / "student.py"), str(request_fd), str(reply_fd), str(watch_fd),
+                str(site)]
         env = {**STUDENT_ENVIRONMENT, "HOME": str(copy),
                "NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}
-        process = subprocess.Popen(argv, cwd=copy, env=env, pass_fds=(request_fd, reply_fd),
+        process = subprocess.Popen(argv, cwd=copy, env=env, pass_fds=fds,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, preexec_fn=_limits("none"), start_new_session=True)
         return process, cleanup
-    process = subprocess.Popen(_bwrap(mode, uid, (copy, workdir)) + argv_tail, pass_fds=(request_fd, reply_fd),
+    process = subprocess.Popen(_bwrap(mode, uid, (copy, workdir)) + argv_tail, pass_fds=fds,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env=_launch_environment(), preexec_fn=_limits(mode.name), start_new_session=True)
     return process, cleanup

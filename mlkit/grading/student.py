@@ -4,9 +4,10 @@ This file runs *inside* the grading sandbox (`mlkit.grading.sandbox`) as a
 script, with Python's standard library, NumPy and `wire.py` beside it and
 nothing else importable: not the kit, not nbgrader, not the tests.
 
-    python -I -S student.py REQUEST_FD REPLY_FD [SITE]
+    python -I -S student.py REQUEST_FD REPLY_FD WATCH_FD [SITE]
 
-SITE is the folder holding NumPy (default: `site` beside this file).
+SITE is the folder holding NumPy (default: `site` beside this file).  WATCH_FD,
+if not -1, is where the sort watch (`watch_sorts`) reports, as it happens.
 
 The grader (`mlkit.grading.boundary.StudentProcess`) sends requests; each is
 answered by exactly one `done` reply, possibly after `callback` requests of
@@ -24,12 +25,16 @@ the student's computation, and the state of NumPy's global random generator
 (so code that wrongly draws from `np.random` behaves as it would in one
 process); what the computation printed and warned is sent back with the
 result, and so are the generator's new state and the new contents of array
-arguments that it changed in place.  A request may also ask which full sorts
-the computation made (`wire.SortRecorder`).
+arguments that it changed in place.
+
+For a notebook whose tests look at sorts (`mlkit.checks.record_sorts`), the
+sort watch is switched on before any student code runs and stays on: every
+full sort, and every call that could switch the watch off or go around it
+(`wire.WATCH_BREAKERS`), is written to WATCH_FD at the moment it is made, so
+nothing the student's code does afterwards can take it back.
 """
 
 import builtins
-import contextlib
 import io
 import os
 import sys
@@ -37,7 +42,7 @@ import traceback
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, sys.argv[3] if len(sys.argv) > 3 else os.path.join(HERE, "site")]
+sys.path[:0] = [HERE, sys.argv[4] if len(sys.argv) > 4 else os.path.join(HERE, "site")]
 
 import numpy as np  # noqa: E402
 
@@ -135,7 +140,7 @@ class Server:
             payload = wire.encode(message, self.to_wire)
         except Exception as error:  # too large, or an unencodable result: say so instead
             payload = wire.encode(("done", "error", ("RuntimeError", f"the result could not be sent: {error}", ""),
-                                   "", "", [], [], RANDOM.take(), []), self.to_wire)
+                                   "", "", [], [], RANDOM.take()), self.to_wire)
         wire.write_frame(self.reply_fd, payload)
 
     def receive(self):
@@ -153,12 +158,11 @@ class Server:
             self.send(self.handle(message))
 
     def handle(self, message):
-        op, (errstate, random_state, record_sorts), *payload = message
+        op, (errstate, random_state), *payload = message
         if errstate is None:  # as in the previous request
             errstate = self.errstate
         self.errstate = errstate
         RANDOM.put(random_state)
-        sorts: list = []
         out, err = _Capped(), _Capped()
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
@@ -166,17 +170,15 @@ class Server:
         try:
             with warnings.catch_warnings(record=True) as caught, np.errstate(**errstate):
                 warnings.simplefilter("always")
-                recorder = wire.SortRecorder(sorts) if record_sorts else contextlib.nullcontext()
                 try:
-                    with recorder:
-                        value = getattr(self, "op_" + op)(*payload, mutated=mutated)
+                    value = getattr(self, "op_" + op)(*payload, mutated=mutated)
                     status = "ok"
                 except BaseException as error:  # noqa: B036  (student code may raise anything)
                     value, status = _describe(error), "error"
         finally:
             sys.stdout, sys.stderr = saved
         noted = [(w.category.__name__, str(w.message)[:MAX_MESSAGE]) for w in caught[:MAX_WARNINGS]]
-        return ("done", status, value, out.value(), err.value(), noted, mutated, RANDOM.take(), sorts)
+        return ("done", status, value, out.value(), err.value(), noted, mutated, RANDOM.take())
 
     def callback(self, number, method, args, kwargs):
         """Call a grader object from student code; the grader may call us back meanwhile."""
@@ -283,12 +285,55 @@ def _rebuild(name: str, text: str) -> BaseException:
     return RuntimeError(f"{name}: {text}")
 
 
+def watch_sorts(fd: int) -> None:
+    """Report every full sort and every watch breaker this process makes to `fd`, from now on.
+
+    Everything the watch uses is bound here, before any student code runs, and it is reachable
+    only through the interpreter's profile slot (reading which is itself reported), so replacing
+    a module's names afterwards changes nothing.  A line is `S name dim,dim,...` or `B module.name`.
+    """
+    write, ndarray, to_bytes = os.write, np.ndarray, str.encode
+    sorting, breakers = wire.SORTING, {module: set(names) for module, names in wire.WATCH_BREAKERS.items()}
+    original_sorted = builtins.sorted
+
+    def report(line: str) -> None:
+        try:
+            write(fd, to_bytes(line[:3000] + "\n"))
+        except OSError:
+            pass  # the grader notices the link going quiet: the descriptor was closed (reported first)
+
+    def profile(frame, event, arg):
+        if event != "c_call":
+            return
+        name = getattr(arg, "__name__", None)
+        owner = getattr(arg, "__self__", None)
+        if name in sorting:
+            if isinstance(owner, ndarray):
+                report(f"S {name} " + ",".join(str(int(n)) for n in owner.shape))
+            elif isinstance(owner, list):
+                report(f"S {name} {len(owner)}")
+            elif name == "lexsort":
+                report("S lexsort ")
+            return
+        module = getattr(owner, "__name__", None) if type(owner) is type(sys) else None
+        if module in breakers and name in breakers[module]:
+            report(f"B {module}.{name}")
+
+    def sorted(iterable, /, *, key=None, reverse=False):  # noqa: A001  (stands in for the builtin)
+        items = list(iterable)
+        report(f"S sorted {len(items)}")
+        return original_sorted(items, key=key, reverse=reverse)
+
+    builtins.sorted = sorted
+    sys.setprofile(profile)
+
+
 SERVER: Server
 
 
 def main(argv) -> int:
     global SERVER
-    request_fd, reply_fd = int(argv[1]), int(argv[2])
+    request_fd, reply_fd, watch_fd = int(argv[1]), int(argv[2]), int(argv[3])
     # What the student's code prints goes back with each reply; nothing may reach the grader's
     # streams directly.
     null = os.open(os.devnull, os.O_RDWR)
@@ -296,6 +341,8 @@ def main(argv) -> int:
         os.dup2(null, fd)
     os.close(null)
     SERVER = Server(request_fd, reply_fd)
+    if watch_fd >= 0:
+        watch_sorts(watch_fd)
     SERVER.serve()
     return 0
 

@@ -402,55 +402,17 @@ class GlobalRandomTracker:
 # -- which sorts a computation made ---------------------------------------------------------------------
 
 
-SORTING = frozenset({"sort", "argsort", "lexsort", "sorted"})
+SORTING = frozenset({"sort", "argsort", "lexsort"})     # and the builtin `sorted`, watched by a stand-in
 
-
-class SortRecorder:
-    """Records the full sorts made while it is active: (function name, shape of what was sorted).
-
-    NumPy's sorts (`np.sort`, `np.argsort`, `ndarray.sort`, `ndarray.argsort`,
-    `np.lexsort`) are seen as calls of C functions, with the array's shape;
-    Python's `sorted` and `list.sort` with the list's length.  Partial sorts
-    (`np.partition`, `np.argpartition`, `heapq`) are not sorts.  Used by
-    `mlkit.checks.record_sorts`, in the checking process or, when grading,
-    in the student process.
-    """
-
-    def __init__(self, calls: list):
-        self.calls = calls
-
-    def _profile(self, frame, event, arg):
-        if event != "c_call":
-            return
-        name = getattr(arg, "__name__", None)
-        if name not in SORTING or name == "sorted":
-            return
-        owner = getattr(arg, "__self__", None)
-        if isinstance(owner, np.ndarray):
-            self.calls.append((name, tuple(int(n) for n in owner.shape)))
-        elif isinstance(owner, list):
-            self.calls.append((name, (len(owner),)))
-        elif name == "lexsort":
-            self.calls.append((name, ()))
-
-    def __enter__(self):
-        import builtins
-
-        self._builtins = builtins
-        self._sorted = original = builtins.sorted
-        calls = self.calls
-
-        def sorted(iterable, /, *, key=None, reverse=False):  # noqa: A001  (stands in for the builtin)
-            items = list(iterable)
-            calls.append(("sorted", (len(items),)))
-            return original(items, key=key, reverse=reverse)
-
-        builtins.sorted = sorted
-        self._previous = sys.getprofile()
-        sys.setprofile(self._profile)
-        return self.calls
-
-    def __exit__(self, *exc):
-        sys.setprofile(self._previous)
-        self._builtins.sorted = self._sorted
-        return False
+# Calls that would let code go around a watch on its own process, by module: switching the watch
+# off, reading it, threads and processes it does not see, the descriptor it reports on, and walking
+# the heap or loading libraries to reach it.
+WATCH_BREAKERS = {
+    "sys": frozenset({"setprofile", "settrace", "getprofile", "gettrace"}),
+    "_thread": frozenset({"start_new_thread", "start_joinable_thread", "_start_new_thread"}),
+    "posix": frozenset({"fork", "forkpty", "register_at_fork", "posix_spawn", "posix_spawnp", "system", "execv",
+                        "execve", "close", "closerange", "dup", "dup2", "set_blocking", "set_inheritable"}),
+    "_posixsubprocess": frozenset({"fork_exec"}),
+    "gc": frozenset({"get_objects", "get_referrers", "get_referents"}),
+    "_ctypes": frozenset({"dlopen", "dlsym", "call_function", "call_cdeclfunction"}),
+}

@@ -9,7 +9,9 @@ sentence with a hint (see `mlkit.reports.results`).
 `RedactHiddenTests`: stock feedback shows the autograded notebook as is,
 which includes the hidden tests' source and tracebacks quoting their lines.
 This keeps what a student should see (the visible tests, every failure's
-one-sentence message, what the tests printed) and drops the rest.
+one-sentence message, what cells without hidden tests printed) and drops
+the rest: what a cell with hidden tests printed can show their inputs (the
+student's code may print every array a hidden test hands it).
 
 `RenderMathOffline` turns the LaTeX of Markdown cells into MathML
 (`mlkit.reports.mathml`), and the course's HTML template (`mlkit/reports/templates/offline`)
@@ -69,12 +71,16 @@ class RedactHiddenTests(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
+        begin = f"### {self.begin_test_delimeter}"
+        hidden = is_test_cell(cell) and any(line.strip() == begin for line in cell.source.splitlines())
         if is_test_cell(cell):
-            cell.source = strip_hidden_regions(
-                cell.source, f"### {self.begin_test_delimeter}", f"### {self.end_test_delimeter}", self.placeholder
-            )
+            cell.source = strip_hidden_regions(cell.source, begin, f"### {self.end_test_delimeter}", self.placeholder)
         kept = []
         for output in cell.get("outputs", []):
+            if hidden and output.output_type == "stream":
+                # What a cell with hidden tests printed may show their inputs: the student's code can
+                # print every array a hidden test hands it.  Its failure message stays.
+                continue
             if output.output_type == "error":
                 output.traceback = error_summary(output)
             elif output.output_type == "display_data" and DIAGNOSIS_MIME in output.get("data", {}):
