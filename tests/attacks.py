@@ -44,6 +44,13 @@ class Attack:
     honest_base: bool = False               # ride on the reference answers instead of the wrong ones
     tamper: Callable | None = None          # edits the notebook node directly
     raw: bytes | None = None                # the file's bytes, replacing the notebook entirely
+    # The defence that stops it (tests/weakened.py) and how it gains with that defence switched off:
+    # "points" (more than its base answers earn), "secret" (a secret in what it printed), "damage"
+    # (a bystander's grades or files changed), "loopback" (a connection to the test's socket).
+    # () for the robustness cases, which gain nothing anywhere: the batch must complete and the
+    # reason be recorded; and for the resource attacks, which would harm the grading machine itself.
+    defences: tuple[str, ...] = ()
+    sign: str = ""
 
 
 def _fit_hook(answers: dict[str, str], code: str) -> dict[str, str]:
@@ -146,7 +153,15 @@ pointer = np.zeros(4).ctypes.data
 libc = ctypes.CDLL(None)
 for path in (b"{course}/gradebook.db", b"{course}/source/01_linear_regression/linear_regression.ipynb"):
     print("libc open", path, libc.open(path, 2))
-print("libc system", libc.system(b"ls {course} > /tmp/listing 2>&1; cat /tmp/listing"))
+print("libc system", libc.system(b"ls {course} > /tmp/listing 2>&1; cat /tmp/listing {course}/SECRET.txt"))
+"""
+
+DUNDER_ESCAPE = """
+for klass in ().__class__.__base__.__subclasses__():
+    if klass.__name__ == "Check":
+        for name in ("close", "that", "ndarray", "decreasing", "real_float", "fail", "fail_because"):
+            setattr(klass, name, lambda *args, **kwargs: None)
+        print("disabled", klass)
 """
 
 STEAL_AND_EXEC_REFERENCE = """
@@ -227,36 +242,37 @@ ATTACKS = [
     # Patching the grader from the answer: the checks run in another process.
     Attack("patch_through_module_references", "imports the checking library through numpy.testing, typing, "
            "dataclasses, collections and importlib, and replaces Check.close, that, ndarray", None, None,
-           append=PATCH_THROUGH_MODULES),
+           append=PATCH_THROUGH_MODULES, defences=("boundary",), sign="points"),
     Attack("patch_through_frames", "takes __import__ and exec from a generator frame's f_builtins and walks "
-           "f_back for the test's check object", None, None, in_fit=PATCH_THROUGH_FRAMES),
+           "f_back for the test's check object", None, None, in_fit=PATCH_THROUGH_FRAMES, defences=("boundary",), sign="points"),
     Attack("patch_through_ctypes", "uses ndarray.ctypes and libc to open the gradebook and run a shell", None, None,
-           append=PATCH_THROUGH_CTYPES),
+           append=PATCH_THROUGH_CTYPES, defences=("sandbox",), sign="secret"),
     Attack("patch_allclose", "replaces np.allclose so that every comparison passes", None, None,
-           append="np.allclose = lambda *args, **kwargs: True"),
+           append="np.allclose = lambda *args, **kwargs: True", defences=("boundary",), sign="points"),
     Attack("patch_testing", "replaces np.testing.assert_allclose through a from-import", None, None,
-           append="from numpy import testing\ntesting.assert_allclose = lambda *args, **kwargs: None"),
+           append="from numpy import testing\ntesting.assert_allclose = lambda *args, **kwargs: None", defences=("boundary",), sign="points"),
     Attack("builtin_monkeypatch", "replaces the built-in `type` so the tests' type checks pass", None, None,
-           append="import builtins\nbuiltins.type = lambda value: np.ndarray\ntype = builtins.type"),
+           append="import builtins\nbuiltins.type = lambda value: np.ndarray\ntype = builtins.type", defences=("boundary",), sign="points"),
     Attack("input_transformer", "registers an IPython input transformer that turns later cells into `pass`", None,
-           None, append="get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])"),
+           None, append="get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])", defences=("boundary",), sign="points"),
     Attack("grader_object", "disables the test helper `check` from inside fit", None, None,
-           in_fit="check.that = lambda *args: None"),
-    Attack("dunder_escape", "climbs to object.__subclasses__ to reach the interpreter", None, None,
-           append="LEAK = ().__class__.__base__.__subclasses__()\nprint(len(LEAK))"),
-    Attack("shell_escape", "runs a shell command with an IPython escape", None, None, append="!rm -rf ../../honest"),
-    Attack("magic", "uses a line magic to set an environment variable", None, None, append="%env SECRET=1"),
+           in_fit="check.that = lambda *args: None", defences=("boundary",), sign="points"),
+    Attack("dunder_escape", "climbs to object.__subclasses__ to find the checking library's class and disable it",
+           None, None, append=DUNDER_ESCAPE, defences=("boundary",), sign="points"),
+    Attack("shell_escape", "runs a shell command with an IPython escape", None, None, append="!rm -rf ../../honest", defences=("boundary",), sign="damage"),
+    Attack("magic", "reads the course's secret file with a line magic", None, None,
+           append="%cat {course}/SECRET.txt", defences=("boundary",), sign="secret"),
     # Reading what only the grader may read, and using it.
     Attack("steal_and_exec_reference", "reads the source notebook and executes its reference solution", None, None,
-           append=STEAL_AND_EXEC_REFERENCE),
+           append=STEAL_AND_EXEC_REFERENCE, defences=("sandbox",), sign="points"),
     Attack("read_everything", "reads the course, gradebook, other students, the grader's environment and "
-           "connection files", None, None, append=READ_EVERYTHING),
+           "connection files", None, None, append=READ_EVERYTHING, defences=("sandbox",), sign="secret"),
     Attack("gradebook_write", "opens gradebook.db with sqlite3 and raises every score", None, None,
            append="import sqlite3\ntry:\n    sqlite3.connect('{course}/gradebook.db').execute("
-                  "'update grade set auto_score = 99').connection.commit()\nexcept Exception as e:\n    print(e)"),
+                  "'update grade set auto_score = 99').connection.commit()\nexcept Exception as e:\n    print(e)", defences=("sandbox",), sign="damage"),
     Attack("write_other_student", "overwrites another student's autograded notebook", None, None,
            append="try:\n    open('{course}/autograded/honest/01_linear_regression/linear_regression.ipynb', "
-                  "'w').write('{{}}')\nexcept Exception as e:\n    print(type(e).__name__)"),
+                  "'w').write('{{}}')\nexcept Exception as e:\n    print(type(e).__name__)", defences=("sandbox",), sign="damage"),
     # Attacking the grader through the link.
     Attack("lying_objects", "returns objects whose __array__, __eq__, __float__, __bool__, __len__, __index__, "
            "__iter__ and __array_interface__ lie", None, None, after_fit=LIAR),
@@ -276,7 +292,7 @@ ATTACKS = [
            append="import time\nLinearRegressionGD.predict = lambda self, X: time.sleep(10**6)"),
     # The machine: network, processes, memory, disk.
     Attack("reach_loopback", "connects to a port listening on the machine's loopback, and scans others", None, None,
-           append=REACH_LOOPBACK),
+           append=REACH_LOOPBACK, defences=("sandbox",), sign="loopback"),
     Attack("outlive_the_notebook", "forks a detached process meant to outlive grading", None, None,
            append=OUTLIVE_THE_NOTEBOOK),
     Attack("fork_bomb", "forks without end", None, None,
@@ -308,10 +324,10 @@ ATTACKS = [
     Attack("duplicated_grade_ids", "duplicates an answer cell (wrong code) and a test cell (emptied)", FULL, None,
            tamper=_duplicate_ids, honest_base=True),
     Attack("changed_points", "sets every test cell to 100 points", FULL, None, tamper=_change_points,
-           honest_base=True),
+           honest_base=True, defences=("rebuild",), sign="points"),
     Attack("moved_cells", "moves every test cell before the answers", FULL, None, tamper=_move_cells,
            honest_base=True),
-    Attack("emptied_tests", "replaces every test cell's code by `pass`", None, None, tamper=_empty_tests),
+    Attack("emptied_tests", "replaces every test cell's code by `pass`", None, None, tamper=_empty_tests, defences=("rebuild",), sign="points"),
 ]
 
 
@@ -343,3 +359,130 @@ def submission(attack: Attack, reference: dict[str, str], wrong: dict[str, str],
     if attack.tamper is not None:
         attack.tamper(nb)
     return json.dumps(nbformat.from_dict(nb), indent=1).encode()
+
+
+# -- Holes in the boundary and the sandbox, each with the defence that closes it ----------------------------
+#
+# Each exploit is graded twice over (tests/test_attack_defences.py): with the kit as it is, where it must
+# gain nothing, and with its defences switched off (tests/weakened.py), where it must gain, so that an
+# exploit that fails on its own is seen to test nothing.  `sign` is how a gain shows: "points" (more than
+# the base answers score honestly), "canary" (CANARY in the graded notebook), "feedback" (CANARY in the
+# feedback page) or "file" (a file written at {course}/pwned-NAME).
+
+CANARY = "mlkit-canary-5e1f"
+
+
+@dataclass(frozen=True)
+class Exploit:
+    name: str
+    what: str
+    assignment: str
+    base: str                                   # the mutant whose answers it rides on, or "reference"
+    defences: tuple[str, ...]                   # switched off together (tests/weakened.py), it succeeds
+    sign: str
+    append: dict[str, str] | None = None        # answer cell id -> code added at its end
+    replace: tuple[tuple[str, str, str], ...] = ()  # (answer cell id, text, replacement)
+    modes: tuple[str, ...] = ("root", "userns")  # sandbox modes the weakened check runs in
+    plant: str = ""                             # what the test puts in place first (see test_attack_defences)
+
+
+SHADOWED_BUILTINS = """
+# Replace the builtin the tests compute the expected test-set size with: int(n * test_size) rounds now,
+# as this train_test_split does.
+import builtins as _builtins
+def int(value=0, *args):
+    return round(value) if type(value) is float else _builtins.int(value, *args)
+"""
+
+HANDLE_TO_FILE = """
+import numpy as _np
+def isinstance(value, kinds):
+    # Receives the test's own tuple of types; calls a method of each to write a file on the grading machine.
+    for kind in (kinds if type(kinds) is tuple else (kinds,)):
+        try:
+            kind.tofile(_np.int64(7), "{course}/pwned-handle_to_file")
+        except Exception:
+            pass
+    return True
+"""
+
+READ_PID1 = """
+for _pid in ("1", "self"):
+    try:
+        print("environment of", _pid, open("/proc/" + _pid + "/environ", "rb").read().replace(b"\\0", b" ").decode())
+    except Exception as error:
+        print("environment of", _pid, "refused:", type(error).__name__)
+"""
+
+STEAL_INSTRUCTOR_FILE = """
+import os as _os
+for _name in sorted(_os.listdir(".")):
+    if _name.endswith(".py"):
+        exec(open(_name).read())
+        print("ran", _name)
+"""
+
+READ_SYSTEM_SETTINGS = """
+import os as _os
+for _top in ("/usr/local/etc", "/etc", "/usr/local/etc/jupyter"):
+    try:
+        for _name in _os.listdir(_top):
+            try:
+                print(_top, _name, open(_os.path.join(_top, _name)).read(200))
+            except Exception:
+                pass
+    except Exception as error:
+        print(_top, "refused:", type(error).__name__)
+"""
+
+SORT_IN_A_THREAD = """import threading
+        _found = []
+        _worker = threading.Thread(target=lambda: _found.append(np.argsort(D, axis=1)[:, :k]))
+        _worker.start()
+        _worker.join()
+        nearest = _found[0]"""
+
+_ZEROED = "        n, d = X.shape\n"
+# The canary is put together as it is printed: the answer's source, shown in feedback, does not hold it.
+_PRINT_INPUTS = f"        print({CANARY[:6]!r} + {CANARY[6:]!r}, X[:1].tolist())\n"
+_FULL_SORT = "        nearest = np.argsort(D, axis=1)[:, :k]                  # (m, k), unordered"
+
+EXPLOITS = [
+    Exploit("shadowed_builtins", "defines int, which the test cells compute the expected test-set size with",
+            "10_model_selection", "test_size_rounded", ("names",), "points", append={"split": SHADOWED_BUILTINS}),
+    Exploit("handle_to_file", "shadows isinstance to receive the test's NumPy types, and writes a file as the "
+            "grader through np.integer.tofile", "08_kmeans", "reference", ("names", "handles"), "file",
+            append={"kmeans": HANDLE_TO_FILE}),
+    Exploit("zeroed_inputs", "zeroes X and y in fit, so references computed from them afterwards are zeros",
+            "01_linear_regression", "gradient_sign_flipped", ("writeback",), "points",
+            replace=(("gradient_descent", _ZEROED, "        X[...] = 0.0\n        y[...] = 0.0\n" + _ZEROED),)),
+    Exploit("pid1_environment", "reads the grader's environment from bubblewrap's own process, /proc/1/environ",
+            "01_linear_regression", "reference", ("environment",), "canary",
+            append={"gradient_descent": READ_PID1}, modes=("userns",)),
+    Exploit("instructor_files", "runs a Python file the instructor keeps beside the source notebook",
+            "01_linear_regression", "gradient_sign_flipped", ("folder",), "points",
+            append={"gradient_descent": STEAL_INSTRUCTOR_FILE}, plant="reference solution in source/"),
+    Exploit("system_settings", "reads settings kept in /usr/local/etc", "01_linear_regression", "reference",
+            ("system_files",), "canary", append={"gradient_descent": READ_SYSTEM_SETTINGS},
+            plant="canary in /usr/local/etc"),
+    Exploit("sort_watch_switched_off", "switches the sort watch off with sys.setprofile(None), then sorts in full",
+            "07_knn", "full_sort_of_distances", ("sort_watch",), "points",
+            replace=(("knn", _FULL_SORT, "        __import__('sys').setprofile(None)\n" + _FULL_SORT),)),
+    Exploit("sort_in_a_thread", "sorts in full in a thread of its own, which the watch does not follow",
+            "07_knn", "full_sort_of_distances", ("sort_watch",), "points",
+            replace=(("knn", _FULL_SORT, "        " + SORT_IN_A_THREAD),)),
+    Exploit("hidden_inputs_in_feedback", "prints the arrays hidden tests hand to fit, for the feedback page",
+            "01_linear_regression", "reference", ("hidden_prints",), "feedback",
+            replace=(("gradient_descent", _ZEROED, _PRINT_INPUTS + _ZEROED),)),
+]
+
+
+def exploit_answers(exploit: Exploit, answers: dict[str, str], course: str) -> dict[str, str]:
+    """The base answers with the exploit's code in them."""
+    answers = dict(answers)
+    for cell, text, replacement in exploit.replace:
+        assert text in answers[cell], f"{exploit.name}: {text!r} is not in {cell}"
+        answers[cell] = answers[cell].replace(text, replacement, 1)
+    for cell, code in (exploit.append or {}).items():
+        answers[cell] += "\n\n" + code.replace("{course}", course) + "\n"
+    return answers

@@ -26,6 +26,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+import weakened
 from attacks import ASSIGNMENT, ATTACKS, FULL, SECRET_FILE, SECRETS, submission
 from mlkit import course
 from mlkit.authoring import catalog
@@ -48,9 +49,9 @@ def tree_digest(folder: Path) -> dict[str, str]:
 BYSTANDERS = ["honest", "mistaken"]
 
 
-@pytest.fixture(scope="module")
-def attacked():
-    root = Path(tempfile.mkdtemp(prefix="mlkit-attacks-"))
+def grade_attacks(root: Path, attacks: list, defences: set[str] = frozenset()) -> dict:
+    """A course with the two bystanders graded, then `attacks` graded in a second `nbgrader autograde` run
+    (with `defences` switched off for that run, tests/weakened.py); what the tests below look at."""
     c = course.new_course(root / "course", [ASSIGNMENT])
     course.nbgrader(c, "generate_assignment", ASSIGNMENT, "--force")
     reference = catalog.reference_answers(ASSIGNMENT, root=c)
@@ -67,6 +68,8 @@ def attacked():
     (c / SECRET_FILE).write_text(SECRETS[0])
     with open(c / "nbgrader_config.py", "a") as config:  # the two attacks that hang need not wait the default 20 s
         config.write("\nc.ResilientExecute.student_call_seconds = 5.0\n")
+    if defences:
+        weakened.weaken(c, set(defences))
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
@@ -88,7 +91,7 @@ def attacked():
     thread.start()
 
     release_nb = nbformat.read(catalog.notebook_path(ASSIGNMENT, "release", c), as_version=4)
-    for attack in ATTACKS:
+    for attack in attacks:
         folder = c / "submitted" / attack.name / ASSIGNMENT
         catalog.write_submission(c, attack.name, ASSIGNMENT, release_nb, root=c)
         (folder / f"{NOTEBOOK}.ipynb").write_bytes(
@@ -107,6 +110,11 @@ def attacked():
     return {"course": c, "before": before, "submitted_before": submitted_before, "run": run,
             "grades": course.gradebook(c), "reached": reached, "course_before": course_before,
             "survivors": student_processes(c)}
+
+
+@pytest.fixture(scope="module")
+def attacked():
+    return grade_attacks(Path(tempfile.mkdtemp(prefix="mlkit-attacks-")), ATTACKS)
 
 
 def student_processes(course_folder: Path) -> list[str]:
@@ -191,10 +199,10 @@ def test_attack_earns_nothing_unearned_and_its_reason_is_recorded(attacked, atta
     wrong = attacked["grades"]["mistaken"][ASSIGNMENT].auto_score
     assert 0 < wrong < FULL
     assert grade.auto_max == FULL, "the points of the test cells come from the source, not the submission"
-    bound = wrong if attack.max_points is None else attack.max_points
-    assert grade.auto_score <= bound, f"{attack.name}: {attack.what}"
-    if attack.max_points == FULL:  # repaired damage is not punished
-        assert grade.auto_score == FULL
+    if attack.max_points is None:
+        assert grade.auto_score <= wrong, f"{attack.name}: {attack.what}"
+    else:  # repaired damage keeps full marks; a crash keeps exactly the points earned before it
+        assert grade.auto_score == attack.max_points, f"{attack.name}: {attack.what}"
     with Gradebook(f"sqlite:///{attacked['course'] / 'gradebook.db'}") as gb:
         reason = grading_issue(gb, attack.name, ASSIGNMENT, NOTEBOOK)
         if attack.reason:
@@ -229,3 +237,45 @@ def test_regrading_is_idempotent(attacked):
         course.nbgrader(c, "autograde", ASSIGNMENT, "--student", student, "--force")
     assert gradebook_rows(c, students) == before
     assert tree_digest(c / "submitted") == attacked["submitted_before"]
+
+
+# -- every attack that can gain does gain, with its defence switched off -------------------------------------
+
+GAINING = [a for a in ATTACKS if a.defences]
+
+
+@pytest.fixture(scope="module")
+def weakened_runs():
+    """The attacks graded again, each group with its defence switched off (tests/weakened.py)."""
+    runs = {}
+    for defences in sorted({a.defences for a in GAINING}):
+        group = [a for a in GAINING if a.defences == defences]
+        runs[defences] = grade_attacks(Path(tempfile.mkdtemp(prefix="mlkit-weakened-")), group, set(defences))
+    return runs
+
+
+def what_it_gained(run: dict, attack) -> str:
+    """What `attack` got in a graded run ('' if nothing)."""
+    c = run["course"]
+    if attack.sign == "points":
+        mine = run["grades"][attack.name][ASSIGNMENT].auto_score
+        base = FULL if attack.honest_base else run["grades"]["mistaken"][ASSIGNMENT].auto_score
+        return f"{mine} points where its answers earn {base}" if mine > base else ""
+    if attack.sign == "secret":
+        printed = _printed(nbformat.read(c / "autograded" / attack.name / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+                                         as_version=4))
+        return "a secret in its output" if any(secret in printed for secret in SECRETS) else ""
+    if attack.sign == "damage":
+        rows_changed = gradebook_rows(c, BYSTANDERS) != run["before"]["rows"]
+        files_changed = any(tree_digest(c / "autograded" / s) != run["before"]["autograded"][s] for s in BYSTANDERS)
+        return "a bystander's grades or files changed" if rows_changed or files_changed else ""
+    if attack.sign == "loopback":
+        return "a connection to the machine's loopback" if run["reached"] else ""
+    raise AssertionError(attack.sign)
+
+
+@pytest.mark.parametrize("attack", GAINING, ids=[a.name for a in GAINING])
+def test_attack_gains_with_its_defence_switched_off(weakened_runs, attacked, attack):
+    assert what_it_gained(weakened_runs[attack.defences], attack), \
+        f"{attack.name} gains nothing with {attack.defences} switched off: it tests nothing"
+    assert not what_it_gained(attacked, attack), f"{attack.name} gained with the kit as it is"
