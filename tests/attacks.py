@@ -153,7 +153,9 @@ pointer = np.zeros(4).ctypes.data
 libc = ctypes.CDLL(None)
 for path in (b"{course}/gradebook.db", b"{course}/source/01_linear_regression/linear_regression.ipynb"):
     print("libc open", path, libc.open(path, 2))
-print("libc system", libc.system(b"ls {course} > /tmp/listing 2>&1; cat /tmp/listing {course}/SECRET.txt"))
+found = ctypes.create_string_buffer(200)
+descriptor = libc.open(b"{course}/SECRET.txt", 0)
+print("libc read", descriptor, libc.read(descriptor, found, 199) if descriptor >= 0 else -1, found.value)
 """
 
 DUNDER_ESCAPE = """
@@ -245,20 +247,17 @@ ATTACKS = [
            append=PATCH_THROUGH_MODULES, defences=("boundary",), sign="points"),
     Attack("patch_through_frames", "takes __import__ and exec from a generator frame's f_builtins and walks "
            "f_back for the test's check object", None, None, in_fit=PATCH_THROUGH_FRAMES, defences=("boundary",), sign="points"),
-    Attack("patch_through_ctypes", "uses ndarray.ctypes and libc to open the gradebook and run a shell", None, None,
+    Attack("patch_through_ctypes", "uses ndarray.ctypes and libc to open the gradebook and read a secret", None, None,
            append=PATCH_THROUGH_CTYPES, defences=("sandbox",), sign="secret"),
     Attack("patch_allclose", "replaces np.allclose so that every comparison passes", None, None,
            append="np.allclose = lambda *args, **kwargs: True", defences=("boundary",), sign="points"),
-    Attack("patch_testing", "replaces np.testing.assert_allclose through a from-import", None, None,
-           append="from numpy import testing\ntesting.assert_allclose = lambda *args, **kwargs: None", defences=("boundary",), sign="points"),
-    Attack("builtin_monkeypatch", "replaces the built-in `type` so the tests' type checks pass", None, None,
-           append="import builtins\nbuiltins.type = lambda value: np.ndarray\ntype = builtins.type", defences=("boundary",), sign="points"),
     Attack("input_transformer", "registers an IPython input transformer that turns later cells into `pass`", None,
            None, append="get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])", defences=("boundary",), sign="points"),
     Attack("grader_object", "disables the test helper `check` from inside fit", None, None,
-           in_fit="check.that = lambda *args: None", defences=("boundary",), sign="points"),
+           in_fit="check.close = check.that = check.decreasing = lambda *args, **kwargs: None",
+           defences=("boundary",), sign="points"),
     Attack("dunder_escape", "climbs to object.__subclasses__ to find the checking library's class and disable it",
-           None, None, append=DUNDER_ESCAPE, defences=("boundary",), sign="points"),
+           None, None, in_fit=DUNDER_ESCAPE, defences=("boundary",), sign="points"),
     Attack("shell_escape", "runs a shell command with an IPython escape", None, None, append="!rm -rf ../../honest", defences=("boundary",), sign="damage"),
     Attack("magic", "reads the course's secret file with a line magic", None, None,
            append="%cat {course}/SECRET.txt", defences=("boundary",), sign="secret"),

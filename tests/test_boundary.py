@@ -293,3 +293,21 @@ def test_without_the_watch_a_recording_fails_rather_than_sees_nothing(student, m
     with pytest.raises(checks.WatchingDisabled, match="not switched on"):
         with checks.record_sorts():
             names["Model"]().sigmoid(np.zeros(3))
+
+
+def test_a_cells_outputs_are_capped_in_total_and_the_graders_own_stay():
+    import nbformat
+
+    from mlkit.grading.integrity import LimitOutputSize
+
+    cell = nbformat.v4.new_code_cell("pass")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout" if i % 2 else "stderr", text="x" * 19_000)
+                    for i in range(300)]
+    cell.outputs.append(nbformat.v4.new_output("display_data", data={checks.DIAGNOSIS_MIME: {"mistake": "m"}}))
+    cell.outputs.append(nbformat.v4.new_output("error", ename="CheckFailed", evalue="wrong", traceback=["wrong"]))
+    limited, _ = LimitOutputSize().preprocess_cell(cell, {}, 0)
+    total = sum(len(output.get("text", "")) for output in limited.outputs)
+    assert total <= 100_000 + 200
+    assert limited.outputs[-1].text.startswith("... [")  # says what was left out
+    kinds = [output.output_type for output in limited.outputs]
+    assert "error" in kinds and any(checks.DIAGNOSIS_MIME in o.get("data", {}) for o in limited.outputs)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import sqlite3
+import subprocess
 import tempfile
 import threading
 import time
@@ -49,9 +51,8 @@ def tree_digest(folder: Path) -> dict[str, str]:
 BYSTANDERS = ["honest", "mistaken"]
 
 
-def grade_attacks(root: Path, attacks: list, defences: set[str] = frozenset()) -> dict:
-    """A course with the two bystanders graded, then `attacks` graded in a second `nbgrader autograde` run
-    (with `defences` switched off for that run, tests/weakened.py); what the tests below look at."""
+def graded_bystanders(root: Path) -> tuple[Path, dict]:
+    """A course with the two bystanders graded, a secret file in it; and what the bystanders have."""
     c = course.new_course(root / "course", [ASSIGNMENT])
     course.nbgrader(c, "generate_assignment", ASSIGNMENT, "--force")
     reference = catalog.reference_answers(ASSIGNMENT, root=c)
@@ -59,17 +60,25 @@ def grade_attacks(root: Path, attacks: list, defences: set[str] = frozenset()) -
     for student, answers in (("honest", reference), ("mistaken", mistaken)):
         catalog.write_submission(c, student, ASSIGNMENT, catalog.submission_notebook(ASSIGNMENT, answers, root=c), root=c)
     course.nbgrader(c, "autograde", ASSIGNMENT)
-    before = {
-        "rows": gradebook_rows(c, BYSTANDERS),
-        "autograded": {s: tree_digest(c / "autograded" / s) for s in ("honest", "mistaken")},
-        "source": tree_digest(c / "source"),
-    }
-
     (c / SECRET_FILE).write_text(SECRETS[0])
     with open(c / "nbgrader_config.py", "a") as config:  # the two attacks that hang need not wait the default 20 s
         config.write("\nc.ResilientExecute.student_call_seconds = 5.0\n")
+    return c, _bystanders(c)
+
+
+def _bystanders(c: Path) -> dict:
+    return {"rows": gradebook_rows(c, BYSTANDERS),
+            "autograded": {s: tree_digest(c / "autograded" / s) for s in BYSTANDERS},
+            "source": tree_digest(c / "source")}
+
+
+def grade_attacks(c: Path, before: dict, attacks: list, defences: set[str] = frozenset()) -> dict:
+    """`attacks` graded in one more `nbgrader autograde` run of course `c` (its bystanders graded before), with
+    `defences` switched off for that run (tests/weakened.py); what the tests below look at."""
     if defences:
         weakened.weaken(c, set(defences))
+    reference = catalog.reference_answers(ASSIGNMENT, root=c)
+    mistaken = next(m for m in catalog.mutants(ASSIGNMENT) if m.name == "gradient_sign_flipped").apply(reference)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
@@ -98,23 +107,24 @@ def grade_attacks(root: Path, attacks: list, defences: set[str] = frozenset()) -
             submission(attack, reference, mistaken, release_nb, course=str(c), port=listener.getsockname()[1]))
     submitted_before = tree_digest(c / "submitted")
     course_before = {k: v for k, v in tree_digest(c).items() if not k.startswith(("autograded/", "gradebook.db"))}
-    os.environ["MLKIT_TEST_SECRET"] = SECRETS[1]
-    try:
-        run = course.nbgrader(c, "autograde", ASSIGNMENT, check=False)
-    finally:
-        del os.environ["MLKIT_TEST_SECRET"]
+    env = {**course.environment(), "MLKIT_TEST_SECRET": SECRETS[1]}
+    # An attack with its defence switched off may wreck the grading kernel: that run gets a deadline.
+    run = subprocess.run([str(course.BIN / "nbgrader"), "autograde", ASSIGNMENT], cwd=c, env=env,
+                         capture_output=True, text=True, timeout=900 if defences else None)
     time.sleep(1.0)
     listening.clear()
     thread.join()
     listener.close()
+    after = _bystanders(c)
     return {"course": c, "before": before, "submitted_before": submitted_before, "run": run,
             "grades": course.gradebook(c), "reached": reached, "course_before": course_before,
-            "survivors": student_processes(c)}
+            "survivors": student_processes(c),
+            "damaged": after["rows"] != before["rows"] or after["autograded"] != before["autograded"]}
 
 
 @pytest.fixture(scope="module")
 def attacked():
-    return grade_attacks(Path(tempfile.mkdtemp(prefix="mlkit-attacks-")), ATTACKS)
+    return grade_attacks(*graded_bystanders(Path(tempfile.mkdtemp(prefix="mlkit-attacks-"))), ATTACKS)
 
 
 def student_processes(course_folder: Path) -> list[str]:
@@ -246,11 +256,19 @@ GAINING = [a for a in ATTACKS if a.defences]
 
 @pytest.fixture(scope="module")
 def weakened_runs():
-    """The attacks graded again, each group with its defence switched off (tests/weakened.py)."""
+    """The attacks graded again with their defence switched off (tests/weakened.py), in copies of one graded class:
+    those that gain points or secrets in one run per defence, each that does damage in a run of its own."""
+    root = Path(tempfile.mkdtemp(prefix="mlkit-weakened-"))
+    template, before = graded_bystanders(root / "template")
+    groups: dict[tuple, list] = {}
+    for attack in GAINING:
+        groups.setdefault((attack.defences, attack.name if attack.sign == "damage" else attack.sign), []).append(attack)
     runs = {}
-    for defences in sorted({a.defences for a in GAINING}):
-        group = [a for a in GAINING if a.defences == defences]
-        runs[defences] = grade_attacks(Path(tempfile.mkdtemp(prefix="mlkit-weakened-")), group, set(defences))
+    for number, (key, group) in enumerate(sorted(groups.items())):
+        c = root / f"run-{number}" / "course"
+        shutil.copytree(template, c)
+        run = grade_attacks(c, before, group, set(key[0]))
+        runs.update({attack.name: run for attack in group})
     return runs
 
 
@@ -266,9 +284,7 @@ def what_it_gained(run: dict, attack) -> str:
                                          as_version=4))
         return "a secret in its output" if any(secret in printed for secret in SECRETS) else ""
     if attack.sign == "damage":
-        rows_changed = gradebook_rows(c, BYSTANDERS) != run["before"]["rows"]
-        files_changed = any(tree_digest(c / "autograded" / s) != run["before"]["autograded"][s] for s in BYSTANDERS)
-        return "a bystander's grades or files changed" if rows_changed or files_changed else ""
+        return "a bystander's grades or files changed" if run["damaged"] else ""
     if attack.sign == "loopback":
         return "a connection to the machine's loopback" if run["reached"] else ""
     raise AssertionError(attack.sign)
@@ -276,6 +292,6 @@ def what_it_gained(run: dict, attack) -> str:
 
 @pytest.mark.parametrize("attack", GAINING, ids=[a.name for a in GAINING])
 def test_attack_gains_with_its_defence_switched_off(weakened_runs, attacked, attack):
-    assert what_it_gained(weakened_runs[attack.defences], attack), \
+    assert what_it_gained(weakened_runs[attack.name], attack), \
         f"{attack.name} gains nothing with {attack.defences} switched off: it tests nothing"
     assert not what_it_gained(attacked, attack), f"{attack.name} gained with the kit as it is"

@@ -1,8 +1,9 @@
 """A class graded into a real PostgreSQL gradebook by `mlkit grade` gets, grade for grade, the SQLite gradebook.
 
 The server is Debian's PostgreSQL, started for these tests in a private folder
-(tests/postgres.py).  The PostgreSQL course names its gradebook the way an
-instructor would, with `c.CourseDirectory.db_url` in its nbgrader_config.py;
+(tests/postgres.py).  The PostgreSQL course's gradebook is named only in
+Jupyter's configuration folder (`JUPYTER_CONFIG_DIR`), one of the places
+nbgrader reads `c.CourseDirectory.db_url` from, not in the course's own file;
 the SQLite course is graded by stock `nbgrader autograde`, the reference.
 """
 
@@ -36,9 +37,22 @@ def server():
     running.stop()
 
 
-def _use_database(root, url: str) -> None:
-    with open(root / "nbgrader_config.py", "a") as config:
-        config.write(f"\nc.CourseDirectory.db_url = {url!r}\n")
+def _jupyter_config(folder, url: str) -> dict[str, str]:
+    """An environment whose Jupyter configuration folder, and nothing in the course, names the gradebook."""
+    folder.mkdir()
+    (folder / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.db_url = {url!r}\n")
+    return {**course.environment(), "JUPYTER_CONFIG_DIR": str(folder)}
+
+
+def _sqlite_files(root) -> list:
+    """Every SQLite database file anywhere under `root`, by its header."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                if handle.read(16) == b"SQLite format 3\x00":
+                    found.append(path)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +61,14 @@ def two_gradebooks(server, tmp_path_factory):
     lite = course.new_course(work / "sqlite", ASSIGNMENTS)
     pg = course.new_course(work / "postgres", ASSIGNMENTS)
     url = server.create_database("gradebook")
-    _use_database(pg, url)
+    env = _jupyter_config(work / "jupyter-config", url)
+    assert not any(line.strip().startswith("c.CourseDirectory.db_url")
+                   for line in (pg / "nbgrader_config.py").read_text().splitlines())
     students = []
     for assignment in ASSIGNMENTS:
-        for root in (lite, pg):
-            course.nbgrader(root, "generate_assignment", assignment, "--force")
+        course.nbgrader(lite, "generate_assignment", assignment, "--force")
+        subprocess.run([str(course.BIN / "nbgrader"), "generate_assignment", assignment, "--force"], cwd=pg, env=env,
+                       check=True, capture_output=True)
         entries = catalog.catalog_answers(assignment, root=lite)
         chosen = ["reference", "untouched", *[n for n in entries if n.startswith("alt-")][:1],
                   *[n for n in entries if n.startswith("mutant-")][:4]]
@@ -63,7 +80,7 @@ def two_gradebooks(server, tmp_path_factory):
     for assignment in ASSIGNMENTS:
         course.nbgrader(lite, "autograde", assignment)
     run = subprocess.run([sys.executable, "-m", "mlkit.cli", "grade", "--course", str(pg), "--jobs", "3"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     return lite, pg, url, run, len(students)
 
 
@@ -71,7 +88,7 @@ def test_mlkit_grade_writes_to_postgresql_only(two_gradebooks):
     _, pg, url, run, submissions = two_gradebooks
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"graded {submissions} of {submissions} submissions" in run.stdout
-    assert not (pg / "gradebook.db").exists()  # nothing went to a SQLite file beside the course
+    assert _sqlite_files(pg) == [], "nothing may go to a SQLite file anywhere in the course"
     assert len(gradebook_rows(pg, db_url=url)) > 100
 
 

@@ -2,19 +2,23 @@
 
 The student process (`mlkit/grading/student.py`) runs under bubblewrap with:
 
-    a root file system of its own        /usr (system libraries, read-only), with Debian's Python
-                                         packages hidden; the Python interpreter and its standard
-                                         library, read-only, with its site-packages hidden
+    a root file system of its own        the interpreter's executable, its standard library (its
+                                         site-packages hidden) and the folders of the shared
+                                         libraries it and NumPy load, read-only; nothing else of
+                                         /usr, and no /etc
     /opt/mlkit                           student.py, wire.py and NumPy (site/numpy): the only
                                          importable packages
-    the notebook's folder                a private read-only copy at the folder's own path, so
-                                         `data/...` opens as in JupyterLab
+    the notebook's folder                at the folder's own path, so `data/...` opens as in
+                                         JupyterLab: a private read-only folder holding the
+                                         release's files of the assignment and the student's
+                                         notebook, nothing else of the submission or the course
     /tmp                                 private, size-capped scratch space (also HOME)
     no network                           a network namespace of its own: not even the machine's
                                          loopback; the grader talks to it over two pipes
     its own PID, IPC and UTS namespaces  it sees no other process; every process it forks dies
                                          with it
-    a cleared environment                no grader variables, no connection files
+    a minimal environment                bubblewrap itself starts with it, so no process inside,
+                                         its PID 1 included, holds a variable of the grader's
     resource limits                      address space, CPU time, file size, open files, and (as
                                          root) processes of its own user ID
 
