@@ -145,6 +145,7 @@ class SortRecorder:
     def __init__(self, calls: list):
         self.calls = calls
         self.problem: str | None = None
+        self._leaving = False   # the recorder's own sys.setprofile on the way out is no breach
 
     def _profile(self, frame, event, arg):
         if event != "c_call":
@@ -158,7 +159,7 @@ class SortRecorder:
                 self.calls.append((name, (len(owner),)))
             elif name == "lexsort":
                 self.calls.append((name, ()))
-        elif owner is sys and name in ("setprofile", "settrace"):
+        elif owner is sys and name in ("setprofile", "settrace") and not self._leaving:
             self.problem = f"the code called sys.{name}"
 
     def __enter__(self):
@@ -175,12 +176,14 @@ class SortRecorder:
 
         builtins.sorted = sorted
         self._previous = sys.getprofile()
-        sys.setprofile(self._profile)
+        self._watch = self._profile  # one bound method, to tell it from another later
+        sys.setprofile(self._watch)
         return self.calls
 
     def __exit__(self, *exc):
-        if sys.getprofile() is not self._profile and self.problem is None:
+        if sys.getprofile() is not self._watch and self.problem is None:
             self.problem = "the watch on this process was replaced"
+        self._leaving = True
         sys.setprofile(self._previous)
         self._builtins.sorted = self._sorted
         return False

@@ -311,3 +311,19 @@ def test_a_cells_outputs_are_capped_in_total_and_the_graders_own_stay():
     assert limited.outputs[-1].text.startswith("... [")  # says what was left out
     kinds = [output.output_type for output in limited.outputs]
     assert "error" in kinds and any(checks.DIAGNOSIS_MIME in o.get("data", {}) for o in limited.outputs)
+
+
+def test_in_one_process_the_recorder_sees_sorts_and_its_own_switching_off():
+    import sys
+
+    X = np.arange(20.0)
+    with checks.record_sorts() as sorts:
+        np.argpartition(X, 3)
+    assert sorts == []
+    with checks.record_sorts() as sorts:
+        np.argsort(X)
+        sorted([3, 1, 2])
+    assert sorts == [("argsort", (20,)), ("sorted", (3,))]
+    with pytest.raises(checks.WatchingDisabled):
+        with checks.record_sorts():
+            sys.setprofile(None)

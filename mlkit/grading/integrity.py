@@ -60,11 +60,12 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
 
-from mlkit.checks import DIAGNOSIS_MIME
 from mlkit.grading import sandbox
 
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
-OWN_CELL_KEY = "mlkit_student_cell"  # cell metadata: a code cell of the student's own, placed by RebuildFromRelease
+OWN_CELL_KEY = "mlkit_student_cell"
+KIT_MIME_PREFIX = "application/vnd.mlkit."  # the kit's own display outputs (not imported: a course folder may
+                                             # hold a stale copy of the kit, which nbgrader's process would import)  # cell metadata: a code cell of the student's own, placed by RebuildFromRelease
 
 
 def _issue(store: dict) -> dict:
@@ -361,8 +362,10 @@ class LimitOutputSize(NbGraderPreprocessor):
         total, kept = 0, []
         for output in cell.get("outputs", []):
             size = len(json.dumps(output))
-            # The grader's own outputs always stay: the error, and the diagnosis the reports read.
-            graders = output.get("output_type") == "error" or DIAGNOSIS_MIME in output.get("data", {})
+            # The grader's own outputs always stay: the error, and the kit's structured outputs (the diagnosis
+            # the reports read, mlkit.checks.DIAGNOSIS_MIME), which student code cannot produce.
+            graders = output.get("output_type") == "error" or any(
+                mime.startswith(KIT_MIME_PREFIX) for mime in output.get("data", {}))
             if (total + size > self.max_cell_chars or len(kept) >= self.max_outputs) and not graders:
                 continue
             total += size
