@@ -242,14 +242,19 @@ def _explanation(root: Path) -> dict:
 
 
 def _frame(page, path: str):
-    """The page's frame showing `path` (JupyterLab shows the formgrader in an iframe)."""
-    deadline = time.monotonic() + 180  # a loaded machine (the whole suite on two cores) is slow to load it
+    """The frame of the iframe JupyterLab opened for `path` (it shows the formgrader in an iframe).
+
+    The iframe's own address says what it shows; its frame may still be loading on a machine busy with
+    the rest of the suite, and the test goes on to navigate it anyway."""
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        for frame in page.frames:
-            if path in frame.url:
-                return frame
+        for element in page.locator("iframe").element_handles():
+            if path in (element.get_attribute("src") or ""):
+                frame = element.content_frame()
+                if frame is not None:
+                    return frame
         time.sleep(0.2)
-    raise AssertionError(f"no frame shows {path}")
+    raise AssertionError(f"no iframe shows {path}")
 
 
 def _enter(field, value: str, saved, what: str) -> None:
