@@ -29,9 +29,13 @@ holds across the boundary:
   (a test computes references from its inputs), but is reported to
   `mlkit.checks.call_watching_arguments`.
 
-Objects of the grader passed into student code (a `metric_fn`, a model
-class, a replacement method) reach the student as handles it can call, with
-their public methods, and nothing else.  A reply that is malformed, too
+Only names the release's answer cells define reach the kernel's namespace
+(`run_cell`'s `exports`), and never over a builtin or a grader's name.
+Objects of the grader reach student code only if a test cell defined them (a
+`metric_fn`, a model class, a replacement method): a handle the student can
+call with data, and whose own test-defined public methods it can call, and
+nothing else (`may_hand_over`, `callable_part`); a module, a builtin, a NumPy
+type or any library's function never becomes a handle.  A reply that is malformed, too
 large, too deep or too slow stops the student process: that call and every
 later one raise `StudentProcessStopped` naming the reason, and the grading
 of the notebook goes on.
