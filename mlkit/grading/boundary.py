@@ -259,17 +259,16 @@ class StudentProcess:
 
     def _read(self, deadline: float):
         def wait():
-            watched = [self.reply_fd] + ([self.watch_fd] if self.watch_fd >= 0 else [])
-            while True:
+            while True:  # the sort watch is read while the reply is awaited, so its pipe never fills up
                 remaining = deadline - time.monotonic()
-                ready = select.select(watched, [], [], max(remaining, 0))[0] if remaining > 0 else []
+                watched = [self.reply_fd] + ([self.watch_fd] if self.watch_fd >= 0 else [])
+                ready = select.select(watched, [], [], remaining)[0] if remaining > 0 else []
                 if not ready:
                     raise TimeoutError
-                if self.watch_fd in ready:
+                if self.watch_fd >= 0 and self.watch_fd in ready:
                     self._drain_watch()
                 if self.reply_fd in ready:
                     return
-                watched = [fd for fd in watched if fd >= 0]
         try:
             reply = wire.decode(wire.read_frame(self.reply_fd, wait), self.from_wire)
             self._drain_watch()  # everything reported before the reply is in the pipe by now
