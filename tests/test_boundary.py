@@ -188,6 +188,17 @@ def test_callbacks_reach_public_methods_only(student):
         names["peek"](grader, "secret")()
 
 
+def test_a_grader_object_is_called_with_data_only(student):
+    _, names = student
+
+    def measure(X):
+        return len(X)  # a student object here would answer the grader's own len()
+
+    with pytest.raises(TypeError, match="with data only"):
+        names["call_back"](measure, names["Model"]())
+    assert names["call_back"](measure, [1.0, 2.0]) == 2
+
+
 def test_library_objects_never_become_handles(student, tmp_path):
     _, names = student
     for grader_object in (np.integer, np, len, np.save, np.random.default_rng(0), np.ndarray.tofile, type,
@@ -239,6 +250,18 @@ def partial(X):
 def switched_off(X):
     sys.setprofile(None)
     return np.argsort(X)[:2]
+class _Small(np.ndarray):
+    shape = property(lambda self: (1,))       # what an attribute read of its shape says
+def lying_shape(X):
+    return X.view(_Small).argsort().view(np.ndarray)[:2]
+def closed_link(X):
+    import sys as _s
+    open(int(_s.argv[3]), "wb").close()       # the watch's descriptor, closed without posix.close
+    return np.argsort(X)[:2]
+def with_fcntl(X):
+    import fcntl
+    fcntl.fcntl(0, fcntl.F_GETFD)
+    return X[:2]
 def in_a_thread(X):
     out = []
     worker = threading.Thread(target=lambda: out.append(np.argsort(X)[:2]))
@@ -252,7 +275,8 @@ def _watched(tmp_path) -> tuple[boundary.StudentProcess, dict]:
     process = boundary.StudentProcess(tmp_path, sandbox.Folder(None, None), watch_sorts=True)
     names: dict = {}
     process.run_cell("import numpy as np\n" + SORTING_ANSWER, "answer", names,
-                     frozenset({"full", "partial", "switched_off", "in_a_thread"}))
+                     frozenset({"full", "partial", "switched_off", "in_a_thread", "lying_shape",
+                                "closed_link", "with_fcntl"}))
     return process, names
 
 
@@ -267,11 +291,25 @@ def test_the_sort_watch_sees_full_sorts_only(tmp_path, monkeypatch):
         with checks.record_sorts() as sorts:
             names["full"](X)
         assert sorts == [("argsort", (50,))]
+        with checks.record_sorts() as sorts:
+            names["lying_shape"](X)
+        assert sorts == [("argsort", (50,))], "the shape is read with NumPy's own getter"
     finally:
         process.close()
 
 
-@pytest.mark.parametrize("sneaky", ["switched_off", "in_a_thread"])
+def test_a_watch_that_cannot_report_ends_the_student_process(tmp_path, monkeypatch):
+    process, names = _watched(tmp_path)
+    monkeypatch.setattr(boundary, "_PROCESS", process)
+    try:
+        with pytest.raises(boundary.StudentProcessStopped, match="SIGKILL"):  # before the sort goes unreported
+            with checks.record_sorts():
+                names["closed_link"](np.arange(50.0))
+    finally:
+        process.close()
+
+
+@pytest.mark.parametrize("sneaky", ["switched_off", "in_a_thread", "with_fcntl"])
 def test_the_sort_watch_fails_when_switched_off_or_gone_around(tmp_path, monkeypatch, sneaky):
     process, names = _watched(tmp_path)
     monkeypatch.setattr(boundary, "_PROCESS", process)
@@ -279,7 +317,8 @@ def test_the_sort_watch_fails_when_switched_off_or_gone_around(tmp_path, monkeyp
     try:
         with checks.record_sorts():
             names["partial"](X)  # no problem before
-        with pytest.raises(checks.WatchingDisabled, match="setprofile" if sneaky == "switched_off" else "thread"):
+        with pytest.raises(checks.WatchingDisabled,
+                           match={"switched_off": "setprofile", "in_a_thread": "thread", "with_fcntl": "fcntl"}[sneaky]):
             with checks.record_sorts() as sorts:
                 names[sneaky](X)
         assert sorts == [], "the sort itself was not seen: only the way around the watch"

@@ -9,7 +9,7 @@ without its defence before it counts as stopped by it.
     names, writeback, handles, environment, system_files, folder, sort_watch, output_budget
                     the grading kernel is `weakened_kernel.py`, which puts that part of the boundary or the
                     sandbox back to what the kit did before it
-    hidden_prints   feedback keeps what cells with hidden tests printed
+    hidden_prints   feedback keeps what cells with hidden tests printed, and their errors' messages
     cell_output     no cap on a cell's outputs taken together
 """
 
@@ -68,11 +68,15 @@ def _kernelspec(name: str, defences: list[str]) -> None:
 
 
 class RedactKeepingPrints(RedactHiddenTests):
-    """Feedback as before it dropped the printed output of cells with hidden tests."""
+    """Feedback as before it dropped what cells with hidden tests printed and the messages of their errors."""
 
     def preprocess_cell(self, cell, resources, index):
         streams = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+        messages = [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         cell, resources = super().preprocess_cell(cell, resources, index)
         if cell.cell_type == "code":
+            errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+            for output, message in zip(errors, messages):
+                output.traceback = [message]
             cell.outputs = streams + [o for o in cell.outputs if o.get("output_type") != "stream"]
         return cell, resources

@@ -99,6 +99,7 @@ WARNINGS = _known_warnings()
 
 
 def rebuild_exception(name: str, message: str, where: str = "") -> BaseException:
+    name = name[:100]
     kind = EXCEPTIONS.get(name)
     error = None
     if kind is not None:
@@ -386,6 +387,11 @@ class StudentProcess:
                 raise TypeError("only grader objects handed to student code can be called back")
             if type(args) is not tuple or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
                 raise TypeError("malformed call arguments")
+            if _holds_student_object((args, kwargs)):
+                # A grader function is called with data only: a student object among its arguments would
+                # answer the grader's own len(), iteration or attribute reads (a len of 10**9, say).
+                raise TypeError("a grader object can be called with data only (arrays, numbers, strings, "
+                                "lists, tuples and dicts of them), not with objects of the student's code")
             function = callable_part(target, method, self.test_module)
             value = function(*args, **kwargs)
             changed = [(k, v) for k, v, before in watched if v.tobytes() != before]
@@ -455,8 +461,9 @@ class StudentProcess:
             code = self.process.wait(timeout=2)
         except Exception:
             return "still running"
-        if code < 0:
-            name = signal.Signals(-code).name
+        number = -code if code < 0 else code - 128  # bubblewrap exits with 128 + the signal its child died of
+        if number in signal.valid_signals():
+            name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
             extra = {"SIGKILL": ": killed, for example at the memory or CPU limit",
                      "SIGXCPU": ": its CPU time limit", "SIGSEGV": ": a crash"}.get(name, "")
             return f"signal {name}{extra}"
@@ -516,6 +523,18 @@ def callable_part(target, method, tests: str = TEST_MODULE):
 
 
 _BUILTIN_NAMES = frozenset(vars(builtins))
+
+
+def _holds_student_object(value) -> bool:
+    """Whether decoded data holds a student object anywhere (the decoder bounds its size and depth)."""
+    kind = type(value)
+    if kind is StudentObject:
+        return True
+    if kind in (list, tuple):
+        return any(_holds_student_object(item) for item in value)
+    if kind is dict:
+        return any(_holds_student_object(item) for item in value.values())
+    return False
 
 
 def _changed_keys(args, kwargs, changed) -> tuple:

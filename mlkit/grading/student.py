@@ -272,7 +272,7 @@ def _write_back(args, kwargs, changed) -> None:
 def _describe(error: BaseException):
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<")]
     where = "".join(traceback.format_list(frames[-5:]))
-    return (type(error).__name__, str(error)[:MAX_MESSAGE], where[:MAX_MESSAGE])
+    return (type(error).__name__[:100], str(error)[:MAX_MESSAGE], where[:MAX_MESSAGE])
 
 
 def _rebuild(name: str, text: str) -> BaseException:
@@ -288,41 +288,84 @@ def _rebuild(name: str, text: str) -> BaseException:
 def watch_sorts(fd: int) -> None:
     """Report every full sort and every watch breaker this process makes to `fd`, from now on.
 
-    Everything the watch uses is bound here, before any student code runs, and it is reachable
-    only through the interpreter's profile slot (reading which is itself reported), so replacing
-    a module's names afterwards changes nothing.  A line is `S name dim,dim,...` or `B module.name`.
+    Everything the watch uses is bound here, before any student code runs: the functions it calls,
+    the modules it tells breakers by (by identity, not by name), NumPy's own shape getter.  It is
+    reachable only through the interpreter's profile slot, and reading that is itself a breaker,
+    so replacing names, builtins or attributes afterwards changes nothing.  `sorted` becomes a
+    stand-in that sorts with `list.sort`, which the watch sees; the builtin itself is then a breaker.
+    A report that cannot reach the grader's pipe (closed, or another file put at its number) ends
+    the process: the tests then fail, never pass unwatched.
+    A line is `S name dim,dim,...` or `B module.name`.
     """
-    write, ndarray, to_bytes = os.write, np.ndarray, str.encode
-    sorting, breakers = wire.SORTING, {module: set(names) for module, names in wire.WATCH_BREAKERS.items()}
+    import signal
+
+    write, fstat, kill, pid, to_bytes = os.write, os.fstat, os.kill, os.getpid(), str.encode
+    is_instance, text, join = isinstance, str, ",".join
+
+    def name_of(function, get=getattr):   # builtins bound now: the student may replace them later
+        return get(function, "__name__", None)
+
+    def owner_of(function, get=getattr):
+        return get(function, "__self__", None)
+
+    shape_of, list_length, ndarray = np.ndarray.shape.__get__, list.__len__, np.ndarray
+    link = fstat(fd)
+    link_id = (link.st_dev, link.st_ino)
+    sorting = wire.SORTING
+    breakers: dict[int, tuple[str, frozenset, object]] = {}   # by id; the module is kept, so its id stays its own
+    for module_name, names in wire.WATCH_BREAKERS.items():
+        try:
+            module = __import__(module_name)
+        except ImportError:
+            continue
+        breakers[id(module)] = (module_name, names, module)
+    breaking_codes = set()
+    try:
+        import ctypes
+
+        for dotted in wire.WATCH_BREAKING_CTYPES:
+            found = ctypes
+            for part in dotted.split("."):
+                found = getattr(found, part)
+            breaking_codes.add(found.__code__)
+    except (ImportError, AttributeError):
+        pass
     original_sorted = builtins.sorted
 
     def report(line: str) -> None:
         try:
+            now = fstat(fd)
+            if (now.st_dev, now.st_ino) != link_id:
+                raise OSError("another file at the watch's descriptor")
             write(fd, to_bytes(line[:3000] + "\n"))
         except OSError:
-            pass  # the grader notices the link going quiet: the descriptor was closed (reported first)
+            kill(pid, signal.SIGKILL)
 
     def profile(frame, event, arg):
+        if event == "call":
+            if frame.f_code in breaking_codes:
+                report("B ctypes." + frame.f_code.co_name)
+            return
         if event != "c_call":
             return
-        name = getattr(arg, "__name__", None)
-        owner = getattr(arg, "__self__", None)
+        name, owner = name_of(arg), owner_of(arg)
         if name in sorting:
-            if isinstance(owner, ndarray):
-                report(f"S {name} " + ",".join(str(int(n)) for n in owner.shape))
-            elif isinstance(owner, list):
-                report(f"S {name} {len(owner)}")
-            elif name == "lexsort":
-                report("S lexsort ")
+            if is_instance(owner, ndarray):
+                report(f"S {name} " + join([text(n) for n in shape_of(owner)]))
+            elif is_instance(owner, list):
+                report(f"S {name} {list_length(owner)}")
             return
-        module = getattr(owner, "__name__", None) if type(owner) is type(sys) else None
-        if module in breakers and name in breakers[module]:
-            report(f"B {module}.{name}")
+        if arg is original_sorted:
+            report("B builtins.sorted")
+        else:
+            known = breakers.get(id(owner))
+            if known is not None and known[2] is owner and name in known[1]:
+                report(f"B {known[0]}.{name}")
 
-    def sorted(iterable, /, *, key=None, reverse=False):  # noqa: A001  (stands in for the builtin)
-        items = list(iterable)
-        report(f"S sorted {len(items)}")
-        return original_sorted(items, key=key, reverse=reverse)
+    def sorted(iterable, /, *, key=None, reverse=False, make_list=list):  # noqa: A001  (stands in for the builtin)
+        items = make_list(iterable)
+        items.sort(key=key, reverse=reverse)  # seen by the watch as a list sort of len(items)
+        return items
 
     builtins.sorted = sorted
     sys.setprofile(profile)

@@ -402,7 +402,9 @@ class GlobalRandomTracker:
 # -- which sorts a computation made ---------------------------------------------------------------------
 
 
-SORTING = frozenset({"sort", "argsort", "lexsort"})     # and the builtin `sorted`, watched by a stand-in
+# Methods of ndarray and list that sort in full (and the builtin `sorted`, watched by a stand-in).  np.lexsort
+# is a C-level dispatcher whose call no profile sees.
+SORTING = frozenset({"sort", "argsort"})
 
 # Calls that would let code go around a watch on its own process, by module: switching the watch
 # off, reading it, threads and processes it does not see, the descriptor it reports on, and walking
@@ -414,5 +416,9 @@ WATCH_BREAKERS = {
                         "execve", "close", "closerange", "dup", "dup2", "set_blocking", "set_inheritable"}),
     "_posixsubprocess": frozenset({"fork_exec"}),
     "gc": frozenset({"get_objects", "get_referrers", "get_referents"}),
-    "_ctypes": frozenset({"dlopen", "dlsym", "call_function", "call_cdeclfunction"}),
+    "_ctypes": frozenset({"dlopen", "dlsym", "call_function", "call_cdeclfunction", "in_dll", "from_address"}),
+    "fcntl": frozenset({"fcntl", "ioctl", "flock", "lockf"}),
 }
+# Python-level entry points of ctypes that reach foreign functions or raw addresses (seen as calls).
+WATCH_BREAKING_CTYPES = ("CDLL.__init__", "CDLL.__getattr__", "CDLL.__getitem__", "CFUNCTYPE", "PYFUNCTYPE",
+                         "cast", "string_at", "wstring_at")

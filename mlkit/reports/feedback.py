@@ -21,8 +21,6 @@ the same with no network.
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -30,9 +28,8 @@ from traitlets import Unicode
 
 from mlkit.reports import mathml
 from mlkit.checks import DIAGNOSIS_MIME
-from mlkit.reports.results import SUMMARY_CSS, check_results, summary_table_html
+from mlkit.reports.results import SUMMARY_CSS, check_results, readable_error, summary_table_html
 
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def strip_hidden_regions(source: str, begin: str, end: str, placeholder: str) -> str:
@@ -56,9 +53,6 @@ def is_test_cell(cell) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
-def error_summary(output) -> list[str]:
-    """The one line a student needs from an error: its type and message."""
-    return [f"{output.get('ename', 'Error')}: {ANSI_ESCAPE.sub('', output.get('evalue', ''))}"]
 
 
 class RedactHiddenTests(NbGraderPreprocessor):
@@ -82,7 +76,8 @@ class RedactHiddenTests(NbGraderPreprocessor):
                 # print every array a hidden test hands it.  Its failure message stays.
                 continue
             if output.output_type == "error":
-                output.traceback = error_summary(output)
+                output.ename, output.evalue = readable_error(output, hidden)
+                output.traceback = [f"{output.ename}: {output.evalue}"]
             elif output.output_type == "display_data" and DIAGNOSIS_MIME in output.get("data", {}):
                 # The diagnosis is shown as the error line already; this raw
                 # form is for the reports, not for reading.

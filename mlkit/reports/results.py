@@ -43,6 +43,28 @@ def _description(source: str) -> str:
     return text[0].upper() + text[1:]
 
 
+# Errors the grader raises with a message of its own; any other error in a cell with hidden tests comes from
+# the code under test, whose message can carry what the hidden test handed it.
+GRADER_ERRORS = frozenset({"CheckFailed", "WatchingDisabled", "GradingStopped", "StudentProcessStopped"})
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+
+
+def has_hidden_tests(cell) -> bool:
+    return any(line.strip() == HIDDEN_BEGIN for line in cell.source.splitlines())
+
+
+HIDDEN_MESSAGE = "(its message is not shown: raised while hidden tests ran, it could hold their inputs)"
+
+
+def readable_error(error, hidden: bool) -> tuple[str, str]:
+    """(type, message) of an error output as a student may read them: in a cell with hidden tests (`hidden`),
+    only the grader's own messages; the code under test could raise what the hidden test handed it."""
+    name = str(error.get("ename", "Error"))[:100]
+    if hidden and name not in GRADER_ERRORS:
+        return name, HIDDEN_MESSAGE
+    return name, ANSI.sub("", str(error.get("evalue", "")))
+
+
 def check_results(nb, assignment: str) -> list[CheckResult]:
     """One CheckResult per graded test cell of an executed (autograded) notebook, in notebook order."""
     results = []
@@ -64,7 +86,8 @@ def check_results(nb, assignment: str) -> list[CheckResult]:
             elif error is not None and error.ename == "NotImplementedError":
                 message = "Not implemented yet: fill in the cells marked YOUR CODE HERE."
             elif error is not None:
-                message = f"{error.ename}: {ANSI.sub('', error.evalue).splitlines()[0] if error.evalue else ''}".strip()
+                name, text = readable_error(error, has_hidden_tests(cell))
+                message = f"{name}: {text.splitlines()[0] if text else ''}".strip()
             else:
                 message = "The cell wrote to stderr."
         results.append(CheckResult(test_id, _description(cell.source), float(points), float(score or 0.0),
