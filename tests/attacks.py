@@ -44,6 +44,7 @@ class Attack:
     honest_base: bool = False               # ride on the reference answers instead of the wrong ones
     tamper: Callable | None = None          # edits the notebook node directly
     raw: bytes | None = None                # the file's bytes, replacing the notebook entirely
+    link_to: str = ""                       # the notebook is a symbolic link to this path instead
     # The defence that stops it (tests/weakened.py) and how it gains with that defence switched off:
     # "points" (more than its base answers earn), "secret" (a secret in what it printed), "damage"
     # (a bystander's grades or files changed), "loopback" (a connection to the test's socket).
@@ -315,6 +316,9 @@ ATTACKS = [
            honest_base=True),
     Attack("huge_output", "prints a 20 MB line", FULL, None, append="print('x' * 20_000_000)", honest_base=True),
     # Broken or tampered notebooks: repaired from the release, or graded as empty with the reason.
+    Attack("notebook_is_a_link", "hands in a symbolic link to the source notebook (solutions and hidden tests) as "
+           "the notebook", 0, "symbolic link", link_to="{course}/source/01_linear_regression/linear_regression.ipynb",
+           defences=("links",), sign="points"),
     Attack("not_utf8", "a notebook file that is not UTF-8", 0, "could not be read", raw=b"\xff\xfe\x00{not a notebook"),
     Attack("not_json", "a truncated notebook file", 0, "could not be read", raw=b'{"cells": [ {"cell_type": "code"'),
     Attack("deleted_test_cell", "deletes a graded test cell", FULL, None, tamper=_delete_test_cell, honest_base=True),

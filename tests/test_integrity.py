@@ -103,8 +103,13 @@ def grade_attacks(c: Path, before: dict, attacks: list, defences: set[str] = fro
     for attack in attacks:
         folder = c / "submitted" / attack.name / ASSIGNMENT
         catalog.write_submission(c, attack.name, ASSIGNMENT, release_nb, root=c)
-        (folder / f"{NOTEBOOK}.ipynb").write_bytes(
-            submission(attack, reference, mistaken, release_nb, course=str(c), port=listener.getsockname()[1]))
+        notebook = folder / f"{NOTEBOOK}.ipynb"
+        if attack.link_to:
+            notebook.unlink()
+            notebook.symlink_to(attack.link_to.replace("{course}", str(c)))
+        else:
+            notebook.write_bytes(
+                submission(attack, reference, mistaken, release_nb, course=str(c), port=listener.getsockname()[1]))
     submitted_before = tree_digest(c / "submitted")
     course_before = {k: v for k, v in tree_digest(c).items() if not k.startswith(("autograded/", "gradebook.db"))}
     env = {**course.environment(), "MLKIT_TEST_SECRET": SECRETS[1]}

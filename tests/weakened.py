@@ -6,6 +6,7 @@ without its defence before it counts as stopped by it.
     boundary        answer cells run in the grading kernel itself (nbgrader's own Execute, no student process)
     sandbox         the student process runs unsandboxed (as `allow_unsandboxed` on a machine without bubblewrap)
     rebuild         the submitted notebook is graded as it is (no RebuildFromRelease)
+    links           the submitted notebook is read by nbconvert's own exporter, which follows links
     names, writeback, handles, environment, system_files, folder, sort_watch, output_budget
                     the grading kernel is `weakened_kernel.py`, which puts that part of the boundary or the
                     sandbox back to what the kit did before it
@@ -24,7 +25,7 @@ from mlkit.reports.feedback import RedactHiddenTests
 HERE = Path(__file__).resolve().parent
 KERNEL_DEFENCES = {"names", "writeback", "handles", "environment", "system_files", "folder", "sort_watch",
                    "output_budget", "sandbox"}
-DEFENCES = KERNEL_DEFENCES | {"boundary", "rebuild", "hidden_prints", "cell_output"}
+DEFENCES = KERNEL_DEFENCES | {"boundary", "rebuild", "hidden_prints", "cell_output", "links"}
 
 
 def weaken(course: Path, defences: set[str]) -> None:
@@ -48,6 +49,8 @@ def weaken(course: Path, defences: set[str]) -> None:
         lines.append("c.Autograde.sanitize_preprocessors = [p for p in c.Autograde.sanitize_preprocessors "
                      "if p not in ('mlkit.grading.integrity.RebuildFromRelease', "
                      "'nbgrader.preprocessors.OverwriteCells')]")
+    if "links" in defences:
+        lines.append("c.Autograde.exporter_class = 'nbconvert.exporters.NotebookExporter'")
     if "hidden_prints" in defences:
         lines.append("c.GenerateFeedback.preprocessors = ['weakened.RedactKeepingPrints' if p.endswith("
                      "'RedactHiddenTests') else p for p in c.GenerateFeedback.preprocessors]")

@@ -48,6 +48,7 @@ import copy
 import functools
 import json
 import os
+import stat
 import time
 from queue import Empty
 
@@ -95,13 +96,31 @@ def _defined_names(source: str) -> set[str]:
     return {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
 
 
+class NotARegularFile(OSError):
+    """A submitted file that is a link, a FIFO, a socket or a device: never followed, opened or waited on."""
+
+
+def _read_regular_file(path) -> bytes:
+    """The bytes of `path` if it is a regular file; a symbolic link (to the instructor's `source/`, say) or a
+    special file is refused without being followed or blocked on."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        raise NotARegularFile(f"it is a symbolic link, which is not followed ({path})")
+    if not stat.S_ISREG(mode):
+        raise NotARegularFile(f"it is not a regular file ({path})")
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped since the look
+            raise NotARegularFile(f"it is not a regular file ({path})")
+        return handle.read()
+
+
 class TolerantNotebookExporter(NotebookExporter):
     """Reads what can be read; an unreadable file becomes an empty notebook carrying the reason."""
 
     def from_filename(self, filename, resources=None, **kw):
         try:
-            with open(filename, "rb") as handle:
-                raw = handle.read()
+            raw = _read_regular_file(filename)
             text = raw.decode("utf-8")
             nb = nbformat.reads(text, as_version=4)
             nbformat.validate(nb)
