@@ -48,7 +48,6 @@ import copy
 import functools
 import json
 import os
-import stat
 import time
 from queue import Empty
 
@@ -64,9 +63,10 @@ from traitlets import Bool, Float, Integer
 from mlkit.grading import sandbox
 
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
-OWN_CELL_KEY = "mlkit_student_cell"
-KIT_MIME_PREFIX = "application/vnd.mlkit."  # the kit's own display outputs (not imported: a course folder may
-                                             # hold a stale copy of the kit, which nbgrader's process would import)  # cell metadata: a code cell of the student's own, placed by RebuildFromRelease
+OWN_CELL_KEY = "mlkit_student_cell"  # cell metadata: a code cell of the student's own, placed by RebuildFromRelease
+# The kit's own display outputs (not imported from mlkit.checks: a course folder may hold a stale copy of the
+# kit, which nbgrader's process would import).
+KIT_MIME_PREFIX = "application/vnd.mlkit."
 
 
 def _issue(store: dict) -> dict:
@@ -96,31 +96,13 @@ def _defined_names(source: str) -> set[str]:
     return {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
 
 
-class NotARegularFile(OSError):
-    """A submitted file that is a link, a FIFO, a socket or a device: never followed, opened or waited on."""
-
-
-def _read_regular_file(path) -> bytes:
-    """The bytes of `path` if it is a regular file; a symbolic link (to the instructor's `source/`, say) or a
-    special file is refused without being followed or blocked on."""
-    mode = os.lstat(path).st_mode
-    if stat.S_ISLNK(mode):
-        raise NotARegularFile(f"it is a symbolic link, which is not followed ({path})")
-    if not stat.S_ISREG(mode):
-        raise NotARegularFile(f"it is not a regular file ({path})")
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped since the look
-            raise NotARegularFile(f"it is not a regular file ({path})")
-        return handle.read()
-
-
 class TolerantNotebookExporter(NotebookExporter):
     """Reads what can be read; an unreadable file becomes an empty notebook carrying the reason."""
 
     def from_filename(self, filename, resources=None, **kw):
         try:
-            raw = _read_regular_file(filename)
+            with sandbox.open_regular_file(filename) as handle:  # a link or a FIFO is refused, never followed
+                raw = handle.read()
             text = raw.decode("utf-8")
             nb = nbformat.reads(text, as_version=4)
             nbformat.validate(nb)

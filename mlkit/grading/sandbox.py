@@ -287,16 +287,33 @@ def private_copy(workdir: Path, folder: Folder) -> Path:
     return target
 
 
+class NotARegularFile(OSError):
+    """A submitted file that is a link, a FIFO, a socket or a device: never followed, opened for data or waited on."""
+
+
+def open_regular_file(path):
+    """`path` opened for reading (binary) if it is a regular file; a symbolic link (to the instructor's
+    `source/`, say) or a special file raises NotARegularFile without being followed or blocked on."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        raise NotARegularFile(f"it is a symbolic link, which is not followed ({path})")
+    if not stat.S_ISREG(mode):
+        raise NotARegularFile(f"it is not a regular file ({path})")
+    handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped since the look
+        handle.close()
+        raise NotARegularFile(f"it is not a regular file ({path})")
+    return handle
+
+
 def _copy_regular_file(source: Path, target: Path) -> None:
     """Copy one file without following a link or blocking on a FIFO put there since it was listed."""
-    descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return
-        with os.fdopen(descriptor, "rb", closefd=False) as reading, open(target, "wb") as writing:
-            shutil.copyfileobj(reading, writing)
-    finally:
-        os.close(descriptor)
+        reading = open_regular_file(source)
+    except NotARegularFile:
+        return
+    with reading, open(target, "wb") as writing:
+        shutil.copyfileobj(reading, writing)
 
 
 def _launch_environment() -> dict[str, str]:
