@@ -387,6 +387,8 @@ class Exploit:
     replace: tuple[tuple[str, str, str], ...] = ()  # (answer cell id, text, replacement)
     modes: tuple[str, ...] = ("root", "userns")  # sandbox modes the weakened check runs in
     plant: str = ""                             # what the test puts in place first (see test_attack_defences)
+    cells: tuple[str, ...] = ()                 # for "points": the test cells it aims at (others may vary with
+                                                # the machine's load, 07's timed vectorisation check among them)
 
 
 SHADOWED_BUILTINS = """
@@ -455,28 +457,32 @@ _FULL_SORT = "        nearest = np.argsort(D, axis=1)[:, :k]                  # 
 
 EXPLOITS = [
     Exploit("shadowed_builtins", "defines int, which the test cells compute the expected test-set size with",
-            "10_model_selection", "test_size_rounded", ("names",), "points", append={"split": SHADOWED_BUILTINS}),
+            "10_model_selection", "test_size_rounded", ("names",), "points", append={"split": SHADOWED_BUILTINS},
+            cells=("test_split_test_size",)),
     Exploit("handle_to_file", "shadows isinstance to receive the test's NumPy types, and writes a file as the "
             "grader through np.integer.tofile", "08_kmeans", "reference", ("names", "handles"), "file",
             append={"kmeans": HANDLE_TO_FILE}),
     Exploit("zeroed_inputs", "zeroes X and y in fit, so references computed from them afterwards are zeros",
             "01_linear_regression", "gradient_sign_flipped", ("writeback",), "points",
-            replace=(("gradient_descent", _ZEROED, "        X[...] = 0.0\n        y[...] = 0.0\n" + _ZEROED),)),
+            replace=(("gradient_descent", _ZEROED, "        X[...] = 0.0\n        y[...] = 0.0\n" + _ZEROED),),
+            cells=("test_gd_one_step", "test_gd_gradient", "test_gd_convergence")),
     Exploit("pid1_environment", "reads the grader's environment from bubblewrap's own process, /proc/1/environ",
             "01_linear_regression", "reference", ("environment",), "canary",
             append={"gradient_descent": READ_PID1}, modes=("userns",)),
     Exploit("instructor_files", "runs a Python file the instructor keeps beside the source notebook",
             "01_linear_regression", "gradient_sign_flipped", ("folder",), "points",
-            append={"gradient_descent": STEAL_INSTRUCTOR_FILE}, plant="reference solution in source/"),
+            append={"gradient_descent": STEAL_INSTRUCTOR_FILE}, plant="reference solution in source/",
+            cells=("test_gd_one_step", "test_gd_gradient", "test_gd_convergence")),
     Exploit("system_settings", "reads settings kept in /usr/local/etc", "01_linear_regression", "reference",
             ("system_files",), "canary", append={"gradient_descent": READ_SYSTEM_SETTINGS},
             plant="canary in /usr/local/etc"),
     Exploit("sort_watch_switched_off", "switches the sort watch off with sys.setprofile(None), then sorts in full",
             "07_knn", "full_sort_of_distances", ("sort_watch",), "points",
-            replace=(("knn", _FULL_SORT, "        __import__('sys').setprofile(None)\n" + _FULL_SORT),)),
+            replace=(("knn", _FULL_SORT, "        __import__('sys').setprofile(None)\n" + _FULL_SORT),),
+            cells=("test_knn_partial_sort",)),
     Exploit("sort_in_a_thread", "sorts in full in a thread of its own, which the watch does not follow",
             "07_knn", "full_sort_of_distances", ("sort_watch",), "points",
-            replace=(("knn", _FULL_SORT, "        " + SORT_IN_A_THREAD),)),
+            replace=(("knn", _FULL_SORT, "        " + SORT_IN_A_THREAD),), cells=("test_knn_partial_sort",)),
     Exploit("hidden_inputs_in_errors", "raises the arrays a hidden test hands to fit as an error message, for the "
             "feedback page", "01_linear_regression", "gradient_sign_flipped", ("hidden_prints",), "feedback",
             replace=(("gradient_descent", _ZEROED, _RAISE_INPUTS + _ZEROED),)),

@@ -118,7 +118,7 @@ def gained(c: Path, exploit: Exploit) -> str:
     if exploit.sign == "points":
         # A test cell it passes that its base answers fail is a gain, whatever it costs elsewhere.
         mine, honest = (graded[s][exploit.assignment].cells for s in (exploit.name, _honest(exploit)))
-        won = [cell for cell in honest if mine.get(cell, 0) > honest[cell]]
+        won = [cell for cell in exploit.cells if mine.get(cell, 0) > honest[cell]]
         return f"points in {won} that its base answers do not earn" if won else ""
     if exploit.sign == "canary":
         return "the canary in its output" if CANARY in _printed(path) else ""
