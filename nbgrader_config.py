@@ -29,6 +29,12 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# A submission is data (mlkit/grading/submission.py): links, FIFOs, sockets and device files in it are
+# never followed, opened or waited on.  Collection copies only its regular files; autograde (and so
+# `mlkit grade`) first moves any such entry of submitted/ aside; either way the notebook's grading issue
+# names what was left out.
+c.ExchangeFactory.collect = "mlkit.grading.submission.LinkSafeCollect"
+c.Autograde.pre_convert_hook = "mlkit.grading.submission.set_aside_unsafe_files"
 c.Autograde.autograde_preprocessors = [
     "mlkit.grading.integrity.ReadGradingIssues",
     "mlkit.grading.integrity.ResilientExecute",

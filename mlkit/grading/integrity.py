@@ -60,9 +60,10 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
 
-from mlkit.grading import sandbox
+from mlkit.grading import sandbox, submission
 
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
+READ_REASONS_KEY = "mlkit_read_reasons"  # nbconvert resources: what TolerantNotebookExporter found reading the file
 OWN_CELL_KEY = "mlkit_student_cell"  # cell metadata: a code cell of the student's own, placed by RebuildFromRelease
 # The kit's own display outputs (not imported from mlkit.checks: a course folder may hold a stale copy of the
 # kit, which nbgrader's process would import).
@@ -100,6 +101,7 @@ class TolerantNotebookExporter(NotebookExporter):
     """Reads what can be read; an unreadable file becomes an empty notebook carrying the reason."""
 
     def from_filename(self, filename, resources=None, **kw):
+        reasons: list[str] = []
         try:
             with sandbox.open_regular_file(filename) as handle:  # a link or a FIFO is refused, never followed
                 raw = handle.read()
@@ -109,10 +111,17 @@ class TolerantNotebookExporter(NotebookExporter):
         except Exception as error:  # any way a file can fail to be a notebook
             reason = f"the submitted notebook could not be read ({type(error).__name__}: {str(error)[:200]})"
             nb = nbformat.v4.new_notebook()
-            _issue(nb.metadata)["reasons"].append(reason)
+            reasons.append(reason)
+        left_out = submission.reason(submission.read_record(os.path.dirname(os.path.abspath(filename))))
+        if left_out:
+            reasons.append(left_out)
+        # What this reading found travels in `resources`: RebuildFromRelease starts the grading issue from
+        # it, never from the submitted notebook's metadata, which is the student's to write.
+        resources = resources if resources is not None else {}
+        resources[READ_REASONS_KEY] = reasons
+        _issue(nb.metadata)["reasons"].extend(reasons)  # for a pipeline without RebuildFromRelease
         # The kernel (and the student process) start in the notebook's own folder, as
         # nbconvert's own from_filename would have it, never in the folder grading started from.
-        resources = resources if resources is not None else {}
         if not isinstance(resources.get("metadata"), dict):
             resources["metadata"] = {}
         resources["metadata"]["name"] = os.path.splitext(os.path.basename(filename))[0]
@@ -151,7 +160,7 @@ class RebuildFromRelease(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         release = nbformat.read(_release_notebook(self, resources), as_version=4)
-        issue = copy.deepcopy(_issue(nb.metadata))  # what the reader found (an unreadable file)
+        issue = {"reasons": list(resources.get(READ_REASONS_KEY, []))}  # what the reader found (an unreadable file)
 
         answers: dict[str, NotebookNode] = {}
         unmarked_code: list[NotebookNode] = []
@@ -188,10 +197,29 @@ class RebuildFromRelease(NbGraderPreprocessor):
 
         if repaired:
             issue["reasons"].append("structure repaired from the release: " + "; ".join(repaired))
+        marked = self._instructor_markers(nb.cells)
+        if marked:
+            issue["reasons"].append("the submitted notebook carries the instructor's own markers, which no release "
+                                    f"has ({marked}): it may be a copy of the source notebook")
         nb.cells = rebuilt
         nb.metadata = copy.deepcopy(release.metadata)
         nb.metadata[ISSUE_KEY] = issue
         return nb, resources
+
+    def _instructor_markers(self, cells) -> str:
+        """Which solution or hidden-test delimiters the submitted cells hold, and where ('' if none)."""
+        delimiters = [self.config.ClearSolutions.get("begin_solution_delimeter", "BEGIN SOLUTION"),
+                      self.config.ClearSolutions.get("end_solution_delimeter", "END SOLUTION"),
+                      self.config.ClearHiddenTests.get("begin_test_delimeter", "BEGIN HIDDEN TESTS"),
+                      self.config.ClearHiddenTests.get("end_test_delimeter", "END HIDDEN TESTS")]
+        found = []
+        for number, cell in enumerate(cells, start=1):
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            for delimiter in delimiters:
+                if any(line.strip().lstrip("#").strip().startswith(delimiter) for line in source.splitlines()):
+                    found.append(f"{delimiter} in cell {number}")
+        return ", ".join(dict.fromkeys(found))
 
     @staticmethod
     def _find_stripped_answer(template, candidates):

@@ -1,0 +1,204 @@
+"""A submission is data: its links and special files are left out, never followed, opened or waited on.
+
+nbgrader copies a submission twice, both times following links: `nbgrader collect` copies the exchange's
+inbound with `shutil.copytree`, and autograde copies the non-notebook files of `submitted/` into
+`autograded/` with `shutil.copy`.  A link planted there makes the grader copy, as the instructor, whatever
+it points at (a solution notebook, `/dev/zero`), and a FIFO stops the copy of that student with an error.
+
+Two plug-ins, both switched on in the course's `nbgrader_config.py`, keep them out:
+
+`LinkSafeCollect`  (ExchangeFactory.collect)
+    Collects as nbgrader's own collect does (its ignore patterns, `max_file_size`, `max_dir_size`, group
+    permissions, timestamps), from a staged copy that holds only the inbound's regular files and folders.
+
+`set_aside_unsafe_files`  (Autograde.pre_convert_hook; `mlkit grade` runs autograde, so both)
+    Before autograde copies `submitted/<student>/<assignment>/`, each link, FIFO, socket or device file
+    in it is moved, as it is (a rename, which follows nothing), into the sibling folder
+    `.<assignment>.left-out/`.  A notebook that is itself a link stays where it is: the grading exporter
+    refuses it without following it and grades it as an empty notebook with that reason.
+
+Both write what they left out into `.<assignment>.left-out/left-out.json`; the grading exporter reads it
+and records it as that notebook's grading issue (the formgrader's comment and `nbgrader export`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+from nbgrader.exchange.default.collect import ExchangeCollect
+
+from mlkit.grading.sandbox import NotARegularFile, open_regular_file
+
+RECORD_NAME = "left-out.json"
+NAMES_SHOWN = 10  # a reason names this many left-out entries, then counts the rest
+
+
+class SetAsideFailed(BaseException):
+    """The unsafe entries of a submission could not be moved out of it.
+
+    A BaseException: nbgrader's hook runner swallows an Exception, and autograde would then copy the
+    links it was meant to avoid; this stops the run with the cause instead."""
+
+
+def kind(mode: int) -> str | None:
+    """What an entry is, when it must be left out (None for a regular file or a real folder)."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return "a special file"
+
+
+def unsafe_entries(top: Path) -> list[tuple[Path, str]]:
+    """(relative path, kind) of every entry under `top` that is not a regular file or a real folder.
+
+    Nothing is followed: a link to a folder is one entry, and what it points at is never listed."""
+    found = []
+    for folder, subfolders, names in os.walk(top, followlinks=False):
+        here = Path(folder)
+        for name in sorted(subfolders + names):
+            what = kind(os.lstat(here / name).st_mode)
+            if what is not None:
+                found.append(((here / name).relative_to(top), what))
+        subfolders[:] = sorted(d for d in subfolders if kind(os.lstat(here / d).st_mode) is None)
+    return found
+
+
+def left_out_folder(submission: Path) -> Path:
+    """Where the entries left out of `submission` are recorded (and, at autograde, moved)."""
+    submission = Path(submission)
+    return submission.parent / f".{submission.name}.left-out"
+
+
+def read_record(submission: Path) -> list[dict]:
+    """The entries recorded as left out of `submission` ([] when none were)."""
+    path = left_out_folder(submission) / RECORD_NAME
+    try:
+        with open_regular_file(path) as handle:
+            entries = json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(entries, list):
+        return []
+    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("path"), str)
+            and isinstance(e.get("kind"), str)]
+
+
+def _write_record(submission: Path, entries: list[dict]) -> None:
+    folder = left_out_folder(submission)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RECORD_NAME).write_text(json.dumps(entries, indent=1) + "\n")
+
+
+def reason(entries: list[dict]) -> str:
+    """The grading issue's sentence for the entries left out ('' when there are none)."""
+    if not entries:
+        return ""
+    # Names are the student's text: shown quoted and short, never as markup (pages escape comments).
+    named = [f"{e['path'][:80]!r} ({e['kind']}, at {e.get('step', 'grading')})" for e in entries[:NAMES_SHOWN]]
+    more = f" and {len(entries) - NAMES_SHOWN} more" if len(entries) > NAMES_SHOWN else ""
+    return "left out of the submission and never opened: " + ", ".join(named) + more
+
+
+def set_aside(submission: Path, step: str = "autograde") -> list[dict]:
+    """Move every unsafe entry of `submission` into its left-out folder; return the entries moved.
+
+    A notebook at the top of the submission stays: the grading exporter refuses it with its reason."""
+    submission = Path(submission)
+    if not submission.is_dir() or submission.is_symlink():
+        return []
+    folder = left_out_folder(submission)
+    moved = []
+    for relative, what in unsafe_entries(submission):
+        if len(relative.parts) == 1 and relative.suffix == ".ipynb":
+            continue
+        target = folder / "files" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(target):
+            os.remove(target)
+        os.rename(submission / relative, target)  # renames the entry itself; a link is not followed
+        moved.append({"path": relative.as_posix(), "kind": what, "step": step})
+    if moved:
+        _write_record(submission, read_record(submission) + moved)
+    return moved
+
+
+def set_aside_unsafe_files(assignment=None, student=None, notebooks=(), **_) -> None:
+    """Autograde's pre-convert hook: set aside the unsafe entries of the submission about to be copied."""
+    for folder in sorted({Path(notebook).parent for notebook in notebooks}):
+        try:
+            set_aside(folder)
+        except OSError as error:
+            raise SetAsideFailed(f"could not move the links and special files out of {folder} before "
+                                 f"autograde copies it ({type(error).__name__}: {error})") from error
+
+
+def copy_regular_tree(source: Path, target: Path) -> list[dict]:
+    """Copy the regular files and real folders of `source` into `target` (created); return what was left out."""
+    source, target = Path(source), Path(target)
+    left_out = [{"path": relative.as_posix(), "kind": what, "step": "collect"}
+                for relative, what in unsafe_entries(source)]
+    skipped = {entry["path"] for entry in left_out}
+    target.mkdir(parents=True, exist_ok=True)
+    for folder, subfolders, names in os.walk(source, followlinks=False):
+        here = Path(folder)
+        subfolders[:] = sorted(d for d in subfolders
+                               if (here / d).relative_to(source).as_posix() not in skipped)
+        for name in sorted(subfolders):
+            (target / (here / name).relative_to(source)).mkdir(exist_ok=True)
+        for name in sorted(names):
+            relative = (here / name).relative_to(source)
+            if relative.as_posix() in skipped:
+                continue
+            try:
+                reading = open_regular_file(here / name)
+            except NotARegularFile:  # swapped for a link or a FIFO since it was listed
+                left_out.append({"path": relative.as_posix(), "kind": "a file swapped while copied",
+                                 "step": "collect"})
+                continue
+            with reading, open(target / relative, "wb") as writing:
+                shutil.copyfileobj(reading, writing)
+            shutil.copystat(here / name, target / relative, follow_symlinks=False)
+    return left_out
+
+
+class LinkSafeCollect(ExchangeCollect):
+    """nbgrader's collect, copying only the regular files of each submission."""
+
+    def do_copy(self, src, dest, log=None):
+        if {".", ".."} & set(Path(dest).parts):
+            # The student's name comes from the inbound folder's name, which the student chose.
+            self.log.error("Not collected: %s names no student folder of its own", src)
+            return
+        if kind(os.lstat(src).st_mode) is not None or not os.path.isdir(src):
+            # The inbound entry itself is a link (to the instructor's source/, say) or a special file:
+            # nothing of it is collected.
+            self.log.error("Not collected: %s is %s, not a folder, and is never followed", src,
+                           kind(os.lstat(src).st_mode) or "a file")
+            return
+        if self.get_size(src) > 1000 * self.coursedir.max_dir_size:  # before anything is staged
+            return super().do_copy(src, dest, log=log)  # nbgrader's own refusal and message
+        staging = Path(tempfile.mkdtemp(prefix="mlkit-collect-"))
+        try:
+            left_out = copy_regular_tree(Path(src), staging / "submission")
+            # nbgrader's own copy, on a tree that has nothing to follow: its ignore patterns, size
+            # limits and group permissions apply as they always do.
+            super().do_copy(str(staging / "submission"), dest, log=log)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        # The left-out folder belongs to the submission it describes: a new collection replaces both.
+        shutil.rmtree(left_out_folder(Path(dest)), ignore_errors=True)
+        if left_out:
+            _write_record(Path(dest), left_out)
+            self.log.warning("Left out of %s (never opened): %s", dest, reason(left_out))
