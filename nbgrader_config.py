@@ -75,11 +75,19 @@ c.IgnorePattern.pattern = r"\w*Warning\b"
 # reads the same offline (mlkit/reports/templates/offline).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",  # first: AddCheckSummary adds the table's style to it
     "mlkit.reports.feedback.AddCheckSummary",
     "mlkit.reports.feedback.RedactHiddenTests",
     "mlkit.reports.feedback.RenderMathOffline",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Student-written text is inert in every page (mlkit/reports/safehtml.py): Markdown, the 60-second
+# explanation included, is rendered with its HTML cleaned to an allow-list, in the formgrader's pages and in
+# feedback alike (both use HTMLExporter); the formgrader also has nbconvert sanitise cell outputs.  Feedback
+# does not: its outputs are the grader's own and printed text, which is escaped, and nbconvert's sanitiser
+# would turn the allowed headings and formulas back into visible tags.
+c.HTMLExporter.filters = {"markdown2html": "mlkit.reports.safehtml.markdown2html"}
+c.HTMLExporter.sanitize_html = True
+c.OfflineFeedbackExporter.sanitize_html = False
 # Only feedback: the formgrader's own pages use HTMLExporter with their own template.
 c.GenerateFeedback.exporter_class = "mlkit.reports.feedback.OfflineFeedbackExporter"
 c.OfflineFeedbackExporter.template_name = templates.OFFLINE

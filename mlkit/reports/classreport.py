@@ -125,17 +125,18 @@ def write(root: Path, out: Path) -> tuple[Path, Path]:
              "<th>mean score</th><th>full marks</th></tr>"]
     for name in sorted(scores):
         values, top = scores[name], maxima[name]
-        parts.append(f"<tr><td>{name}</td><td>{len(values)}</td><td>{sum(values) / len(values):.1f} / {top:g}</td>"
+        parts.append(f"<tr><td>{html.escape(name)}</td><td>{len(values)}</td><td>{sum(values) / len(values):.1f} / {top:g}</td>"
                      f"<td>{sum(v >= top for v in values)}</td></tr>")
     parts.append("</table><h2>Most common diagnosed mistakes</h2><table><tr><th>count</th><th>assignment</th>"
                  "<th>check</th><th>mistake</th></tr>")
     for n, s, m in common[:20]:
-        parts.append(f"<tr><td>{n}</td><td>{s.assignment}</td><td>{s.test_id}</td>"
+        parts.append(f"<tr><td>{n}</td><td>{html.escape(s.assignment)}</td><td>{html.escape(s.test_id)}</td>"
                      f"<td>{html.escape(mistake_message(s.assignment, s.test_id, m))}</td></tr>")
     parts.append("</table><h2>Pass rate per check</h2><table><tr><th>assignment</th><th>check</th>"
                  "<th>points</th><th>pass rate</th><th></th></tr>")
     for s in stats:
-        parts.append(f"<tr><td>{s.assignment}</td><td title='{html.escape(s.description)}'>{s.test_id}</td>"
+        parts.append(f"<tr><td>{html.escape(s.assignment)}</td><td title='{html.escape(s.description)}'>"
+                     f"{html.escape(s.test_id)}</td>"
                      f"<td>{s.points:g}</td><td>{100 * s.pass_rate:.0f}% ({s.passed}/{s.submissions})</td>"
                      f"<td><span class='bar' style='width:{120 * s.pass_rate:.0f}px'></span></td></tr>")
     parts.append("</table></body></html>")

@@ -94,7 +94,9 @@ class AddCheckSummary(NbGraderPreprocessor):
         results = check_results(nb, resources["nbgrader"]["assignment"])
         if results:
             table = summary_table_html(results, title="Summary of the automatic checks")
-            cell = nbformat.v4.new_markdown_cell(f"<style>{SUMMARY_CSS}</style>\n\n{table}")
+            cell = nbformat.v4.new_markdown_cell(table)
+            # The table's style goes in the page's head: a Markdown cell keeps no <style> (mlkit/reports/safehtml.py).
+            resources.setdefault("inlining", {}).setdefault("css", []).append(SUMMARY_CSS)
             cell.metadata["mlkit"] = {"summary": True}
             nb.cells.insert(0, cell)
         return nb, resources

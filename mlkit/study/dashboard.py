@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from urllib.parse import quote
 from pathlib import Path
 
 from mlkit.authoring import catalog
@@ -96,14 +97,15 @@ def render(record: histories.History, now: dt.datetime | None = None, workspace:
     rows = []
     for s in statuses:
         feedback = next((workspace / "feedback" / histories.LEARNER / s.assignment).glob("*.html"), None) if workspace else None
-        link = f" <a href='{feedback.relative_to(workspace)}'>feedback</a>" if feedback else ""
+        link = (f" <a href='{html.escape(quote(feedback.relative_to(workspace).as_posix()))}'>feedback</a>"
+                if feedback else "")
         attempts = record.of(s.assignment)
         fractions = [a.score / a.max_score if a.max_score else 0.0 for a in attempts]
         due = "<span class='due-now'>now</span>" if s.is_due(now) else s.due.astimezone().strftime("%a %d %b")
         time_taken = _minutes(s.last_seconds) + (" <span class='over'>over time</span>" if s.last_over_time else "")
         colour = MASTERY_COLOURS[s.mastery]
         rows.append(
-            f"<tr><td>{html.escape(s.assignment)}</td><td>{', '.join(s.levels)}</td>"
+            f"<tr><td>{html.escape(s.assignment)}</td><td>{html.escape(', '.join(s.levels))}</td>"
             f"<td><span class='mastery' style='background:{colour}' title='{MASTERY_WORDS[s.mastery]}'>{s.mastery}</span>"
             f" {MASTERY_WORDS[s.mastery]}</td><td>{s.self_rating or '-'}</td>"
             f"<td>{s.last_score} <span class='todo'>{s.last_level if s.attempts else ''}</span>{link}</td>"
