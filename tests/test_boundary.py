@@ -366,3 +366,54 @@ def test_in_one_process_the_recorder_sees_sorts_and_its_own_switching_off():
     with pytest.raises(checks.WatchingDisabled):
         with checks.record_sorts():
             sys.setprofile(None)
+
+
+# -- what student code sends back is bounded on the grader's side ---------------------------------------------
+
+FLOOD = '''
+import sys as _sys
+_server = _sys.modules["__main__"].SERVER      # the student process's own reply sender, replaced
+_send = _server.send
+def _flooding(message):
+    if type(message) is tuple and message[:1] == ("done",) and len(message) == 8:
+        message = message[:5] + (list(message[5]) + [("UserWarning", "W" * 100_000)] * 50,) + message[6:]
+    _send(message)
+_server.send = _flooding
+class Loud:
+    def fail(self):
+        raise ValueError("E" * 1_000_000)
+    def __repr__(self):
+        return "R" * 1_000_000
+'''
+
+
+def _flooded(tmp_path, monkeypatch, capped: bool) -> tuple[list, str, str]:
+    if not capped:  # the bounds switched off: what the grader took before it had them
+        for name in ("TEXT_CHARS", "WARNINGS_PER_CALL", "WARNINGS_PER_NOTEBOOK"):
+            monkeypatch.setattr(boundary, name, 10**9)
+    process = start(tmp_path)
+    try:
+        names: dict = {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            process.run_cell(FLOOD, "answer", names, frozenset({"Loud"}))
+            loud = names["Loud"]()
+            text = repr(loud)
+            with pytest.raises(ValueError) as error:
+                loud.fail()
+        return caught, text, str(error.value)
+    finally:
+        process.close()
+
+
+def test_warnings_messages_and_reprs_of_student_code_are_capped_by_the_grader(tmp_path, monkeypatch):
+    caught, text, message = _flooded(tmp_path, monkeypatch, capped=True)
+    assert len(caught) <= 4 * boundary.WARNINGS_PER_CALL  # four calls: the cell, Loud(), repr(), fail()
+    assert all(len(str(w.message)) <= boundary.TEXT_CHARS for w in caught)
+    assert len(text) <= boundary.TEXT_CHARS + 20 and len(message) <= boundary.TEXT_CHARS
+
+
+def test_without_the_caps_a_replaced_reply_sender_floods_the_grader(tmp_path, monkeypatch):
+    """The attack is real: the student process's own caps are the student's to remove."""
+    caught, _, _ = _flooded(tmp_path, monkeypatch, capped=False)
+    assert sum(len(str(w.message)) == 100_000 for w in caught) >= 100

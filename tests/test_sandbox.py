@@ -23,9 +23,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import weakened
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox
+from mlkit.grading import sandbox, treebound
 
 pytestmark = [
     pytest.mark.xdist_group("sandbox"),
@@ -58,6 +59,10 @@ _facts = {
     "loopback": _try(lambda: _socket.create_connection(("127.0.0.1", PORT), timeout=2).close() or "connected"),
     "limits": [_resource.getrlimit(_resource.RLIMIT_AS)[0], _resource.getrlimit(_resource.RLIMIT_CPU)[0]],
     "processes": sorted(p for p in _os.listdir("/proc") if p.isdigit()),
+    "write_dev_shm": _try(lambda: open("/dev/shm/filled", "w").write("x")),
+    "write_dev": _try(lambda: open("/dev/filled", "w").write("x")),
+    "dev_null": _try(lambda: open("/dev/null", "w").write("x")),
+    "fork": _try(lambda: "started" if _os.fork() or _os._exit(0) else ""),
 }
 print("MLKIT-PROBE " + _json.dumps(_facts))
 '''
@@ -120,6 +125,14 @@ def probed(listener, tmp_path_factory):
 def test_the_probe_itself_is_graded_normally(probed):
     c, _ = probed
     assert scores(c) == {"probe": FULL, "honest": FULL}
+
+
+def test_the_sandbox_may_fork_only_where_a_control_group_bounds_its_tree(probed):
+    _, facts = probed
+    if treebound.kind():  # the group itself is seen from outside: test_tree_bound.py
+        assert facts["fork"] == "started"
+    else:
+        assert facts["fork"] == "refused: BlockingIOError"
 
 
 def test_student_code_runs_as_its_own_unprivileged_user(probed):
@@ -225,14 +238,32 @@ def test_the_user_namespace_sandbox_holds_too(listener, tmp_path):
     env = {**course.environment(), "MLKIT_SANDBOX": "userns"}
     subprocess.run([str(course.BIN / "nbgrader"), "autograde", ASSIGNMENT], cwd=c, env=env, capture_output=True,
                    text=True, check=True)
-    assert_graded_in_a_user_namespace(c)
+    assert_graded_in_a_user_namespace(c, grader_makes_groups=bool(treebound.kind()))
 
 
-def assert_graded_in_a_user_namespace(c: Path) -> None:
+def test_in_the_user_namespace_dev_would_be_writable_without_the_read_only_remount(listener, tmp_path):
+    """The attack is real: bubblewrap's /dev is the sandbox user's tmpfs in this mode, unsized."""
+    root = tmp_path / "course"
+    c = make_course(root, {"probe": "probe"}, {"probe": probe_code(root, listener)})
+    weakened.weaken(c, {"dev_readonly"})
+    env = {**course.environment(), "MLKIT_SANDBOX": "userns"}
+    subprocess.run([str(course.BIN / "nbgrader"), "autograde", ASSIGNMENT], cwd=c, env=env, capture_output=True,
+                   text=True, check=True)
+    assert probe_facts(c)["write_dev_shm"] == 1
+
+
+def assert_graded_in_a_user_namespace(c: Path, grader_makes_groups: bool) -> None:
     grades = scores(c)
     assert grades["probe"] == FULL and 0 < grades["bob"] < FULL
     facts = probe_facts(c)
     assert facts["uid"] == 65534
+    # /dev is the sandbox user's own in this mode: read-only, so that no unsized tmpfs is there to fill.
+    assert facts["write_dev_shm"].startswith("refused") and facts["write_dev"].startswith("refused")
+    assert facts["dev_null"] == 1
+    if grader_makes_groups:  # the tree is bounded by a control group of its own (test_tree_bound.py)
+        assert facts["fork"] == "started"
+    else:  # no control group bounds the tree, so the sandbox starts no process
+        assert facts["fork"] == "refused: BlockingIOError", facts["fork"]
     assert str(facts["secret"]).startswith("refused") and facts["loopback"].startswith("refused")
     assert facts["imports"]["sklearn"] == "refused: ModuleNotFoundError"
 
@@ -256,4 +287,8 @@ def test_grading_as_an_unprivileged_user_uses_a_user_namespace(listener, tmp_pat
     run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(course.BIN / "nbgrader"),
                           "autograde", ASSIGNMENT], cwd=c, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert_graded_in_a_user_namespace(c)
+    nobody_makes_groups = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(sys.executable), "-c",
+         "from mlkit.grading import treebound; raise SystemExit(0 if treebound.kind() else 1)"],
+        env=env, capture_output=True).returncode == 0
+    assert_graded_in_a_user_namespace(c, grader_makes_groups=nobody_makes_groups)

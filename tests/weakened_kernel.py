@@ -95,6 +95,23 @@ def switch_off(defences: set[str]) -> None:
     if "output_budget" in defences:
         boundary.OUTPUT_BUDGET = 10**12
 
+    if "dev_readonly" in defences:
+        # /dev as bubblewrap makes it: in the user-namespace mode, a tmpfs the sandbox user may write.
+        plain = sandbox._bwrap
+
+        def writable_dev(*args, **kwargs):
+            command = plain(*args, **kwargs)
+            at = command.index("--remount-ro")
+            return command[:at] + command[at + 2:]
+
+        sandbox._bwrap = writable_dev
+
+    if "tree_bound" in defences:
+        # Limits per process only: no control group for the tree, and forks allowed.
+        sandbox.treebound.start = lambda: None
+        bwrap = sandbox._bwrap
+        sandbox._bwrap = lambda mode, uid, folder=None, no_fork=False: bwrap(mode, uid, folder, no_fork=False)
+
 
 if __name__ == "__main__":
     defences = set(sys.argv[1].split(",")) - {""}

@@ -47,7 +47,6 @@ import base64
 import builtins
 import os
 import select
-import shutil
 import signal
 import sys
 import time
@@ -62,6 +61,9 @@ from mlkit.grading import sandbox, wire
 
 CALL_SECONDS = 20.0             # one request, from sending it to its reply (the notebook cell has 30 s); configurable
 START_SECONDS = 30.0
+TEXT_CHARS = 10_000              # characters kept of one warning, error message, traceback or repr from student code
+WARNINGS_PER_CALL = 20           # warnings passed on from one call into student code ...
+WARNINGS_PER_NOTEBOOK = 200      # ... and from one notebook's student process
 OUTPUT_BUDGET = 1_000_000       # characters of printed output passed on from one notebook's student process
 
 
@@ -99,7 +101,7 @@ WARNINGS = _known_warnings()
 
 
 def rebuild_exception(name: str, message: str, where: str = "") -> BaseException:
-    name = name[:100]
+    name, message, where = name[:100], message[:TEXT_CHARS], where[-TEXT_CHARS:]
     kind = EXCEPTIONS.get(name)
     error = None
     if kind is not None:
@@ -170,7 +172,9 @@ class StudentObject:
             text = self._mlkit_request("op", how, ())
         except Exception:
             text = None
-        return text if type(text) is str else "<student object>"
+        if type(text) is not str:
+            return "<student object>"
+        return text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS] + "... [cut]"
 
     def __repr__(self):
         return self._mlkit_text("repr")
@@ -193,6 +197,7 @@ class StudentProcess:
         self.sort_recorders: list[list] = []     # lists that mlkit.checks.record_sorts is filling
         self.changed_arguments: tuple = ()       # what the last call changed in place, never written back
         self.printed = 0                         # characters of the student's output shown so far
+        self.warned = 0                          # warnings of the student's code passed on so far
         self.test_module = TEST_MODULE           # grader objects defined there may be handed to student code
         self.errstate_sent: dict | None = None
         self.proxies: dict[int, StudentObject] = {}
@@ -316,9 +321,15 @@ class StudentProcess:
         for text, stream in ((out, sys.stdout), (err, sys.stderr)):
             if type(text) is str and text:
                 self._print(text, stream)
-        for entry in noted if type(noted) is list else []:
+        # The student process caps what it reports itself, but its code can replace that process's reply
+        # sender: every bound that matters is applied here, on the grader's side.
+        for entry in noted[:WARNINGS_PER_CALL] if type(noted) is list else []:
+            if self.warned >= WARNINGS_PER_NOTEBOOK:
+                break
             if type(entry) is tuple and len(entry) == 2 and all(type(x) is str for x in entry):
-                warnings.warn_explicit(entry[1], WARNINGS.get(entry[0], UserWarning), "<student code>", 0)
+                self.warned += 1
+                warnings.warn_explicit(entry[1][:TEXT_CHARS], WARNINGS.get(entry[0][:100], UserWarning),
+                                       "<student code>", 0)
         if message[0] == "call":
             self.changed_arguments = _changed_keys(message[2], message[3], mutated)
         if status == "ok":
@@ -452,8 +463,7 @@ class StudentProcess:
             except OSError:
                 pass
         self.request_fd = self.reply_fd = self.watch_fd = -1
-        for folder in self.cleanup:
-            shutil.rmtree(folder, ignore_errors=True)
+        sandbox.release(self.cleanup)
         self.cleanup = []
 
     def _exit_description(self) -> str:
@@ -461,6 +471,9 @@ class StudentProcess:
             code = self.process.wait(timeout=2)
         except Exception:
             return "still running"
+        met = sandbox.bound_met(self.cleanup)
+        if met:
+            return met
         number = -code if code < 0 else code - 128  # bubblewrap exits with 128 + the signal its child died of
         if number in signal.valid_signals():
             name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)

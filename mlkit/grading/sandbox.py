@@ -20,7 +20,9 @@ The student process (`mlkit/grading/student.py`) runs under bubblewrap with:
     a minimal environment                bubblewrap itself starts with it, so no process inside,
                                          its PID 1 included, holds a variable of the grader's
     resource limits                      address space, CPU time, file size, open files, and (as
-                                         root) processes of its own user ID
+                                         root) processes of its own user ID, per process; and for
+                                         the whole tree a control group (memory, processes, CPU)
+                                         where one can be made, or no fork at all (treebound.py)
 
 How it gets a user of its own depends on the machine (`detect()`):
 
@@ -49,6 +51,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlkit.grading import treebound
+
 HERE = Path(__file__).resolve().parent
 INSIDE = "/opt/mlkit"                         # where student.py, wire.py and NumPy appear
 
@@ -59,6 +63,7 @@ LIMITS = {
     resource.RLIMIT_FSIZE: 16 * 1024**2,      # bytes per written file
     resource.RLIMIT_NOFILE: 256,              # open file descriptors
 }
+NO_FORK_VARIABLE = "MLKIT_NO_FORK"           # set where no control group bounds the tree (treebound)
 PROCESS_LIMIT = 64                            # processes and threads of the student's own user ID (root mode)
 SCRATCH_BYTES = 64 * 1024**2                  # size of the private /tmp
 FOLDER_COPY_BYTES = 64 * 1024**2              # the notebook folder is copied in up to this size
@@ -180,7 +185,7 @@ def _system_files() -> tuple[list[Path], list[Path]]:
     return kept, sorted(f for f in files if not any(folder in f.parents for folder in kept))
 
 
-def _bwrap(mode: Mode, uid: int, folder: tuple[Path, Path] | None = None) -> list[str]:
+def _bwrap(mode: Mode, uid: int, folder: tuple[Path, Path] | None = None, no_fork: bool = False) -> list[str]:
     """The bwrap (and setpriv) command line; `folder` is (host copy, path inside) of the notebook's folder."""
     python_home = Path(sys.base_prefix).resolve()
     command = [_bwrap_program(), "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
@@ -196,7 +201,9 @@ def _bwrap(mode: Mode, uid: int, folder: tuple[Path, Path] | None = None) -> lis
     for needed in [*folders, *files]:
         command += ["--ro-bind", str(needed), str(needed)]
     command += _hide_python_packages(python_home)
-    command += ["--proc", "/proc", "--dev", "/dev",
+    # /dev is read-only: in the user-namespace mode its tmpfs (and /dev/shm in it) would be the student's to
+    # fill, unsized, in memory no process is charged for.  Its device nodes work as ever.
+    command += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
                 "--size", str(SCRATCH_BYTES), "--perms", "1777", "--tmpfs", "/tmp"]
     for name in ("student.py", "wire.py"):
         command += ["--ro-bind", str(HERE / name), f"{INSIDE}/{name}"]
@@ -208,6 +215,8 @@ def _bwrap(mode: Mode, uid: int, folder: tuple[Path, Path] | None = None) -> lis
     for name, value in STUDENT_ENVIRONMENT.items():
         command += ["--setenv", name, value]
     command += ["--setenv", "NBGRADER_EXECUTION", os.environ.get("NBGRADER_EXECUTION", "autograde")]
+    if no_fork:  # no control group bounds the tree: student.py forbids its sandbox any new process
+        command += ["--setenv", NO_FORK_VARIABLE, "1"]
     if mode.name == "root":
         command += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
                     "--inh-caps=-all", "--bounding-set=-all", "--"]
@@ -230,13 +239,29 @@ def _bwrap_program() -> str:
     return shutil.which("bwrap") or "bwrap"
 
 
-def _limits(mode_name: str):
+def _limits(mode_name: str, bound: treebound.TreeBound | None = None):
     def apply() -> None:
+        if bound is not None:  # before bubblewrap starts: everything it and the student fork stays in the group
+            bound.enter()
         for limit, value in LIMITS.items():
             resource.setrlimit(limit, (value, value))
         if mode_name == "root":  # counted per user ID, and each student process has its own
             resource.setrlimit(resource.RLIMIT_NPROC, (PROCESS_LIMIT, PROCESS_LIMIT))
     return apply
+
+
+def release(cleanup: list) -> None:
+    """Remove what `start` left for after the student process: its folders and its control group."""
+    for item in cleanup:
+        if isinstance(item, treebound.TreeBound):
+            item.close()
+        else:
+            shutil.rmtree(item, ignore_errors=True)
+
+
+def bound_met(cleanup: list) -> str:
+    """Which bound on the whole process tree the student process met ('' if none, or none applied)."""
+    return "; ".join(filter(None, (item.exceeded() for item in cleanup if isinstance(item, treebound.TreeBound))))
 
 
 @dataclass(frozen=True)
@@ -343,9 +368,17 @@ def start(workdir: Path, folder: Folder, request_fd: int, reply_fd: int, mode: M
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, preexec_fn=_limits("none"), start_new_session=True)
         return process, cleanup
-    process = subprocess.Popen(_bwrap(mode, uid, (copy, workdir)) + argv_tail, pass_fds=fds,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env=_launch_environment(), preexec_fn=_limits(mode.name), start_new_session=True)
+    bound = treebound.start()
+    if bound is not None:
+        cleanup.append(bound)
+    try:
+        process = subprocess.Popen(_bwrap(mode, uid, (copy, workdir), no_fork=bound is None) + argv_tail,
+                                   pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, env=_launch_environment(),
+                                   preexec_fn=_limits(mode.name, bound), start_new_session=True)
+    except BaseException:
+        release(cleanup)
+        raise
     return process, cleanup
 
 

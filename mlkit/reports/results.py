@@ -95,6 +95,14 @@ def check_results(nb, assignment: str) -> list[CheckResult]:
     return results
 
 
+def _inert(text: str) -> str:
+    """`text` as HTML text that stays text where the table is placed in a Markdown cell.
+
+    A message can carry the student's own values (`got {value}`): a blank line in it would end the
+    table's HTML block and make the rest Markdown (links, images), and a `$` would start a formula."""
+    return " ".join(html.escape(text).split()).replace("$", "&#36;")
+
+
 def summary_table_html(results: list[CheckResult], title: str = "Checks") -> str:
     """The summary table shown at the top of every feedback report."""
     total = sum(r.score for r in results)
@@ -104,7 +112,7 @@ def summary_table_html(results: list[CheckResult], title: str = "Checks") -> str
         status = "passed" if r.passed else "failed"
         detail = ""
         if not r.passed:
-            detail = f"<strong>{html.escape(r.message)}</strong>"
+            detail = f"<strong>{_inert(r.message)}</strong>"
             if r.hint:
                 detail += f"<br><span class='mlkit-hint'>Hint: {html.escape(r.hint)}</span>"
         rows.append(

@@ -1,0 +1,119 @@
+"""The whole student process tree is bounded, not each process: a submission that forks and allocates.
+
+The attacker's answer forks three children that each write 2 GiB and holds 1 GiB itself: 7 GiB at once,
+within every per-process limit.  It is graded by `mlkit grade --jobs 2` beside two honest students, while
+this test samples, from outside, the resident memory of every student process on the machine (root mode
+gives each its own user ID) every 20 ms.  With the kit the tree peaks at about 4 GiB (its control group's
+bound) and the honest students keep full marks; with the tree bound switched off (tests/weakened.py) the
+same submission holds over 5 GiB.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import weakened
+from mlkit import course
+from mlkit.authoring import catalog
+from mlkit.grading import sandbox, treebound
+
+pytestmark = [
+    pytest.mark.xdist_group("tree_bound"),
+    pytest.mark.skipif(sandbox.detect().name != "root", reason="samples student processes by their own user IDs"),
+    pytest.mark.skipif(not treebound.kind(), reason="no control group can be made on this machine"),
+]
+ASSIGNMENT = "01_linear_regression"
+FULL = 12.0
+GiB = 1024**3
+FORK_AND_ALLOCATE = """
+import os as _os, time as _time
+_children = []
+for _ in range(3):
+    _pid = _os.fork()
+    if _pid == 0:
+        _block = np.ones(2 * 1024**3 // 8)  # every page written
+        _time.sleep(6)
+        _os._exit(0)
+    _children.append(_pid)
+_hold = np.ones(1024**3 // 8)
+_time.sleep(6)
+for _pid in _children:
+    _os.waitpid(_pid, 0)
+del _hold
+"""
+
+
+def _student_memory() -> int:
+    """Resident bytes of every process running as a student user ID, summed."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                status = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        uid = int(status.get("Uid", "0").split()[0])
+        if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + sandbox.UID_RANGE:
+            total += int(status.get("VmRSS", "0 kB").split()[0]) * 1024
+    return total
+
+
+def _graded_class(root: Path, defences: set[str]) -> tuple[dict, int]:
+    c = course.new_course(root / "course", [ASSIGNMENT])
+    if defences:
+        weakened.weaken(c, defences)
+    course.nbgrader(c, "generate_assignment", ASSIGNMENT, "--force")
+    reference = catalog.reference_answers(ASSIGNMENT, root=c)
+    attacking = {**reference, "gradient_descent": reference["gradient_descent"] + FORK_AND_ALLOCATE}
+    for student, answers in (("honest1", reference), ("forker", attacking), ("honest2", reference)):
+        catalog.write_submission(c, student, ASSIGNMENT, catalog.submission_notebook(ASSIGNMENT, answers, root=c),
+                                 root=c)
+    peak, sampling = [0], threading.Event()
+    sampling.set()
+
+    def sample():
+        while sampling.is_set():
+            peak[0] = max(peak[0], _student_memory())
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        graded = subprocess.run([sys.executable, "-m", "mlkit.cli", "grade", ASSIGNMENT, "--course", str(c),
+                                 "--jobs", "2"], capture_output=True, text=True, env=course.environment(), timeout=900)
+    finally:
+        sampling.clear()
+        sampler.join()
+    assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
+    grades = {s: g[ASSIGNMENT].auto_score for s, g in course.gradebook(c).items()}
+    shutil.rmtree(root, ignore_errors=True)
+    return grades, peak[0]
+
+
+@pytest.fixture(scope="module")
+def runs():
+    root = Path(tempfile.mkdtemp(prefix="mlkit-tree-"))
+    return {"kit": _graded_class(root / "kit", set()), "weakened": _graded_class(root / "weakened", {"tree_bound"})}
+
+
+def test_the_tree_peaks_at_its_bound_and_the_others_keep_their_grades(runs):
+    grades, peak = runs["kit"]
+    assert peak <= treebound.TREE_MEMORY + 0.5 * GiB, f"the student processes held {peak / GiB:.2f} GiB at once"
+    assert grades["honest1"] == FULL and grades["honest2"] == FULL
+
+
+def test_without_the_tree_bound_the_same_submission_holds_more(runs):
+    """The attack is real: per-process limits alone let it hold far more than the tree's bound."""
+    _, peak = runs["weakened"]
+    assert peak > 5 * GiB, f"only {peak / GiB:.2f} GiB at once: the attack tests nothing"
