@@ -163,6 +163,14 @@ def gradebook_rows(root: Path, students: list[str] | None = None, db_url: str | 
     return [row for row in rows if students is None or row[0] in students]
 
 
+def browser_page(playwright):
+    """(browser, page): the system's headless Chromium (nothing is downloaded) and a page the size of a laptop's."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(60_000)
+    return browser, page
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -408,8 +408,9 @@ def _flooded(tmp_path, monkeypatch, capped: bool) -> tuple[list, str, str]:
 
 def test_warnings_messages_and_reprs_of_student_code_are_capped_by_the_grader(tmp_path, monkeypatch):
     caught, text, message = _flooded(tmp_path, monkeypatch, capped=True)
-    assert len(caught) <= 4 * boundary.WARNINGS_PER_CALL  # four calls: the cell, Loud(), repr(), fail()
-    assert all(len(str(w.message)) <= boundary.TEXT_CHARS for w in caught)
+    flood = [w for w in caught if str(w.message).startswith("WWW")]
+    assert 0 < len(flood) <= 4 * boundary.WARNINGS_PER_CALL  # four calls: the cell, Loud(), repr(), fail()
+    assert all(len(str(w.message)) <= boundary.TEXT_CHARS for w in flood)
     assert len(text) <= boundary.TEXT_CHARS + 20 and len(message) <= boundary.TEXT_CHARS
 
 

@@ -33,7 +33,7 @@ from nbgrader.utils import get_username
 
 from mlkit import course
 from mlkit.authoring import catalog
-from support import ARTIFACTS, CHROMIUM, JupyterLab, gradebook_rows
+from support import ARTIFACTS, CHROMIUM, JupyterLab, browser_page, gradebook_rows
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="needs chromium"), pytest.mark.xdist_group("exchange")]
 ASSIGNMENT = "01_linear_regression"
@@ -129,10 +129,8 @@ def test_release_fetch_submit_collect_grade_feedback(one_machine):
     instructor_lab = None
     try:
         with sync_playwright() as kit:
-            browser = kit.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            browser, page = browser_page(kit)
             try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(60_000)
 
                 # 2. The student fetches, works, validates and submits, in the Assignments tab.
                 page.goto(student_lab.url("lab"))

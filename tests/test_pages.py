@@ -21,7 +21,7 @@ from nbgrader.api import Gradebook
 from mlkit import course
 from mlkit.authoring import catalog
 from mlkit.grading import sandbox
-from support import ARTIFACTS, CHROMIUM, JupyterLab
+from support import ARTIFACTS, CHROMIUM, JupyterLab, browser_page
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="needs chromium"),
               pytest.mark.skipif(sandbox.detect().name == "none", reason="grading needs the sandbox"),
@@ -99,10 +99,8 @@ def _formgrader_and_feedback(c: Path, tag: str) -> dict:
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         with sync_playwright() as kit:
-            browser = kit.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            browser, page = browser_page(kit)
             try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(60_000)
                 page.goto(lab.url("lab"))  # the instructor's session, as they log in
                 page.wait_for_selector("#jp-main-dock-panel")
                 page.goto(f"{lab.base}/formgrader/submissions/{submission_id}")

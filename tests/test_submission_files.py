@@ -270,3 +270,41 @@ def test_nbgrader_collect_itself_follows_the_link_and_stops_on_the_fifo(tmp_path
     copied = c / "submitted" / get_username() / ASSIGNMENT / "notes.txt"
     assert not copied.is_symlink() and HIDDEN in copied.read_text()  # the instructor's hidden tests, copied
     assert (c / "submitted" / get_username() / ASSIGNMENT / "solutions" / ASSIGNMENT).is_dir()
+
+
+# -- archives collected with nbgrader zip_collect --------------------------------------------------------------
+
+def test_zip_collect_makes_no_link_from_an_archive(tmp_path):
+    """A zip entry and a tar member that are symbolic links (to the source notebook) never become links."""
+    import io
+    import stat as stat_module
+    import tarfile
+    import zipfile
+
+    c = course.new_course(tmp_path / "course", [ASSIGNMENT])
+    course.nbgrader(c, "generate_assignment", ASSIGNMENT, "--force")
+    text = nbformat.writes(catalog.submission_notebook(ASSIGNMENT, catalog.reference_answers(ASSIGNMENT, root=c),
+                                                       root=c)).encode()
+    archive = c / "downloaded" / ASSIGNMENT / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "alice_submission.zip", "w") as packed:
+        packed.writestr(f"alice_{NOTEBOOK}.ipynb", text)
+        link = zipfile.ZipInfo(f"alice_{NOTEBOOK}_data.csv")
+        link.external_attr = (stat_module.S_IFLNK | 0o777) << 16
+        packed.writestr(link, str(_source_notebook(c)))
+    with tarfile.open(archive / "bob_submission.tar.gz", "w:gz") as packed:
+        member = tarfile.TarInfo(f"bob_{NOTEBOOK}.ipynb")
+        member.size = len(text)
+        packed.addfile(member, io.BytesIO(text))
+        link = tarfile.TarInfo(f"bob_{NOTEBOOK}_data.csv")
+        link.type, link.linkname = tarfile.SYMTYPE, str(_source_notebook(c))
+        packed.addfile(link)
+    with open(c / "nbgrader_config.py", "a") as config:
+        config.write("\nc.FileNameCollectorPlugin.named_regexp = r'.*/(?P<student_id>[a-z]+)_(?P<file_id>[^/]*)$'\n")
+    course.nbgrader(c, "zip_collect", ASSIGNMENT, "--force")
+    for folder in (c / "downloaded", c / "submitted"):
+        assert not any(p.is_symlink() for p in folder.rglob("*")), folder
+        assert not any(HIDDEN in p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()
+                       and p.suffix != ".gz" and p.suffix != ".zip")
+    assert (c / "submitted" / "alice" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()
+    assert (c / "submitted" / "bob" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()
