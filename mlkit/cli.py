@@ -19,17 +19,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlkit", description="NumPy ML course kit on nbgrader.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="build release/, autograde the sample class, write feedback, print the gradebook")
+    course_help = "the course folder (default: the folder this runs in, found as nbgrader finds it)"
     rel = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader generate_assignment")
-    rel.add_argument("assignments", nargs="*", help="default: all")
-    sub.add_parser("gradebook", help="print the student x assignment table of the course gradebook")
+    rel.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
+    rel.add_argument("--course", help=course_help)
+    book = sub.add_parser("gradebook", help="print the student x assignment table of the course gradebook")
+    book.add_argument("--course", help=course_help)
     sub.add_parser("clean", help="remove the sample class, autograded/, feedback/ and gradebook.db")
     grade = sub.add_parser("grade", help="autograde the class in parallel (nbgrader's autograde, same gradebook)")
-    grade.add_argument("assignments", nargs="*", help="default: all")
+    grade.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
     grade.add_argument("-j", "--jobs", type=int, help="worker processes (default: two per core)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already autograded")
-    grade.add_argument("--course", help="course folder (default: this kit's)")
+    grade.add_argument("--course", help=course_help)
     report = sub.add_parser("class-report", help="write the class report (HTML with a chart, and CSV) after autograding")
-    report.add_argument("--out", default="reports", help="output folder (default: reports/)")
+    report.add_argument("--out", default="reports", help="output folder, in the course folder (default: reports/)")
+    report.add_argument("--course", help=course_help)
     self_grade = sub.add_parser("selfgrade", help="grade your own completed notebook (self-study), with feedback")
     self_grade.add_argument("notebook", help="your working copy of a release notebook")
     self_grade.add_argument("--assignment", help="which assignment it is (default: recognised from its cells)")
@@ -62,21 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("out", help="an empty or new folder")
     args = parser.parse_args(argv)
 
+    if args.command in ("release", "gradebook", "grade", "class-report"):
+        try:
+            return _course_command(args)
+        except (course.NotACourse, catalog.UnknownAssignment) as problem:
+            print(f"mlkit {args.command}: {problem}", file=sys.stderr)
+            return 2
     if args.command == "demo":
         demo.run()
-    elif args.command == "release":
-        demo.release(course.ROOT, args.assignments or catalog.assignments())
-    elif args.command == "gradebook":
-        print(course.format_gradebook(course.gradebook(course.ROOT), catalog.assignments()))
     elif args.command == "clean":
         demo.clean()
-    elif args.command == "grade":
-        from mlkit.grading import parallel as grading  # imports nbgrader: only when grading
-
-        return grading.main(args.assignments, args.jobs, args.force, args.course)
-    elif args.command == "class-report":
-        for path in classreport.write(course.ROOT, course.ROOT / args.out):
-            print(path)
     elif args.command == "selfgrade":
         return selfgrade.main(args.notebook, args.workspace, args.assignment)
     elif args.command == "practice":
@@ -102,6 +101,24 @@ def main(argv: list[str] | None = None) -> int:
         return student_build.main(args.out)
     elif args.command == "rate":
         return selfgrade.rate(args.algorithm, args.explanation, args.mastery, args.workspace)
+    return 0
+
+
+def _course_command(args) -> int:
+    """The instructor's commands: each on the course it is given (or run in), with nbgrader's settings."""
+    root = course.find(args.course)
+    names = [catalog.resolve_assignment(name, root) for name in getattr(args, "assignments", None) or []]
+    if args.command == "release":
+        demo.release(root, names or catalog.assignments(root))
+    elif args.command == "gradebook":
+        print(course.format_gradebook(course.gradebook(root), catalog.assignments(root)))
+    elif args.command == "grade":
+        from mlkit.grading import parallel as grading  # imports nbgrader: only when grading
+
+        return grading.main(names, args.jobs, args.force, root)
+    elif args.command == "class-report":
+        for path in classreport.write(root, root / args.out):
+            print(path)
     return 0
 
 

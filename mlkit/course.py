@@ -46,6 +46,51 @@ def new_course(target: Path, assignments: list[str], root: Path = ROOT) -> Path:
     return target
 
 
+def course_config(root: Path):
+    """The course's nbgrader configuration, resolved as nbgrader resolves it for a command run in `root`.
+
+    That is Jupyter's configuration folders, then the folder the command runs in, then the course
+    root's nbgrader_config.py, then defaults: the same settings every worker's autograde will see."""
+    from nbgrader.apps import AutogradeApp
+
+    previous_folder, previous_path = os.getcwd(), list(sys.path)
+    os.chdir(root)
+    app = AutogradeApp()
+    try:
+        app.initialize(["--log-level=ERROR"])
+        config = app.config.copy()
+        config.CourseDirectory.db_url = app.coursedir.db_url  # nbgrader's default is computed, not set
+        return config
+    finally:
+        AutogradeApp.clear_instance()
+        os.chdir(previous_folder)
+        sys.path[:] = previous_path  # nbgrader puts the course folder first, which must not shadow the kit
+
+
+class NotACourse(Exception):
+    """The folder a command was given (or run in) holds no course."""
+
+
+def find(given: str | Path | None = None) -> Path:
+    """The course a command works on: `--course DIR`, or else the folder it runs in, as nbgrader finds it.
+
+    Its settings are nbgrader's (Jupyter's configuration folders, then the folder's nbgrader_config.py), so
+    a `CourseDirectory.root` set there is followed; a folder without source/ is no course."""
+    folder = Path(given).expanduser().resolve() if given else Path.cwd()
+    if not folder.is_dir():
+        raise NotACourse(f"{folder} is not a folder")
+    root = Path(course_config(folder).CourseDirectory.get("root", str(folder))).resolve()
+    if not (root / "source").is_dir() or not (folder / "nbgrader_config.py").is_file() and root == folder:
+        raise NotACourse(f"{root} is not a course folder (it needs nbgrader_config.py and source/): run the "
+                         "command in the course folder or pass --course DIR")
+    return root
+
+
+def db_url(course: Path) -> str:
+    """The course's gradebook, as nbgrader resolves it (`CourseDirectory.db_url`, SQLite or PostgreSQL)."""
+    return course_config(course).CourseDirectory.db_url
+
+
 @dataclass
 class NotebookGrade:
     score: float
@@ -55,11 +100,15 @@ class NotebookGrade:
     cells: dict[str, float]  # grade_id -> auto score of every graded cell
 
 
-def gradebook(course: Path) -> dict[str, dict[str, NotebookGrade]]:
-    """{student: {assignment: NotebookGrade}} for every submission in the course's gradebook."""
+def gradebook(course: Path, url: str | None = None) -> dict[str, dict[str, NotebookGrade]]:
+    """{student: {assignment: NotebookGrade}} for every submission in the course's gradebook.
+
+    The gradebook is the one nbgrader uses for the course (`db_url`) unless `url` names another."""
     from nbgrader.api import Gradebook
 
-    url = f"sqlite:///{course / 'gradebook.db'}"
+    url = url or db_url(course)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):].split("?")[0]).is_file():
+        return {}  # no gradebook yet: reading it must not create an empty one
     result: dict[str, dict[str, NotebookGrade]] = {}
     with Gradebook(url) as gb:
         for assignment in gb.assignments:

@@ -75,7 +75,7 @@ def run(root: Path = course.ROOT, log=print) -> dict:
     log(f"mlkit grade: {len(SAMPLE_STUDENTS)} students x {len(assignments)} assignments")
 
     def grade_class() -> None:
-        failed = [(a, s) for a, s, ok, _ in grade.grade(root, assignments, force=True) if not ok]
+        failed = [(a, s) for a, s, status, _ in grade.grade(root, assignments, force=True) if status == grade.FAILED]
         if failed:
             raise RuntimeError(f"autograde failed for {failed} (see the log above)")
 

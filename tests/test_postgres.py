@@ -19,7 +19,6 @@ import pytest
 import postgres
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import parallel as grade
 from support import gradebook_rows
 
 ASSIGNMENTS = ["01_linear_regression", "10_model_selection"]
@@ -102,10 +101,26 @@ def test_postgresql_gradebook_equals_the_sqlite_one(two_gradebooks):
 def test_the_gradebook_is_found_the_way_nbgrader_finds_it(tmp_path, monkeypatch):
     """A db_url set in Jupyter's configuration folder, not in the course's file, is the one graded into."""
     root = course.new_course(tmp_path / "course", ASSIGNMENTS[:1])
-    assert grade.course_config(root).CourseDirectory.db_url == f"sqlite:///{root / 'gradebook.db'}"
+    assert course.course_config(root).CourseDirectory.db_url == f"sqlite:///{root / 'gradebook.db'}"
     folder = tmp_path / "jupyter-config"
     folder.mkdir()
     (folder / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.db_url = 'postgresql+psycopg://grader@db.example/course'\n")
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(folder))
-    assert grade.course_config(root).CourseDirectory.db_url == "postgresql+psycopg://grader@db.example/course"
+    assert course.course_config(root).CourseDirectory.db_url == "postgresql+psycopg://grader@db.example/course"
+
+
+def test_the_gradebook_and_class_report_commands_read_the_postgresql_gradebook(two_gradebooks, tmp_path):
+    """`mlkit gradebook` and `mlkit class-report` show the grades nbgrader has, with the db_url only in Jupyter's
+    configuration folder, and create no SQLite file."""
+    lite, pg, _, _, submissions = two_gradebooks
+    env = _jupyter_config(tmp_path / "jupyter-config", two_gradebooks[2])
+    table = subprocess.run([sys.executable, "-m", "mlkit.cli", "gradebook", "--course", str(pg)],
+                           capture_output=True, text=True, env=env)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.strip() == course.format_gradebook(course.gradebook(lite), ASSIGNMENTS).strip()
+    report = subprocess.run([sys.executable, "-m", "mlkit.cli", "class-report", "--course", str(pg)],
+                            capture_output=True, text=True, env=env)
+    assert report.returncode == 0, report.stderr
+    assert f"{submissions} graded submissions" in (pg / "reports" / "class_report.html").read_text()
+    assert _sqlite_files(pg) == []

@@ -38,6 +38,24 @@ def assignments(root: Path = ROOT) -> list[str]:
     return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
+class UnknownAssignment(ValueError):
+    """A name that is no assignment of the course; the message names the ones it has."""
+
+
+def resolve_assignment(name: str, root: Path = ROOT) -> str:
+    """An assignment from its full name, its number or a part of its name ("01", "linear_regression", "knn")."""
+    names = assignments(root)
+    if name in names:
+        return name
+    found = [a for a in names if a.split("_", 1)[0] == name or a.split("_", 1)[-1] == name]
+    found = found or [a for a in names if a.startswith(name) or name.lower() in a.lower()]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UnknownAssignment(f"no assignment {name!r}; the course has {', '.join(names) or 'none'}")
+    raise UnknownAssignment(f"{name!r} could be {', '.join(found)}")
+
+
 def notebook_path(assignment: str, folder: str = "source", root: Path = ROOT) -> Path:
     (path,) = (root / folder / assignment).glob("*.ipynb")
     return path

@@ -169,9 +169,21 @@ def _start_worker(use_zygote: bool, counter=None) -> None:
     _KERNEL_NAME = zygote.KERNEL_NAME
 
 
-def _grade_one(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, bool, float]:
+GRADED, SKIPPED, FAILED = "graded", "skipped", "failed"
+
+
+def _graded_stamp(root: str, assignment: str, student: str) -> tuple | None:
+    """When the graded notebooks of a submission were written (None: not graded yet)."""
+    folder = Path(root) / "autograded" / student / assignment
+    stamps = sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+    return tuple(stamps) or None
+
+
+def _grade_one(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, str, float]:
+    """(assignment, student, GRADED / SKIPPED / FAILED, seconds) for one submission."""
     assignment, student, root, force, db_url = task
     started = time.monotonic()
+    before = None if force else _graded_stamp(root, assignment, student)
     # SQLAlchemy's autoflush notes from nbgrader's gradebook code are not ours to act on.
     warnings.filterwarnings("ignore", message=".*not in session.*")
     os.chdir(root)
@@ -196,7 +208,10 @@ def _grade_one(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, 
         ok = False
     finally:
         AutogradeApp.clear_instance()
-    return assignment, student, ok, time.monotonic() - started
+    # Without --force nbgrader skips a submission graded before (unless it was submitted again since).
+    status = FAILED if not ok else SKIPPED if before is not None and _graded_stamp(root, assignment, student) == before \
+        else GRADED
+    return assignment, student, status, time.monotonic() - started
 
 
 def _tools_on_path() -> None:
@@ -213,7 +228,7 @@ def grade_here(root: Path, assignment: str, student: str, kernel_name: str | Non
     previous_kernel, previous_folder = _KERNEL_NAME, os.getcwd()
     _KERNEL_NAME = kernel_name
     try:
-        return _grade_one((assignment, student, str(root), True, None))[2]
+        return _grade_one((assignment, student, str(root), True, None))[2] == GRADED
     finally:
         _KERNEL_NAME = previous_kernel
         os.chdir(previous_folder)
@@ -234,27 +249,6 @@ def run_app(app_class, root: Path, argv: list[str]) -> bool:
     finally:
         app_class.clear_instance()
         os.chdir(previous)
-
-
-def course_config(root: Path):
-    """The course's nbgrader configuration, resolved as nbgrader resolves it for a command run in `root`.
-
-    That is Jupyter's configuration folders, then the folder the command runs in, then the course
-    root's nbgrader_config.py, then defaults: the same settings every worker's autograde will see."""
-    from nbgrader.apps import AutogradeApp
-
-    previous_folder, previous_path = os.getcwd(), list(sys.path)
-    os.chdir(root)
-    app = AutogradeApp()
-    try:
-        app.initialize(["--log-level=ERROR"])
-        config = app.config.copy()
-        config.CourseDirectory.db_url = app.coursedir.db_url  # nbgrader's default is computed, not set
-        return config
-    finally:
-        AutogradeApp.clear_instance()
-        os.chdir(previous_folder)
-        sys.path[:] = previous_path  # nbgrader puts the course folder first, which must not shadow the kit
 
 
 def _worker_db_url(db_url: str) -> str:
@@ -296,12 +290,14 @@ def preflight(config) -> None:
 
 
 def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bool = False,
-          progress: bool = True, forked_kernels: bool = True) -> list[tuple[str, str, bool, float]]:
-    """Autograde every submission of `assignments`; returns (assignment, student, ok, seconds) per task."""
+          progress: bool = True, forked_kernels: bool = True) -> list[tuple[str, str, str, float]]:
+    """Autograde every submission of `assignments`; returns (assignment, student, status, seconds) per task."""
     tasks = submissions(root, assignments)
     if not tasks:
         return []
-    config = course_config(root)
+    from mlkit import course
+
+    config = course.course_config(root)
     preflight(config)
     db_url = _worker_db_url(config.CourseDirectory.db_url)
     _add_missing_students(config, db_url, {student for _, student in tasks})
@@ -332,11 +328,10 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
     return results
 
 
-def main(assignments: list[str], jobs: int | None, force: bool, course_dir: str | None = None) -> int:
-    from mlkit import course
+def main(assignments: list[str], jobs: int | None, force: bool, root: Path) -> int:
+    """`mlkit grade`: the named assignments (all by default) of the course in `root`."""
     from mlkit.authoring import catalog
 
-    root = Path(course_dir).resolve() if course_dir else course.ROOT
     names = assignments or catalog.assignments(root)
     from mlkit.grading.sandbox import SandboxUnavailable
 
@@ -345,8 +340,13 @@ def main(assignments: list[str], jobs: int | None, force: bool, course_dir: str 
     except SandboxUnavailable as stop:
         print(f"mlkit grade: {stop}", file=sys.stderr)
         return 2
-    failed = [(a, s) for a, s, ok, _ in results if not ok]
-    print(f"graded {len(results) - len(failed)} of {len(results)} submissions")
-    for a, s in failed:
+    by_status = {status: [(a, s) for a, s, got, _ in results if got == status] for status in (GRADED, SKIPPED, FAILED)}
+    line = f"graded {len(by_status[GRADED])} of {len(results)} submissions"
+    if by_status[SKIPPED]:
+        line += f"; skipped {len(by_status[SKIPPED])} graded before (--force grades them again)"
+    if by_status[FAILED]:
+        line += f"; {len(by_status[FAILED])} failed"
+    print(line if results else f"no submissions of {', '.join(names)} in {root / 'submitted'}")
+    for a, s in by_status[FAILED]:
         print(f"  failed: {s} / {a} (see the autograde log above)")
-    return 1 if failed else 0
+    return 1 if by_status[FAILED] else 0

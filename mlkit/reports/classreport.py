@@ -120,7 +120,9 @@ def write(root: Path, out: Path) -> tuple[Path, Path]:
              "th { background: #f0f0f0; } .bar { background: #4c72b0; height: 10px; display: inline-block; }",
              "</style></head><body><h1>Class report</h1>",
              f"<p>{sum(len(v) for v in scores.values())} graded submissions in {len(scores)} assignments.</p>",
-             "<h2>Score distribution</h2>", f"<div class='mlkit-chart'>{distribution_svg(scores, maxima)}</div>",
+             "<h2>Score distribution</h2>",
+             f"<div class='mlkit-chart'>{distribution_svg(scores, maxima)}</div>" if scores else
+             "<p>No submission has been graded yet: run <code>mlkit grade</code> (or nbgrader autograde) first.</p>",
              "<h2>Summary per assignment</h2><table><tr><th>assignment</th><th>submissions</th>"
              "<th>mean score</th><th>full marks</th></tr>"]
     for name in sorted(scores):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import nbformat
 from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import List, Unicode
 
 from mlkit.reports import mathml
 from mlkit.checks import DIAGNOSIS_MIME
@@ -55,7 +55,17 @@ def is_test_cell(cell) -> bool:
 
 
 
-class RedactHiddenTests(NbGraderPreprocessor):
+class FeedbackStep(NbGraderPreprocessor):
+    """A step of the feedback pipeline.
+
+    nbconvert's exporter configures `display_data_priority` for every preprocessor it runs, and nbgrader's
+    base class declares it without `config=True`, so traitlets warned about it on every generate_feedback."""
+
+    display_data_priority = List(["text/html", "application/pdf", "text/latex", "image/svg+xml", "image/png",
+                                  "image/jpeg", "text/plain"], config=True)
+
+
+class RedactHiddenTests(FeedbackStep):
     """Hide hidden-test source and traceback lines; keep failure messages."""
 
     begin_test_delimeter = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
@@ -87,7 +97,7 @@ class RedactHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-class AddCheckSummary(NbGraderPreprocessor):
+class AddCheckSummary(FeedbackStep):
     """Insert the summary table of checks as the report's first cell."""
 
     def preprocess(self, nb, resources):
@@ -102,7 +112,7 @@ class AddCheckSummary(NbGraderPreprocessor):
         return nb, resources
 
 
-class RenderMathOffline(NbGraderPreprocessor):
+class RenderMathOffline(FeedbackStep):
     """LaTeX in Markdown cells becomes MathML, which browsers draw without MathJax or a network."""
 
     def preprocess(self, nb, resources):

@@ -43,15 +43,10 @@ class Session:
 
 def resolve_assignment(name: str) -> str:
     """An assignment from its full name, its number or a part of its name ("knn", "07", "logistic")."""
-    names = catalog.assignments()
-    if name in names:
-        return name
-    found = [a for a in names if a.startswith(name) or name.lower() in a.lower()]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise PracticeError(f"no algorithm {name!r}; the course has {', '.join(names)}")
-    raise PracticeError(f"{name!r} could be {', '.join(found)}")
+    try:
+        return catalog.resolve_assignment(name)
+    except catalog.UnknownAssignment as unknown:
+        raise PracticeError(str(unknown)) from None
 
 
 def start(workspace: Path, assignment: str | None = None, level: str | None = None, minutes: int | None = None,

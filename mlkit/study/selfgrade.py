@@ -124,7 +124,7 @@ def _autograde_and_feedback(workspace: Path, assignment: str, parent) -> None:
     from mlkit.grading import parallel as grading
     from mlkit.grading import zygote
 
-    config = grading.course_config(workspace)
+    config = course.course_config(workspace)
     grading.preflight(config)  # no sandbox: stop here, with the reason
     kernel_name = None
     if parent is not None and grading._uses_grading_kernel(config):
