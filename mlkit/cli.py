@@ -18,14 +18,19 @@ from mlkit.study import selfgrade  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlkit", description="NumPy ML course kit on nbgrader.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="build release/, autograde the sample class, write feedback, print the gradebook")
+    show = sub.add_parser("demo", help="in a course folder of its own: build release/, autograde the sample class, "
+                                       "write feedback, print the gradebook")
+    show.add_argument("assignments", nargs="*", help="default: all")
+    show.add_argument("--into", help=f"the demo's course folder (default: ./{demo.DEFAULT_FOLDER}, made here)")
     course_help = "the course folder (default: the folder this runs in, found as nbgrader finds it)"
     rel = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader generate_assignment")
     rel.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
     rel.add_argument("--course", help=course_help)
     book = sub.add_parser("gradebook", help="print the student x assignment table of the course gradebook")
     book.add_argument("--course", help=course_help)
-    sub.add_parser("clean", help="remove the sample class, autograded/, feedback/ and gradebook.db")
+    wipe = sub.add_parser("clean", help="remove the demo's course folder (only one the demo made), after asking")
+    wipe.add_argument("--into", help=f"the demo's course folder (default: ./{demo.DEFAULT_FOLDER})")
+    wipe.add_argument("--yes", action="store_true", help="do not ask")
     grade = sub.add_parser("grade", help="autograde the class in parallel (nbgrader's autograde, same gradebook)")
     grade.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
     grade.add_argument("-j", "--jobs", type=int, help="worker processes (default: two per core)")
@@ -72,10 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
             print(f"mlkit {args.command}: {problem}", file=sys.stderr)
             return 2
-    if args.command == "demo":
-        demo.run()
-    elif args.command == "clean":
-        demo.clean()
+    if args.command in ("demo", "clean"):
+        try:
+            if args.command == "demo":
+                demo.main(args.into, args.assignments)
+            else:
+                demo.clean(args.into, args.yes)
+        except (demo.DemoRefused, catalog.UnknownAssignment) as refused:
+            print(f"mlkit {args.command}: {refused}", file=sys.stderr)
+            return 2
     elif args.command == "selfgrade":
         return selfgrade.main(args.notebook, args.workspace, args.assignment)
     elif args.command == "practice":

@@ -59,7 +59,7 @@ def release(root: Path, assignments: list[str], log=print) -> None:
         course.nbgrader(root, "generate_assignment", assignment, "--force")
 
 
-def run(root: Path = course.ROOT, log=print) -> dict:
+def run(root: Path, log=print) -> dict:
     from mlkit.grading import parallel as grade
 
     assignments = catalog.assignments(root)
@@ -89,7 +89,7 @@ def run(root: Path = course.ROOT, log=print) -> dict:
     step("nbgrader generate_feedback", feedback)
     grades = course.gradebook(root)
     log("")
-    log("Gradebook (automatic + manual points; the 60-second explanations await manual grading):")
+    log("Gradebook (the sample students left the 60-second explanations as released, which nbgrader scores 0):")
     log(course.format_gradebook(grades, assignments))
     log(f"\nFeedback reports: {root / 'feedback'}/<student>/<assignment>/*.html")
     started = time.monotonic()
@@ -103,12 +103,49 @@ def run(root: Path = course.ROOT, log=print) -> dict:
     return grades
 
 
-def clean(root: Path = course.ROOT) -> None:
-    """Remove everything the main job produced (not release/, which is committed)."""
-    for name in ("autograded", "feedback"):
-        for child in (root / name).iterdir():
-            if child.name != ".gitkeep":
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-    for student in SAMPLE_STUDENTS:
-        shutil.rmtree(root / "submitted" / student, ignore_errors=True)
-    (root / "gradebook.db").unlink(missing_ok=True)
+MARKER = ".mlkit-demo"  # in a course folder the demo made, and only there
+DEFAULT_FOLDER = "mlkit-demo"
+
+
+class DemoRefused(Exception):
+    """The demo will not run in, or clean, a folder it did not make."""
+
+
+def _demo_folder(folder: str | Path | None) -> Path:
+    return Path(folder).expanduser().resolve() if folder else Path.cwd() / DEFAULT_FOLDER
+
+
+def main(folder: str | Path | None = None, assignments: list[str] | None = None, log=print) -> dict:
+    """The main job in a course folder of its own (made here, never among real students)."""
+    target = _demo_folder(folder)
+    if target.exists() and not (target / MARKER).is_file():
+        raise DemoRefused(f"{target} exists and is not a demo course: the demo runs only in a folder of its own "
+                          "(pass another with --into)")
+    names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
+    course.new_course(target, names)
+    (target / MARKER).write_text("A course folder made by `mlkit demo`; `mlkit clean` removes it.\n")
+    log(f"demo course: {target}")
+    return run(target, log)
+
+
+def clean(folder: str | Path | None = None, yes: bool = False, ask=input, log=print) -> bool:
+    """Remove a demo course folder (one holding the demo's marker, nothing else), after saying what goes."""
+    target = _demo_folder(folder)
+    if not target.exists():
+        log(f"nothing to remove: {target} does not exist")
+        return False
+    if not (target / MARKER).is_file():
+        raise DemoRefused(f"{target} is not a course the demo made (no {MARKER} in it): nothing is removed")
+    graded = sorted(p.name for p in (target / "submitted").iterdir()) if (target / "submitted").is_dir() else []
+    log(f"This removes the demo course {target}: its release, the sample class ({', '.join(graded) or 'none'}), "
+        "its gradebook, graded notebooks, feedback and reports.")
+    try:
+        agreed = yes or ask("Remove it? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:  # no one to ask (a script, CI): only --yes removes it
+        agreed = False
+    if not agreed:
+        log("nothing removed")
+        return False
+    shutil.rmtree(target)
+    log(f"removed {target}")
+    return True

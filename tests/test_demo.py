@@ -1,0 +1,54 @@
+"""The main job runs in a course folder of its own, and `mlkit clean` removes only what the demo made."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlkit import course, demo
+from mlkit.grading import sandbox
+
+pytestmark = [pytest.mark.xdist_group("demo"),
+              pytest.mark.skipif(sandbox.detect().name == "none", reason="grading needs the sandbox")]
+
+
+def _mlkit(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlkit.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=course.environment(), input=stdin)
+
+
+def _kit_state() -> dict[str, str]:
+    """The kit's own course folder, where the demo must write nothing."""
+    names = ["gradebook.db", *[str(p.relative_to(course.ROOT)) for folder in ("submitted", "autograded", "feedback")
+                               for p in (course.ROOT / folder).rglob("*") if p.is_file()]]
+    return {n: hashlib.sha256((course.ROOT / n).read_bytes()).hexdigest() if (course.ROOT / n).is_file() else ""
+            for n in names}
+
+
+def test_the_demo_makes_its_own_course_and_clean_removes_only_that(tmp_path):
+    before = _kit_state()
+    run = _mlkit("demo", "01", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    made = tmp_path / demo.DEFAULT_FOLDER
+    assert (made / demo.MARKER).is_file() and (made / "gradebook.db").is_file()
+    grades = course.gradebook(made)
+    assert grades["alice"]["01_linear_regression"].auto_score == grades["alice"]["01_linear_regression"].auto_max
+    assert grades["carol"]["01_linear_regression"].auto_score == 0
+    assert _kit_state() == before, "the demo wrote into the kit's own course folder"
+
+    asked = _mlkit("clean", cwd=tmp_path, stdin="n\n")
+    assert "This removes the demo course" in asked.stdout and made.is_dir()  # it asks, and no means no
+    assert _mlkit("clean", "--yes", cwd=tmp_path).returncode == 0 and not made.exists()
+
+
+def test_neither_runs_in_a_folder_the_demo_did_not_make(tmp_path):
+    real = course.new_course(tmp_path / "real-course", ["01_linear_regression"])
+    (real / "submitted" / "someone").mkdir(parents=True)
+    for command in (["demo", "01", "--into", str(real)], ["clean", "--yes", "--into", str(real)]):
+        run = _mlkit(*command, cwd=tmp_path)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert (real / "submitted" / "someone").is_dir() and not (real / "gradebook.db").exists()
