@@ -203,7 +203,7 @@ def test_mlkit_grade_leaves_them_out_too(tmp_path):
 
 # -- a link planted in a real exchange's inbound -------------------------------------------------------------
 
-def _exchange_course(tmp_path: Path, monkeypatch, kit_collect: bool) -> tuple[Path, Path]:
+def _exchange_course(tmp_path: Path, monkeypatch, kit_collect: bool, check_owner: bool = False) -> tuple[Path, Path]:
     exchange, config = tmp_path / "exchange", tmp_path / "jupyter-config"
     for folder in (exchange, config):
         folder.mkdir()
@@ -212,9 +212,11 @@ def _exchange_course(tmp_path: Path, monkeypatch, kit_collect: bool) -> tuple[Pa
                                                f"c.Exchange.cache = {str(tmp_path / 'cache')!r}\n")
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config))
     c = course.new_course(tmp_path / "course", [ASSIGNMENT])
-    if not kit_collect:
-        with open(c / "nbgrader_config.py", "a") as handle:
+    with open(c / "nbgrader_config.py", "a") as handle:
+        if not kit_collect:
             handle.write("\nc.ExchangeFactory.collect = 'nbgrader.exchange.default.collect.ExchangeCollect'\n")
+        if not check_owner:  # one account plays two students here
+            handle.write("\nc.CollectApp.check_owner = False\nc.ExchangeCollect.check_owner = False\n")
     course.nbgrader(c, "generate_assignment", ASSIGNMENT, "--force")
     course.nbgrader(c, "release_assignment", ASSIGNMENT, "--force")
     home = tmp_path / "student"
@@ -308,3 +310,81 @@ def test_zip_collect_makes_no_link_from_an_archive(tmp_path):
                        and p.suffix != ".gz" and p.suffix != ".zip")
     assert (c / "submitted" / "alice" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()
     assert (c / "submitted" / "bob" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()
+
+
+def _forged_inbound(inbound: Path) -> None:
+    """Two more inbound folders beside the real one: a name that is markup, and a later one in alice's name."""
+    (real,) = [p for p in inbound.iterdir() if p.name.startswith(get_username() + "+")]
+    shutil.copytree(real, inbound / ("<img src=x onerror=alert(1)>" + real.name[len(get_username()):]), symlinks=True)
+    alice = inbound / ("alice+" + ASSIGNMENT + "+2999-01-01 00:00:00.000000 UTC+forged")
+    shutil.copytree(real, alice, symlinks=True)
+    nb = nbformat.read(alice / f"{NOTEBOOK}.ipynb", as_version=4)
+    nb.cells = []
+    nbformat.write(nb, alice / f"{NOTEBOOK}.ipynb")
+
+
+@pytest.mark.parametrize("kit", [True, False], ids=["kit", "nbgrader-collect"])
+def test_collect_takes_only_plain_names_and_only_the_owners_own_folder(tmp_path, monkeypatch, kit):
+    """A student's name is the inbound folder's, which the student chooses: nbgrader's formgrader prints it
+    unescaped, and nbgrader's collect only warns when the folder belongs to someone else."""
+    c, inbound = _exchange_course(tmp_path, monkeypatch, kit_collect=kit, check_owner=True)
+    for stray in [p for p in inbound.iterdir() if p.name.startswith("aaa+")]:
+        shutil.rmtree(stray)
+    _forged_inbound(inbound)
+    run = _collect(c)
+    assert run.returncode == 0, run.stdout + run.stderr
+    collected = sorted(p.parent.parent.name for p in (c / "submitted").glob(f"*/{ASSIGNMENT}/{NOTEBOOK}.ipynb"))
+    if kit:
+        assert collected == [get_username()]
+        assert sorted(p.name for p in (c / "submitted").iterdir()) == [get_username()]  # no folder made for them
+    else:  # the attack is real: markup as a student's name, and alice's work replaced by a blank notebook
+        assert "alice" in collected and "<img src=x onerror=alert(1)>" in collected
+
+
+def test_a_folder_swapped_for_a_link_while_it_is_copied_is_not_followed(tmp_path, monkeypatch):
+    """The race a student can win with inotify: rename a folder and put a link in its place as the copy
+    reaches it.  Opened relative to its parent's descriptor with O_NOFOLLOW, the link is refused."""
+    secret = tmp_path / "instructor"
+    secret.mkdir()
+    (secret / "hidden.txt").write_text(HIDDEN)
+    source = tmp_path / "inbound"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "answer.txt").write_text("mine")
+    real_open = os.open
+
+    def swapping_open(path, flags, *args, **kwargs):
+        if path == "sub" and kwargs.get("dir_fd") is not None and not (source / "sub").is_symlink():
+            (source / "sub").rename(source / "moved")
+            (source / "sub").symlink_to(secret)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(submission.os, "open", swapping_open)
+    left_out = submission.copy_regular_tree(source, tmp_path / "copy")
+    monkeypatch.undo()
+    assert not any(HIDDEN in p.read_text() for p in (tmp_path / "copy").rglob("*") if p.is_file())
+    assert [e["kind"] for e in left_out] == ["a folder swapped while copied"]
+    shutil.copytree(source, tmp_path / "by-path")  # a copy by path, as nbgrader's, follows the swapped-in link
+    assert (tmp_path / "by-path" / "sub" / "hidden.txt").read_text() == HIDDEN
+
+
+def test_bytes_are_counted_as_they_are_copied(tmp_path):
+    source = tmp_path / "inbound"
+    source.mkdir()
+    (source / "small.txt").write_text("x" * 10)
+    with open(source / "grown.bin", "wb") as handle:  # sparse: costs the student nothing
+        handle.truncate(5 * 10**6)
+    left_out = submission.copy_regular_tree(source, tmp_path / "copy", max_file_bytes=10**6)
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["small.txt"]
+    assert left_out[0]["path"] == "grown.bin" and "larger than" in left_out[0]["kind"]
+    with pytest.raises(submission.TooLarge):
+        submission.copy_regular_tree(source, tmp_path / "copy2", max_total_bytes=2 * 10**6)
+
+
+def test_a_notebook_too_large_to_parse_safely_is_graded_as_empty_with_the_reason(tmp_path):
+    from mlkit.grading.integrity import MAX_CELLS, READ_REASONS_KEY, TolerantNotebookExporter
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("") for _ in range(MAX_CELLS + 1)]
+    nbformat.write(nb, tmp_path / "many.ipynb")
+    _, resources = TolerantNotebookExporter().from_filename(str(tmp_path / "many.ipynb"))
+    assert "more than 2000 cells" in resources[READ_REASONS_KEY][0]

@@ -63,6 +63,9 @@ from traitlets import Bool, Float, Integer
 from mlkit.grading import sandbox, submission
 
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
+# A notebook of the course is some 50 kB and 60 cells; past these it is graded as empty, with the reason.
+MAX_NOTEBOOK_BYTES = 20 * 10**6
+MAX_CELLS = 2_000
 READ_REASONS_KEY = "mlkit_read_reasons"  # nbconvert resources: what TolerantNotebookExporter found reading the file
 OWN_CELL_KEY = "mlkit_student_cell"  # cell metadata: a code cell of the student's own, placed by RebuildFromRelease
 # The kit's own display outputs (not imported from mlkit.checks: a course folder may hold a stale copy of the
@@ -104,9 +107,13 @@ class TolerantNotebookExporter(NotebookExporter):
         reasons: list[str] = []
         try:
             with sandbox.open_regular_file(filename) as handle:  # a link or a FIFO is refused, never followed
-                raw = handle.read()
+                raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
+            if len(raw) > MAX_NOTEBOOK_BYTES:  # parsing it would cost the grader many times its size
+                raise ValueError(f"it is larger than {MAX_NOTEBOOK_BYTES // 10**6} MB")
             text = raw.decode("utf-8")
             nb = nbformat.reads(text, as_version=4)
+            if len(nb.cells) > MAX_CELLS:
+                raise ValueError(f"it has more than {MAX_CELLS} cells")
             nbformat.validate(nb)
         except Exception as error:  # any way a file can fail to be a notebook
             reason = f"the submitted notebook could not be read ({type(error).__name__}: {str(error)[:200]})"

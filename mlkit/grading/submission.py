@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
 from pathlib import Path
 
-from nbgrader.exchange.default.collect import ExchangeCollect
+from nbgrader.exchange.default.collect import ExchangeCollect, pwd
 
-from mlkit.grading.sandbox import NotARegularFile, open_regular_file
+from mlkit.grading.sandbox import open_regular_file
 
 RECORD_NAME = "left-out.json"
 NAMES_SHOWN = 10  # a reason names this many left-out entries, then counts the rest
@@ -144,54 +145,137 @@ def set_aside_unsafe_files(assignment=None, student=None, notebooks=(), **_) -> 
                                  f"autograde copies it ({type(error).__name__}: {error})") from error
 
 
-def copy_regular_tree(source: Path, target: Path) -> list[dict]:
-    """Copy the regular files and real folders of `source` into `target` (created); return what was left out."""
+class TooLarge(Exception):
+    """A submission holds more bytes than the course allows (nbgrader's max_dir_size)."""
+
+
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def copy_regular_tree(source: Path, target: Path, max_file_bytes: int | None = None,
+                      max_total_bytes: int | None = None) -> list[dict]:
+    """Copy the regular files and real folders of `source` into `target` (created); return what was left out.
+
+    Everything is opened relative to a folder already open, never by path, and with O_NOFOLLOW: a folder
+    renamed and replaced by a link while the copy runs (the student can watch it with inotify) is refused,
+    not followed.  Bytes are counted as they are copied, so a file that grows meanwhile stops at the limit:
+    a file over `max_file_bytes` is left out, and a tree over `max_total_bytes` raises TooLarge."""
     source, target = Path(source), Path(target)
-    left_out = [{"path": relative.as_posix(), "kind": what, "step": "collect"}
-                for relative, what in unsafe_entries(source)]
-    skipped = {entry["path"] for entry in left_out}
-    target.mkdir(parents=True, exist_ok=True)
-    for folder, subfolders, names in os.walk(source, followlinks=False):
-        here = Path(folder)
-        subfolders[:] = sorted(d for d in subfolders
-                               if (here / d).relative_to(source).as_posix() not in skipped)
-        for name in sorted(subfolders):
-            (target / (here / name).relative_to(source)).mkdir(exist_ok=True)
-        for name in sorted(names):
-            relative = (here / name).relative_to(source)
-            if relative.as_posix() in skipped:
-                continue
+    left_out: list[dict] = []
+    copied = [0]
+
+    def leave(relative: Path, what: str) -> None:
+        left_out.append({"path": relative.as_posix(), "kind": what, "step": "collect"})
+
+    def copy_file(folder_fd: int, name: str, relative: Path, into: Path) -> None:
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=folder_fd)
+        except OSError:  # a link (ELOOP) or gone since it was listed
+            return leave(relative, "a file swapped while copied")
+        with os.fdopen(fd, "rb") as reading:
+            status = os.fstat(reading.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                return leave(relative, kind(status.st_mode) or "a special file")
+            written = 0
+            with open(into, "wb") as writing:
+                while chunk := reading.read(1 << 20):
+                    written += len(chunk)
+                    copied[0] += len(chunk)
+                    if max_total_bytes is not None and copied[0] > max_total_bytes:
+                        raise TooLarge(f"the submission holds more than {max_total_bytes} bytes")
+                    if max_file_bytes is not None and written > max_file_bytes:
+                        break
+                    writing.write(chunk)
+        if max_file_bytes is not None and written > max_file_bytes:
+            into.unlink()
+            return leave(relative, f"a file larger than {max_file_bytes} bytes")
+        os.chmod(into, stat.S_IMODE(status.st_mode) & 0o777)
+        os.utime(into, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+    def copy_folder(folder_fd: int, relative: Path, into: Path) -> None:
+        into.mkdir(exist_ok=True)
+        with os.scandir(folder_fd) as entries:
+            names = sorted(entry.name for entry in entries)
+        for name in names:
+            here = relative / name
             try:
-                reading = open_regular_file(here / name)
-            except NotARegularFile:  # swapped for a link or a FIFO since it was listed
-                left_out.append({"path": relative.as_posix(), "kind": "a file swapped while copied",
-                                 "step": "collect"})
+                mode = os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_mode
+            except OSError:
                 continue
-            with reading, open(target / relative, "wb") as writing:
-                shutil.copyfileobj(reading, writing)
-            shutil.copystat(here / name, target / relative, follow_symlinks=False)
+            what = kind(mode)
+            if what is not None:
+                leave(here, what)
+            elif stat.S_ISDIR(mode):
+                try:
+                    inner = os.open(name, _FOLDER_FLAGS, dir_fd=folder_fd)
+                except OSError:
+                    leave(here, "a folder swapped while copied")
+                    continue
+                try:
+                    copy_folder(inner, here, into / name)
+                finally:
+                    os.close(inner)
+            else:
+                copy_file(folder_fd, name, here, into / name)
+
+    top = os.open(source, _FOLDER_FLAGS)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        copy_folder(top, Path(), target)
+    finally:
+        os.close(top)
     return left_out
+
+
+# A student's name is the first part of an inbound folder's name, which the student chooses; nbgrader's own
+# pages print it unescaped (the formgrader's templates), so only a plain account name is ever collected.
+STUDENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 
 
 class LinkSafeCollect(ExchangeCollect):
     """nbgrader's collect, copying only the regular files of each submission."""
 
     def do_copy(self, src, dest, log=None):
-        if {".", ".."} & set(Path(dest).parts):
-            # The student's name comes from the inbound folder's name, which the student chose.
-            self.log.error("Not collected: %s names no student folder of its own", src)
-            return
+        if not self._copy_checked(src, dest, log):
+            try:
+                Path(dest).parent.rmdir()  # the student's folder nbgrader made for it, if nothing else is there
+            except OSError:
+                pass
+
+    def _copy_checked(self, src, dest, log) -> bool:
+        """Collect one submission unless it must be refused; False when it was not collected."""
+        student = Path(dest).parent.name
+        if not STUDENT_NAME.fullmatch(student) or {".", ".."} & set(Path(dest).parts):
+            self.log.error("Not collected: %r is not a plain account name (the inbound folder's name is the "
+                           "student's to choose)", student)
+            return False
+        if self.check_owner and pwd is not None:
+            try:
+                owner = pwd.getpwuid(os.lstat(src).st_uid).pw_name
+            except KeyError:
+                owner = None
+            if owner != student:
+                # nbgrader only warns here; a submission in another student's name would replace theirs.
+                self.log.error("Not collected: %s claims to be %s's but belongs to %s (CollectApp.check_owner)",
+                               src, student, owner or "an unknown user")
+                return False
         if kind(os.lstat(src).st_mode) is not None or not os.path.isdir(src):
             # The inbound entry itself is a link (to the instructor's source/, say) or a special file:
             # nothing of it is collected.
             self.log.error("Not collected: %s is %s, not a folder, and is never followed", src,
                            kind(os.lstat(src).st_mode) or "a file")
-            return
-        if self.get_size(src) > 1000 * self.coursedir.max_dir_size:  # before anything is staged
-            return super().do_copy(src, dest, log=log)  # nbgrader's own refusal and message
+            return False
         staging = Path(tempfile.mkdtemp(prefix="mlkit-collect-"))
         try:
-            left_out = copy_regular_tree(Path(src), staging / "submission")
+            try:
+                left_out = copy_regular_tree(Path(src), staging / "submission",
+                                             max_file_bytes=1000 * self.coursedir.max_file_size,
+                                             max_total_bytes=1000 * self.coursedir.max_dir_size)
+            except (TooLarge, OSError) as refused:
+                # That student's submission only: the rest of the class is still collected.
+                self.log.error("Not collected: %s (%s)", src, refused)
+                return False
             # nbgrader's own copy, on a tree that has nothing to follow: its ignore patterns, size
             # limits and group permissions apply as they always do.
             super().do_copy(str(staging / "submission"), dest, log=log)
@@ -202,3 +286,4 @@ class LinkSafeCollect(ExchangeCollect):
         if left_out:
             _write_record(Path(dest), left_out)
             self.log.warning("Left out of %s (never opened): %s", dest, reason(left_out))
+        return True
