@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("assignments", nargs="*", help="default: all")
     show.add_argument("--into", help=f"the demo's course folder (default: ./{demo.DEFAULT_FOLDER}, made here)")
     course_help = "the course folder (default: the folder this runs in, found as nbgrader finds it)"
+    start = sub.add_parser("init", help="write a new course into an empty or new folder: the configuration and "
+                                        "the notebooks' sources with their data")
+    start.add_argument("folder")
+    start.add_argument("assignments", nargs="*", help="default: all")
     rel = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader generate_assignment")
     rel.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
     rel.add_argument("--course", help=course_help)
@@ -77,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
             print(f"mlkit {args.command}: {problem}", file=sys.stderr)
             return 2
+    if args.command == "init":
+        try:
+            made = course.init(args.folder, args.assignments)
+        except (course.NotACourse, catalog.UnknownAssignment) as problem:
+            print(f"mlkit init: {problem}", file=sys.stderr)
+            return 2
+        print(f"a new course in {made}; next: cd {made} && mlkit release (nbgrader generate_assignment for each)")
+        return 0
     if args.command in ("demo", "clean"):
         try:
             if args.command == "demo":

@@ -46,6 +46,21 @@ def new_course(target: Path, assignments: list[str], root: Path = ROOT) -> Path:
     return target
 
 
+def init(target: Path, assignments: list[str] | None = None) -> Path:
+    """A new course in `target` (an empty or new folder): the course configuration and the notebooks' sources
+    with their data, copied from the kit's own course; the folders nbgrader fills start empty."""
+    target = Path(target).expanduser().resolve()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise NotACourse(f"{target} is not an empty folder: a new course starts in an empty or new one")
+    if not (ROOT / "source").is_dir():
+        raise NotACourse(f"this installation of the kit carries no course to copy ({ROOT / 'source'} is missing)")
+    names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
+    new_course(target, names)
+    for folder in ("submitted", "autograded", "feedback"):
+        (target / folder).mkdir()
+    return target
+
+
 def course_config(root: Path):
     """The course's nbgrader configuration, resolved as nbgrader resolves it for a command run in `root`.
 

@@ -52,3 +52,18 @@ def test_neither_runs_in_a_folder_the_demo_did_not_make(tmp_path):
         run = _mlkit(*command, cwd=tmp_path)
         assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert (real / "submitted" / "someone").is_dir() and not (real / "gradebook.db").exists()
+
+
+def test_init_writes_a_course_elsewhere_that_the_commands_then_work_on(tmp_path):
+    made = tmp_path / "my-course"
+    run = _mlkit("init", str(made), "01", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert (made / "nbgrader_config.py").is_file() and (made / "source" / "01_linear_regression" / "data").is_dir()
+    assert sorted(p.name for p in (made / "source").iterdir()) == ["01_linear_regression"]
+    released = _mlkit("release", cwd=made)
+    assert released.returncode == 0, released.stderr
+    assert (made / "release" / "01_linear_regression" / "linear_regression.ipynb").is_file()
+    table = _mlkit("gradebook", cwd=made)
+    assert table.returncode == 0 and table.stdout.startswith("student")
+    again = _mlkit("init", str(made), cwd=tmp_path)
+    assert again.returncode == 2 and "not an empty folder" in again.stderr

@@ -1,11 +1,11 @@
 """The whole student process tree is bounded, not each process: a submission that forks and allocates.
 
-The attacker's answer forks three children that each write 2 GiB and holds 1 GiB itself: 7 GiB at once,
+The attacker's answer forks three children that each write 1.5 GiB and holds 1 GiB itself: 5.5 GiB at once,
 within every per-process limit.  It is graded by `mlkit grade --jobs 2` beside two honest students, while
 this test samples, from outside, the resident memory of every student process on the machine (root mode
 gives each its own user ID) every 20 ms.  With the kit the tree peaks at about 4 GiB (its control group's
 bound) and the honest students keep full marks; with the tree bound switched off (tests/weakened.py) the
-same submission holds over 5 GiB.
+same submission holds over 4.5 GiB.
 """
 
 from __future__ import annotations
@@ -40,12 +40,11 @@ _children = []
 for _ in range(3):
     _pid = _os.fork()
     if _pid == 0:
-        _block = np.ones(2 * 1024**3 // 8)  # every page written
-        _time.sleep(6)
+        _block = np.ones(3 * 1024**3 // 16)  # 1.5 GiB, every page written
+        _time.sleep(15)  # held long enough for all to overlap, however slowly this machine hands out pages
         _os._exit(0)
     _children.append(_pid)
 _hold = np.ones(1024**3 // 8)
-_time.sleep(6)
 for _pid in _children:
     _os.waitpid(_pid, 0)
 del _hold
@@ -71,6 +70,9 @@ def _student_memory() -> int:
 
 def _graded_class(root: Path, defences: set[str]) -> tuple[dict, int]:
     c = course.new_course(root / "course", [ASSIGNMENT])
+    with open(c / "nbgrader_config.py", "a") as config:
+        # Writing 5.5 GiB of fresh pages can take a virtual machine well over the 20 s per call and 30 s per cell.
+        config.write("\nc.ResilientExecute.student_call_seconds = 150.0\nc.ResilientExecute.timeout = 300\n")
     if defences:
         weakened.weaken(c, defences)
     course.nbgrader(c, "generate_assignment", ASSIGNMENT, "--force")
@@ -116,4 +118,4 @@ def test_the_tree_peaks_at_its_bound_and_the_others_keep_their_grades(runs):
 def test_without_the_tree_bound_the_same_submission_holds_more(runs):
     """The attack is real: per-process limits alone let it hold far more than the tree's bound."""
     _, peak = runs["weakened"]
-    assert peak > 5 * GiB, f"only {peak / GiB:.2f} GiB at once: the attack tests nothing"
+    assert peak > 4.5 * GiB, f"only {peak / GiB:.2f} GiB at once: the attack tests nothing"

@@ -115,28 +115,31 @@ class TreeBound:
         return "; ".join(met)
 
     def close(self) -> None:
-        """End whatever is left in the group and remove it."""
-        for attempt in range(50):
-            left = False
-            for folder in self.folders:
+        """End whatever is left in the group and remove it; a group still emptying is left to the next sweep."""
+        pending = list(self.folders)
+        for attempt in range(3):
+            for folder in pending:
                 try:
                     pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
                 except OSError:
-                    continue
+                    pids = []
                 for pid in pids:
-                    left = True
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
-            if not left:
-                break
-            time.sleep(0.02)
-        for folder in self.folders:
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
+            left = []
+            for folder in pending:
+                try:
+                    folder.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError:  # a killed process not yet gone
+                    left.append(folder)
+            pending = left
+            if not pending:
+                return
+            time.sleep(0.005)
 
 
 PREFIX = "mlkit-student-"
