@@ -47,8 +47,9 @@ def new_course(target: Path, assignments: list[str], root: Path = ROOT) -> Path:
 
 
 def init(target: Path, assignments: list[str] | None = None) -> Path:
-    """A new course in `target` (an empty or new folder): the course configuration and the notebooks' sources
-    with their data, copied from the kit's own course; the folders nbgrader fills start empty."""
+    """A new course in `target` (an empty or new folder): the course configuration, the notebooks' sources
+    with their data and their catalog, copied from the course the kit carries; the folders nbgrader fills
+    start empty."""
     target = Path(target).expanduser().resolve()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise NotACourse(f"{target} is not an empty folder: a new course starts in an empty or new one")
@@ -56,6 +57,9 @@ def init(target: Path, assignments: list[str] | None = None) -> Path:
         raise NotACourse(f"this installation of the kit carries no course to copy ({ROOT / 'source'} is missing)")
     names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
     new_course(target, names)
+    for name in names:  # the alternatives, mistakes and reviewed equivalent mutants of each notebook
+        if (catalog.CATALOG / name).is_dir():
+            shutil.copytree(catalog.CATALOG / name, target / "catalog" / name)
     for folder in ("submitted", "autograded", "feedback"):
         (target / folder).mkdir()
     return target

@@ -1,29 +1,8 @@
-"""Course configurations written for the kit's old flat module names still load the same plug-ins."""
+"""The course configuration names the kit's plug-ins by their modules in the workflow folders."""
 
 from __future__ import annotations
 
 from traitlets.utils.importstring import import_item
-
-from mlkit.grading import integrity
-from mlkit.reports import export, feedback
-
-# What an older nbgrader_config.py names, as nbgrader resolves it (traitlets' import_item).
-OLD_NAMES = {
-    "mlkit.integrity.TolerantNotebookExporter": integrity.TolerantNotebookExporter,
-    "mlkit.integrity.RebuildFromRelease": integrity.RebuildFromRelease,
-    "mlkit.integrity.ResilientExecute": integrity.ResilientExecute,
-    "mlkit.integrity.ReadGradingIssues": integrity.ReadGradingIssues,
-    "mlkit.integrity.RecordGradingIssues": integrity.RecordGradingIssues,
-    "mlkit.integrity.LimitOutputSize": integrity.LimitOutputSize,
-    "mlkit.feedback.AddCheckSummary": feedback.AddCheckSummary,
-    "mlkit.feedback.RedactHiddenTests": feedback.RedactHiddenTests,
-    "mlkit.export.GradesWithIssuesExportPlugin": export.GradesWithIssuesExportPlugin,
-}
-
-
-def test_old_plugin_names_are_the_same_classes():
-    for name, cls in OLD_NAMES.items():
-        assert import_item(name) is cls, name
 
 
 def test_the_course_configuration_names_only_current_modules():
@@ -32,3 +11,6 @@ def test_the_course_configuration_names_only_current_modules():
     text = (course.ROOT / "nbgrader_config.py").read_text()
     for old in ("mlkit.integrity.", "mlkit.feedback.", "mlkit.export."):
         assert old not in text
+    for name in ("mlkit.grading.integrity.ResilientExecute", "mlkit.reports.feedback.RedactHiddenTests",
+                 "mlkit.reports.export.GradesWithIssuesExportPlugin"):
+        assert name in text and import_item(name)

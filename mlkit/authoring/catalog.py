@@ -28,7 +28,11 @@ import nbformat
 
 from mlkit.authoring import nbtext
 
-ROOT = Path(__file__).resolve().parents[2]  # the course: mlkit/authoring/ -> mlkit/ -> here
+_CHECKOUT = Path(__file__).resolve().parents[2]  # mlkit/authoring/ -> mlkit/ -> the repository
+# The kit's own course: the repository's root in a checkout (or an editable install), else the copy the
+# wheel carries (setup.py puts it in mlkit/course_files/).
+ROOT = _CHECKOUT if (_CHECKOUT / "source").is_dir() and (_CHECKOUT / "nbgrader_config.py").is_file() \
+    else _CHECKOUT / "mlkit" / "course_files"
 CATALOG = ROOT / "catalog"
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from mlkit.authoring import catalog
@@ -44,8 +45,17 @@ def build(out: Path, root: Path = catalog.ROOT) -> Path:
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty")
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out / "wheels"),
-                    str(root)], check=True, capture_output=True)
+    # The kit's usual wheel carries its course, solutions included (setup.py); the students' one is built from
+    # a copy of the package alone, where there is no course to pack (and no build/ folder shared with another).
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "kit"
+        tree.mkdir()
+        for name in ("pyproject.toml", "setup.py", "README.md"):
+            shutil.copy2(root / name, tree / name)
+        shutil.copytree(root / "mlkit", tree / "mlkit",
+                        ignore=shutil.ignore_patterns("__pycache__", "course_files", "*.pyc"))
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out / "wheels"),
+                        str(tree)], check=True, capture_output=True)
     shutil.copytree(root / "release", out / "release")
     for name in ("requirements.lock", "SPEC.md"):
         shutil.copy2(root / name, out / name)
