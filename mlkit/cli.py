@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("-j", "--jobs", type=int, help="worker processes (default: two per core)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already autograded")
     grade.add_argument("--course", help=course_help)
+    grade.add_argument("--scheduler", help="grade on the workers of this Dask scheduler (tcp://HOST:8786); "
+                                           "default: c.MlkitGrade.scheduler, else this machine")
     report = sub.add_parser("class-report", help="write the class report (HTML with a chart, and CSV) after autograding")
     report.add_argument("--out", default="reports", help="output folder, in the course folder (default: reports/)")
     report.add_argument("--course", help=course_help)
@@ -137,7 +139,7 @@ def _course_command(args) -> int:
     elif args.command == "grade":
         from mlkit.grading import parallel as grading  # imports nbgrader: only when grading
 
-        return grading.main(names, args.jobs, args.force, root)
+        return grading.main(names, args.jobs, args.force, root, args.scheduler)
     elif args.command == "class-report":
         for path in classreport.write(root, root / args.out):
             print(path)

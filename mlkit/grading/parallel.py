@@ -179,8 +179,11 @@ def _graded_stamp(root: str, assignment: str, student: str) -> tuple | None:
     return tuple(stamps) or None
 
 
-def _grade_one(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, str, float]:
-    """(assignment, student, GRADED / SKIPPED / FAILED, seconds) for one submission."""
+def _grade_one(task: tuple[str, str, str, bool, str | None], config=None) -> tuple[str, str, str, float]:
+    """(assignment, student, GRADED / SKIPPED / FAILED, seconds) for one submission.
+
+    `config`, when given, is nbgrader's configuration as resolved elsewhere (a cluster worker gets the
+    course's); the folder's own configuration files and the arguments still apply over it."""
     assignment, student, root, force, db_url = task
     started = time.monotonic()
     before = None if force else _graded_stamp(root, assignment, student)
@@ -197,7 +200,7 @@ def _grade_one(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, 
         argv.append(f"--CourseDirectory.db_url={db_url}")
     if _KERNEL_NAME:
         argv.append(f"--ResilientExecute.kernel_name={_KERNEL_NAME}")
-    app = AutogradeApp()
+    app = AutogradeApp(config=config) if config is not None else AutogradeApp()
     try:
         app.initialize(argv)
         app.start()
@@ -328,15 +331,28 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
     return results
 
 
-def main(assignments: list[str], jobs: int | None, force: bool, root: Path) -> int:
-    """`mlkit grade`: the named assignments (all by default) of the course in `root`."""
+def main(assignments: list[str], jobs: int | None, force: bool, root: Path, scheduler: str | None = None) -> int:
+    """`mlkit grade`: the named assignments (all by default) of the course in `root`, on this machine or, with
+    a scheduler (`--scheduler` or `c.MlkitGrade.scheduler`), on the workers of a Dask cluster."""
     from mlkit.authoring import catalog
-
-    names = assignments or catalog.assignments(root)
     from mlkit.grading.sandbox import SandboxUnavailable
 
+    names = assignments or catalog.assignments(root)
+    scheduler = scheduler or _course_scheduler(root)
+    reasons: dict[tuple[str, str], str] = {}
     try:
-        results = grade(root, names, jobs, force)
+        if scheduler:
+            from mlkit.grading import cluster
+
+            try:
+                found = cluster.grade(root, names, scheduler, force)
+            except (cluster.SchedulerLost, cluster.WorkerCannotSandbox) as stop:
+                print(f"mlkit grade: {stop}", file=sys.stderr)
+                return 2
+            results = [(a, s, status, seconds) for a, s, status, seconds, _ in found]
+            reasons = {(a, s): why for a, s, _, _, why in found if why}
+        else:
+            results = grade(root, names, jobs, force)
     except SandboxUnavailable as stop:
         print(f"mlkit grade: {stop}", file=sys.stderr)
         return 2
@@ -348,5 +364,12 @@ def main(assignments: list[str], jobs: int | None, force: bool, root: Path) -> i
         line += f"; {len(by_status[FAILED])} failed"
     print(line if results else f"no submissions of {', '.join(names)} in {root / 'submitted'}")
     for a, s in by_status[FAILED]:
-        print(f"  failed: {s} / {a} (see the autograde log above)")
+        print(f"  failed: {s} / {a} ({reasons.get((a, s), 'see the autograde log above')})")
     return 1 if by_status[FAILED] else 0
+
+
+def _course_scheduler(root: Path) -> str | None:
+    """The course's Dask scheduler, if its configuration names one (c.MlkitGrade.scheduler)."""
+    from mlkit import course
+
+    return course.course_config(root).get("MlkitGrade", {}).get("scheduler") or None

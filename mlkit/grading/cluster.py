@@ -1,0 +1,403 @@
+"""Grading past one machine: each submission autograded on a worker of a Dask distributed scheduler.
+
+    mlkit grade [ASSIGNMENT ...] --scheduler tcp://HOST:8786      (or c.MlkitGrade.scheduler in nbgrader_config.py)
+
+Workers are `dask worker ADDRESS` processes on machines that share no folder with the course: each has the
+kit installed (its wheel) and bubblewrap, nothing else of the course. What a worker needs travels with the
+task as data, and what it produces travels back:
+
+- to the worker, once per assignment (scattered, so each worker receives it once): the files of `source/<a>/`
+  and `release/<a>/`, the course's `nbgrader_config.py`, the course's configuration as nbgrader resolved it on
+  the instructor's machine (Jupyter's configuration folders included), and the checksum of every source cell
+  the course's gradebook holds for the assignment; per submission: the regular files of
+  `submitted/<student>/<a>/` (links and special files were first set aside by the same hook `nbgrader
+  autograde` runs, and the record of what was left out goes with them);
+- on the worker: a scratch course in a temporary folder, made once per assignment by nbgrader's own
+  `generate_assignment` into a private SQLite gradebook (its cells' checksums must equal the course
+  gradebook's, or the release is stale and the task says so); per submission a copy of it, graded by nbgrader's
+  `AutogradeApp` exactly as `mlkit grade` grades on one machine (the sandboxed student process, the boundary,
+  every preprocessor of the course's configuration);
+- back to the instructor's machine: the files of `autograded/<student>/<a>/`, and what autograde wrote into the
+  gradebook for that submission (each grade's automatic score and whether it needs a manual grade, each
+  comment's automatic text, each notebook's late penalty, the submission's time).
+
+One writer: only the process running `mlkit grade` opens the course's gradebook (SQLite or PostgreSQL alike;
+workers never need database access). It adds each submission with nbgrader's own
+`Gradebook.update_or_create_submission` and sets the fields autograde sets, then moves the graded folder into
+`autograded/` in one rename. A submission whose grade was committed but whose folder was not yet moved is
+graded again by the next run, and lands on the same gradebook rows: nothing is counted twice.
+
+Faults are Dask's to handle where Dask handles them: a worker that dies mid-notebook has its task run again on
+another (Dask's `allowed-failures`); a task that has killed that many workers is reported as this submission's
+failure, with the reason, and the rest of the class is still graded. A scheduler that goes away stops the run
+with a message; every grade already written stays, and the next run grades only what is missing (with
+`--force`, everything again, as nbgrader's `--force`). A worker that cannot sandbox student code refuses every
+task with the reason, and the client sends no task to a worker that reported so.
+
+Trust: workers hold the hidden tests and the reference solutions of the assignments they grade, as the
+instructor's machine does; student code runs only inside each worker's sandbox, and never sees them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from mlkit.grading import parallel, submission
+
+SCHEDULER_SETTING = ("MlkitGrade", "scheduler")  # c.MlkitGrade.scheduler = "tcp://..." in nbgrader_config.py
+SKIPPED_NAMES = {".ipynb_checkpoints", "__pycache__"}
+
+
+class WorkerCannotSandbox(RuntimeError):
+    """This worker would run student code unsandboxed: it grades nothing."""
+
+
+class StaleRelease(RuntimeError):
+    """The course's source notebook no longer matches what its gradebook was released with."""
+
+
+class SchedulerLost(RuntimeError):
+    """The scheduler went away (or never answered) during the run."""
+
+
+# -- what travels ----------------------------------------------------------------------------------
+
+
+def read_tree(folder: Path) -> dict[str, bytes]:
+    """The regular files under `folder` by relative path, read without following any link."""
+    with tempfile.TemporaryDirectory(prefix="mlkit-read-") as scratch:
+        copy = Path(scratch) / "copy"
+        submission.copy_regular_tree(folder, copy)
+        return {p.relative_to(copy).as_posix(): p.read_bytes() for p in sorted(copy.rglob("*"))
+                if p.is_file() and not SKIPPED_NAMES & set(p.relative_to(copy).parts)}
+
+
+def write_tree(files: dict[str, bytes], folder: Path) -> None:
+    """Write `files` (relative path -> bytes) under `folder`; a path that would leave it is refused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    top = folder.resolve()
+    for name, data in files.items():
+        target = (folder / name).resolve()
+        if name.startswith("/") or ".." in Path(name).parts or top not in target.parents:
+            raise ValueError(f"refused a file path outside its folder: {name!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _resolved_config(root: Path):
+    """The course's configuration as nbgrader resolves it here, without what names this machine's folders."""
+    from mlkit import course
+
+    config = course.course_config(root)
+    for name in ("root", "db_url"):
+        config.CourseDirectory.pop(name, None)
+    return config
+
+
+def _released_checksums(db_url: str, course_id: str, assignment: str) -> dict[str, str]:
+    """{notebook/cell: checksum} of the source cells the course's gradebook holds for `assignment`."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, course_id) as gb:
+        found = gb.find_assignment(assignment)
+        return {f"{nb.name}/{cell.name}": cell.checksum for nb in found.notebooks for cell in nb.source_cells}
+
+
+def assignment_bundle(root: Path, assignment: str, config, db_url: str) -> dict:
+    """What every worker needs to grade `assignment`: the same for each of its submissions."""
+    course_id = config.CourseDirectory.get("course_id", "default_course")
+    bundle = {
+        "assignment": assignment,
+        "source": read_tree(root / "source" / assignment),
+        "release": read_tree(root / "release" / assignment),
+        "config_file": (root / "nbgrader_config.py").read_bytes() if (root / "nbgrader_config.py").is_file() else b"",
+        "config": pickle.dumps(config),
+        "checksums": _released_checksums(db_url, course_id, assignment),
+    }
+    digest = hashlib.sha256(pickle.dumps(sorted((k, v) for k, v in bundle.items() if k != "config")))
+    digest.update(bundle["config"])
+    bundle["key"] = digest.hexdigest()[:16]
+    return bundle
+
+
+# -- the worker's side -----------------------------------------------------------------------------
+
+_TEMPLATES: dict[str, Path] = {}  # per worker process: bundle key -> scratch course made by generate_assignment
+_ZYGOTE = None
+
+
+def _worker_sandbox_refusal() -> str:
+    """'' if this machine sandboxes student code; otherwise why not."""
+    from mlkit.grading import sandbox
+
+    mode = sandbox.detect()
+    return "" if mode.name != "none" else f"this worker cannot sandbox student code: {mode.why}"
+
+
+def _template(bundle: dict) -> Path:
+    """A scratch course holding the assignment as nbgrader generate_assignment records it (once per worker)."""
+    key = bundle["key"]
+    if key in _TEMPLATES and _TEMPLATES[key].is_dir():
+        return _TEMPLATES[key]
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import GenerateAssignmentApp
+
+    folder = Path(tempfile.mkdtemp(prefix=f"mlkit-worker-{key}-"))
+    assignment = bundle["assignment"]
+    (folder / "nbgrader_config.py").write_bytes(bundle["config_file"])
+    write_tree(bundle["source"], folder / "source" / assignment)
+    url = f"sqlite:///{folder / 'gradebook.db'}"
+    if not parallel.run_app(GenerateAssignmentApp, folder, [assignment, "--force", f"--CourseDirectory.db_url={url}",
+                                                            "--CourseDirectory.root=" + str(folder)]):
+        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed on this worker")
+    # Grading uses the course's release, as the course's own autograde would, not the worker's regenerated one.
+    shutil.rmtree(folder / "release" / assignment, ignore_errors=True)
+    write_tree(bundle["release"], folder / "release" / assignment)
+    with Gradebook(url) as gb:
+        found = gb.find_assignment(assignment)
+        here = {f"{nb.name}/{cell.name}": cell.checksum for nb in found.notebooks for cell in nb.source_cells}
+    if here != bundle["checksums"]:
+        raise StaleRelease(f"source/{assignment} differs from what the course's gradebook was released with: "
+                           f"run `mlkit release {assignment}` (nbgrader generate_assignment --force) first")
+    _TEMPLATES[key] = folder
+    return folder
+
+
+def _start_zygote(config) -> str | None:
+    """This worker's warm kernel parent, as `mlkit grade`'s local workers have (None: plain kernels)."""
+    global _ZYGOTE
+    if not parallel._uses_grading_kernel(config):
+        return None
+    if _ZYGOTE is None:
+        import atexit
+
+        from mlkit.grading import zygote
+
+        zygote.install()
+        _ZYGOTE = zygote.Zygote()
+        atexit.register(_ZYGOTE.close)
+    from mlkit.grading import zygote
+
+    return zygote.KERNEL_NAME
+
+
+def _records(url: str, assignment: str, student: str) -> dict:
+    """What autograde wrote into the scratch gradebook for this submission, as plain data."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gb:
+        found = gb.find_submission(assignment, student)
+        return {
+            "timestamp": found.timestamp,
+            "notebooks": {
+                nb.name: {
+                    "late_submission_penalty": nb.late_submission_penalty,
+                    "grades": {g.name: (g.auto_score, g.needs_manual_grade) for g in nb.grades},
+                    "comments": {c.name: c.auto_comment for c in nb.comments},
+                } for nb in found.notebooks
+            },
+        }
+
+
+def grade_submission(bundle: dict, student: str, files: dict[str, bytes], left_out: bytes | None) -> dict:
+    """A Dask task: autograde one submission in a scratch course; return its graded files and gradebook rows."""
+    refusal = _worker_sandbox_refusal()
+    if refusal:
+        raise WorkerCannotSandbox(refusal)
+    parallel._tools_on_path()
+    assignment = bundle["assignment"]
+    template = _template(bundle)
+    config = pickle.loads(bundle["config"])
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mlkit-grading-") as scratch:
+        folder = Path(scratch) / "course"
+        shutil.copytree(template, folder)
+        submitted = folder / "submitted" / student / assignment
+        write_tree(files, submitted)
+        if left_out is not None:
+            write_tree({submission.RECORD_NAME: left_out}, submission.left_out_folder(submitted))
+        url = f"sqlite:///{folder / 'gradebook.db'}"
+        kernel_name = _start_zygote(config)
+        previous_kernel, previous_folder = parallel._KERNEL_NAME, os.getcwd()
+        parallel._KERNEL_NAME = kernel_name
+        try:
+            _, _, status, _ = parallel._grade_one((assignment, student, str(folder), True, url), config)
+        finally:
+            parallel._KERNEL_NAME = previous_kernel
+            os.chdir(previous_folder)
+        graded = folder / "autograded" / student / assignment
+        if status != parallel.GRADED or not graded.is_dir():
+            return {"status": parallel.FAILED, "reason": "nbgrader autograde failed on the worker",
+                    "seconds": time.monotonic() - started}
+        return {"status": parallel.GRADED, "files": read_tree(graded), "records": _records(url, assignment, student),
+                "seconds": time.monotonic() - started}
+
+
+def refusals(client) -> dict[str, str]:
+    """{worker address: why it cannot sandbox} for every worker that cannot (asked of each worker)."""
+    answers = client.run(_worker_sandbox_refusal)
+    return {address: why for address, why in answers.items() if why}
+
+
+# -- the instructor's side: the one writer ---------------------------------------------------------
+
+
+def write_result(gb, root: Path, assignment: str, student: str, result: dict) -> None:
+    """Record one graded submission: its gradebook rows (committed), then its graded folder, in one rename."""
+    records = result["records"]
+    gb.update_or_create_submission(assignment, student, timestamp=records["timestamp"])
+    for name, wrote in records["notebooks"].items():
+        notebook = gb.find_submission_notebook(name, assignment, student)
+        notebook.late_submission_penalty = wrote["late_submission_penalty"]
+        for grade in notebook.grades:
+            if grade.name in wrote["grades"]:
+                grade.auto_score, grade.needs_manual_grade = wrote["grades"][grade.name]
+        for comment in notebook.comments:
+            if comment.name in wrote["comments"]:
+                comment.auto_comment = wrote["comments"][comment.name]
+    gb.db.commit()
+    target = root / "autograded" / student / assignment
+    staging = target.parent / f".{assignment}.arriving"
+    shutil.rmtree(staging, ignore_errors=True)
+    write_tree(result["files"], staging)
+    if target.exists():
+        shutil.rmtree(target)
+    os.rename(staging, target)
+
+
+def _pending(root: Path, assignments: list[str], force: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(to grade, skipped): a submission with a graded folder is skipped unless `force`, as autograde does."""
+    todo, skipped = [], []
+    for assignment, student in parallel.submissions(root, assignments):
+        graded = root / "autograded" / student / assignment
+        (skipped if graded.is_dir() and not force else todo).append((assignment, student))
+    return todo, skipped
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
+
+
+def grade(root: Path, assignments: list[str], scheduler: str, force: bool = False, progress: bool = True,
+          timeout: float | None = None) -> list[tuple[str, str, str, float, str]]:
+    """Grade on the workers of `scheduler`; (assignment, student, status, seconds, reason) per submission.
+
+    `timeout`: how long to wait for the scheduler and its first worker; by default Dask's own setting
+    (`distributed.comm.timeouts.connect`, e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s)."""
+    from distributed import Client, as_completed
+    from nbgrader.api import Gradebook
+    from tqdm import tqdm
+
+    from mlkit import course
+
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy autoflush notes
+    todo, skipped = _pending(root, assignments, force)
+    results = [(a, s, parallel.SKIPPED, 0.0, "") for a, s in skipped]
+    if not todo:
+        return results
+    config = course.course_config(root)
+    db_url = parallel._worker_db_url(config.CourseDirectory.db_url)
+    parallel._add_missing_students(config, db_url, {student for _, student in todo})
+    try:
+        client = Client(scheduler, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise SchedulerLost(f"no Dask scheduler answered at {scheduler} ({_describe(error)})") from error
+    bar = None
+    try:
+        dashboard = client.dashboard_link if "dashboard" in client.scheduler_info().get("services", {}) else ""
+        if dashboard and progress:
+            print(f"Dask dashboard: {dashboard}", file=sys.stderr)
+        client.wait_for_workers(1, timeout=timeout or 60)
+        refused = refusals(client)
+        for address, why in refused.items():
+            print(f"mlkit grade: worker {address} refuses to grade: {why}", file=sys.stderr)
+        able = [w for w in client.scheduler_info()["workers"] if w not in refused]
+        if not able:
+            raise WorkerCannotSandbox("no worker of the scheduler can sandbox student code; nothing was graded")
+        shown = _resolved_config(root)
+        bundles = {a: assignment_bundle(root, a, shown, db_url) for a in sorted({a for a, _ in todo})}
+        scattered: dict[str, object] = {}
+
+        def bundle_on_workers(assignment: str):
+            # A copy on every worker, so a worker's death loses none; scattered data has no lineage to
+            # recompute it from, so a bundle whose every holder died is scattered again (see below).
+            # In a list: a dict given to scatter would become one Dask key per entry, named by its keys.
+            if assignment not in scattered:
+                (scattered[assignment],) = client.scatter([bundles[assignment]], workers=able, broadcast=True,
+                                                          hash=False)
+            return scattered[assignment]
+
+        files = {}
+        for assignment, student in todo:
+            folder = root / "submitted" / student / assignment
+            submission.set_aside(folder)  # what autograde's pre-convert hook does, before the files are read
+            record = submission.left_out_folder(folder) / submission.RECORD_NAME
+            left_out = record.read_bytes() if record.is_file() and not record.is_symlink() else None
+            files[(assignment, student)] = (read_tree(folder), left_out)
+
+        def send(assignment: str, student: str):
+            return client.submit(grade_submission, bundle_on_workers(assignment), student,
+                                 *files[(assignment, student)],
+                                 key=f"mlkit-grade-{assignment}-{student}-{os.urandom(4).hex()}",
+                                 workers=able, allow_other_workers=False, pure=False)
+
+        futures = {send(a, s): (a, s) for a, s in todo}
+        resent: dict[tuple[str, str], int] = {}
+        bar = tqdm(total=len(futures), desc="grading", unit="notebook", file=sys.stderr, disable=not progress,
+                   dynamic_ncols=True)
+        with Gradebook(db_url, config.CourseDirectory.get("course_id", "default_course")) as gb:
+            running = as_completed(list(futures), loop=client.loop)
+            for future in running:
+                assignment, student = futures.pop(future)
+                try:
+                    result = future.result()
+                except (WorkerCannotSandbox, StaleRelease) as refusal:
+                    result = {"status": parallel.FAILED, "reason": _describe(refusal), "seconds": 0.0}
+                except Exception as error:  # noqa: BLE001 - one submission's failure, named, never the class's
+                    if _is_lost(client, error):
+                        raise SchedulerLost(f"the scheduler at {scheduler} went away ({_describe(error)}); every "
+                                            "grade written so far is kept: run the same command again to grade "
+                                            "the rest") from error
+                    if type(error).__name__ == "FutureCancelledError" and resent.get((assignment, student), 0) < 3:
+                        # The workers holding this assignment's files all died: send them again.
+                        resent[(assignment, student)] = resent.get((assignment, student), 0) + 1
+                        scattered.pop(assignment, None)
+                        again = send(assignment, student)
+                        futures[again] = (assignment, student)
+                        running.add(again)
+                        continue
+                    result = {"status": parallel.FAILED, "reason": _describe(error), "seconds": 0.0}
+                if result["status"] == parallel.GRADED:
+                    write_result(gb, root, assignment, student, result)
+                results.append((assignment, student, result["status"], result["seconds"], result.get("reason", "")))
+                bar.update()
+    except OSError as error:
+        raise SchedulerLost(f"lost the Dask scheduler at {scheduler} ({_describe(error)}); every grade written "
+                            "so far is kept: run the same command again to grade the rest") from error
+    finally:
+        if bar is not None:
+            bar.close()
+        try:
+            client.close(timeout=5)
+        except Exception:  # noqa: BLE001 - a scheduler already gone cannot be said goodbye to
+            pass
+    return results
+
+
+def _is_lost(client, error: BaseException) -> bool:
+    """Whether a task's error means the scheduler is gone (not that the submission failed)."""
+    from distributed.comm.core import CommClosedError
+
+    if isinstance(error, (CommClosedError, OSError)):
+        return True
+    return client.status in ("closed", "closing") or (type(error).__name__ == "CancelledError"
+                                                      and client.status != "running")

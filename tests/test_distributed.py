@@ -1,0 +1,194 @@
+"""`mlkit grade --scheduler`: a class graded on a real Dask scheduler's workers gets stock autograde's gradebook.
+
+A real `dask scheduler` and two `dask worker` processes run on 127.0.0.1, each started in an empty folder of
+its own, so a worker can reach the course only through what its tasks carry. One worker is killed with
+SIGKILL while it grades; the notebook it held is graded again by the other and lands once. One class goes
+into a PostgreSQL gradebook. A worker that cannot sandbox refuses its tasks, and nothing is graded there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlkit import course
+from mlkit.authoring import catalog
+from mlkit.grading import sandbox
+from support import gradebook_rows
+
+pytestmark = [pytest.mark.xdist_group("distributed"),
+              pytest.mark.skipif(sandbox.detect().name == "none", reason="grading needs the sandbox")]
+ASSIGNMENTS = ["01_linear_regression", "07_knn"]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A scheduler and its workers, each a `dask` process in an empty folder of its own."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.address = f"tcp://127.0.0.1:{_free_port()}"
+        self.processes: list[subprocess.Popen] = []
+        self.workers: dict[str, subprocess.Popen] = {}
+        port = self.address.rsplit(":", 1)[1]
+        self.scheduler = self._start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", port,
+                                                    "--no-dashboard"])
+        self._wait_for_port(int(port))
+
+    def _start(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
+        folder = self.base / name
+        folder.mkdir(parents=True)
+        log = open(folder / "log.txt", "w")
+        process = subprocess.Popen([str(BIN / "dask"), *args], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})}, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def _wait_for_port(self, port: int) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("the Dask scheduler did not start")
+
+    def add_worker(self, name: str, env: dict | None = None) -> subprocess.Popen:
+        # One thread, no nanny: one process per worker, which SIGKILL ends as a crashed machine would.
+        process = self._start(name, ["worker", self.address, "--nthreads", "1", "--no-nanny", "--name", name,
+                                     "--no-dashboard", "--local-directory", str(self.base / name)], env)
+        self.workers[name] = process
+        return process
+
+    def wait_for_workers(self, count: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            client.wait_for_workers(count, timeout=60)
+
+    def log(self, name: str) -> str:
+        return (self.base / name / "log.txt").read_text()
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _class(base: Path) -> Path:
+    """A course with a small class: reference, untouched, an alternative and mistakes, per assignment."""
+    root = course.new_course(base / "course", ASSIGNMENTS)
+    for assignment in ASSIGNMENTS:
+        course.nbgrader(root, "generate_assignment", assignment, "--force")
+        entries = catalog.catalog_answers(assignment, root=root)
+        chosen = ["reference", "untouched", *[n for n in entries if n.startswith("alt-")][:1],
+                  *[n for n in entries if n.startswith("mutant-")][:2]]
+        for name in chosen:
+            catalog.write_submission(root, name, assignment,
+                                     catalog.submission_notebook(assignment, entries[name], root=root), root=root)
+    return root
+
+
+def _mlkit(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlkit.cli", *args], capture_output=True, text=True,
+                          env={**course.environment(), **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """One class graded three ways: stock autograde, and mlkit grade on a cluster that loses a worker."""
+    base = tmp_path_factory.mktemp("distributed")
+    root = _class(base)
+    stock, kit = base / "stock", base / "kit"
+    shutil.copytree(root, stock)
+    shutil.copytree(root, kit)
+    for assignment in ASSIGNMENTS:
+        course.nbgrader(stock, "autograde", assignment)
+    cluster = Cluster(base / "cluster")
+    try:
+        doomed = cluster.add_worker("worker-a")
+        cluster.add_worker("worker-b")
+        cluster.wait_for_workers(2)
+        grading = subprocess.Popen([sys.executable, "-m", "mlkit.cli", "grade", "--course", str(kit),
+                                    "--scheduler", cluster.address], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=course.environment())
+        # Kill worker-a while it grades: once it has started its first notebook (its kernel parent is up).
+        deadline = time.monotonic() + 240
+        while not _children(doomed.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)
+        os.killpg(doomed.pid, signal.SIGKILL)
+        out, err = grading.communicate(timeout=600)
+        yield stock, kit, grading.returncode, out, err, cluster
+    finally:
+        cluster.stop()
+
+
+def _children(pid: int) -> list[str]:
+    """The processes the worker `pid` has started (its kernel parent, once it grades)."""
+    return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+
+
+def test_a_class_graded_on_the_cluster_equals_stock_autograde(graded):
+    stock, kit, code, out, err, _ = graded
+    assert code == 0, out + err[-3000:]
+    assert "graded 10 of 10 submissions" in out
+    stock_rows, kit_rows = gradebook_rows(stock), gradebook_rows(kit)
+    assert len(stock_rows) > 100 and kit_rows == stock_rows
+    def graded_notebooks(root):
+        return sorted(p.relative_to(root).as_posix() for p in (root / "autograded").glob("*/*/*.ipynb"))
+
+    assert graded_notebooks(kit) == graded_notebooks(stock) and len(graded_notebooks(kit)) == 10
+
+
+def test_the_killed_worker_lost_nothing(graded):
+    _, kit, _, _, err, cluster = graded
+    assert cluster.workers["worker-a"].poll() == -signal.SIGKILL
+    # Every submission is in the gradebook exactly once, and none is missing.
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{kit / 'gradebook.db'}") as gb:
+        count = sum(len(a.submissions) for a in gb.assignments)
+    assert count == 10
+    assert "10/10" in err  # the progress bar counted each notebook once
+
+
+def test_a_rerun_grades_only_what_is_missing(graded, tmp_path):
+    _, kit, _, _, _, cluster = graded
+    lost = kit / "autograded" / "reference" / ASSIGNMENTS[0]
+    shutil.rmtree(lost)  # as if the client had stopped before this one landed
+    before = gradebook_rows(kit)
+    run = _mlkit("grade", "--course", str(kit), "--scheduler", cluster.address)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "graded 1 of 10 submissions; skipped 9 graded before" in run.stdout
+    assert lost.is_dir() and gradebook_rows(kit) == before
+
+
+def test_a_scheduler_that_is_not_there_is_named(tmp_path):
+    root = course.new_course(tmp_path / "course", ASSIGNMENTS[:1])
+    course.nbgrader(root, "generate_assignment", ASSIGNMENTS[0])
+    catalog.write_submission(root, "someone", ASSIGNMENTS[0],
+                             catalog.submission_notebook(ASSIGNMENTS[0], None, root=root), root=root)
+    run = _mlkit("grade", "--course", str(root), "--scheduler", f"tcp://127.0.0.1:{_free_port()}",
+                 env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
+    assert run.returncode == 2 and "no Dask scheduler answered at tcp://127.0.0.1:" in run.stderr
+    assert "Traceback" not in run.stderr
