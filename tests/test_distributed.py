@@ -22,6 +22,7 @@ import pytest
 from mlkit import course
 from mlkit.authoring import catalog
 from mlkit.grading import sandbox
+import postgres
 from support import gradebook_rows
 
 pytestmark = [pytest.mark.xdist_group("distributed"),
@@ -89,7 +90,7 @@ class Cluster:
                 os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
 
@@ -131,13 +132,20 @@ def graded(tmp_path_factory):
         grading = subprocess.Popen([sys.executable, "-m", "mlkit.cli", "grade", "--course", str(kit),
                                     "--scheduler", cluster.address], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, env=course.environment())
-        # Kill worker-a while it grades: once it has started its first notebook (its kernel parent is up).
-        deadline = time.monotonic() + 240
-        while not _children(doomed.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.5)
-        os.killpg(doomed.pid, signal.SIGKILL)
+        # Kill worker-a while it grades: it has started a notebook (its kernel parent is up) and the scheduler
+        # counts grading tasks on it.
+        from distributed import Client
+
+        held: list[str] = []
+        with Client(cluster.address, timeout=30) as observer:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and not (held and _children(doomed.pid)):
+                (address,) = [a for a, w in observer.scheduler_info()["workers"].items() if w["name"] == "worker-a"]
+                held = [str(k) for k in observer.processing().get(address, ()) if "mlkit-grade-" in str(k)]
+                time.sleep(0.1)
+            os.killpg(doomed.pid, signal.SIGKILL)
         out, err = grading.communicate(timeout=600)
+        cluster.held_when_killed = held
         yield stock, kit, grading.returncode, out, err, cluster
     finally:
         cluster.stop()
@@ -163,6 +171,7 @@ def test_a_class_graded_on_the_cluster_equals_stock_autograde(graded):
 def test_the_killed_worker_lost_nothing(graded):
     _, kit, _, _, err, cluster = graded
     assert cluster.workers["worker-a"].poll() == -signal.SIGKILL
+    assert cluster.held_when_killed, "worker-a was killed before it held a notebook"
     # Every submission is in the gradebook exactly once, and none is missing.
     from nbgrader.api import Gradebook
 
@@ -181,6 +190,29 @@ def test_a_rerun_grades_only_what_is_missing(graded, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "graded 1 of 10 submissions; skipped 9 graded before" in run.stdout
     assert lost.is_dir() and gradebook_rows(kit) == before
+
+
+@pytest.mark.skipif(postgres.binaries() is None, reason="needs PostgreSQL's server (Debian package postgresql)")
+def test_a_postgresql_gradebook_gets_the_same_grades(graded, tmp_path):
+    """The course's gradebook on PostgreSQL: the one writer puts there what stock autograde put in SQLite."""
+    stock, _, _, _, _, cluster = graded
+    server = postgres.Server()
+    try:
+        url = server.create_database("distributed")
+        root = tmp_path / "pg-course"
+        shutil.copytree(stock.parent / "course", root)
+        (root / "gradebook.db").unlink()  # the class as released into SQLite: here it goes to PostgreSQL
+        with open(root / "nbgrader_config.py", "a") as config:
+            config.write(f"\nc.CourseDirectory.db_url = {url!r}\n")
+        for assignment in ASSIGNMENTS:
+            course.nbgrader(root, "generate_assignment", assignment, "--force")
+        run = _mlkit("grade", "--course", str(root), "--scheduler", cluster.address)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "graded 10 of 10 submissions" in run.stdout
+        assert gradebook_rows(root, db_url=url) == gradebook_rows(stock)
+        assert not (root / "gradebook.db").exists()
+    finally:
+        server.stop()
 
 
 def test_a_scheduler_that_is_not_there_is_named(tmp_path):

@@ -308,7 +308,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
     db_url = parallel._worker_db_url(config.CourseDirectory.db_url)
     parallel._add_missing_students(config, db_url, {student for _, student in todo})
     try:
-        client = Client(scheduler, timeout=timeout, set_as_default=False)
+        client = Client(scheduler, set_as_default=False, **({"timeout": timeout} if timeout else {}))
     except (OSError, TimeoutError) as error:
         raise SchedulerLost(f"no Dask scheduler answered at {scheduler} ({_describe(error)})") from error
     bar = None
