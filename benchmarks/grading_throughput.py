@@ -17,6 +17,17 @@ Method
   and hidden tests) is executed once with nbclient, as the autograder would
   (NBGRADER_EXECUTION set, so pictures and real-data cells are skipped), and
   the execution time of its graded test cells is summed.
+- With --distributed, two more identical copies are graded through a real
+  Dask cluster on this machine: a `dask scheduler` and one, then two,
+  `dask worker --nthreads 1 --no-nanny` processes, each started in an empty
+  folder of its own (as on machines that share no folder with the course).
+  The client (`mlkit.grading.cluster.grade`) runs in this process, so its
+  own CPU time (time.process_time: every thread of it, i.e. reading and
+  sending the submissions, Dask's scheduling traffic, receiving the graded
+  folders and writing the gradebook) is measured apart from the workers'
+  and divided by the number of notebooks: the budget that bounds how many
+  workers one client can feed. Each worker's first notebook of an
+  assignment also pays for its generate_assignment (a scratch course).
 Machines here are noisy: compare the ratio from one run, not absolute
 numbers across runs.
 """
@@ -74,11 +85,69 @@ def hidden_test_seconds(assignment: str) -> float:
     return total
 
 
+class LocalDaskCluster:
+    """A scheduler and `workers` workers on 127.0.0.1, each a `dask` process in an empty folder of its own."""
+
+    def __init__(self, workers: int):
+        import socket
+
+        self.folder = Path(tempfile.mkdtemp(prefix="mlkit-dask-"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        dask = str(Path(sys.executable).parent / "dask")
+        self.processes = [self._start(dask, "scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                                          "--no-dashboard"])]
+        for i in range(workers):
+            self.processes.append(self._start(dask, f"worker{i}", ["worker", self.address, "--nthreads", "1",
+                                                                    "--no-nanny", "--no-dashboard"]))
+        from distributed import Client
+
+        with Client(self.address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+
+    def _start(self, dask: str, name: str, args: list[str]) -> subprocess.Popen:
+        folder = self.folder / name
+        folder.mkdir()
+        return subprocess.Popen([dask, *args, *(["--local-directory", str(folder)] if name != "scheduler" else [])],
+                                cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def grade_on_cluster(root: Path, assignments: list[str], workers: int) -> tuple[float, float]:
+    """(wall seconds, client CPU seconds) of grading `root` on a new local cluster of `workers` workers."""
+    from mlkit.grading import cluster
+
+    dask = LocalDaskCluster(workers)
+    try:
+        started, cpu = time.monotonic(), time.process_time()
+        results = cluster.grade(root, assignments, dask.address, progress=False)
+        wall, cpu = time.monotonic() - started, time.process_time() - cpu
+    finally:
+        dask.close()
+    failed = [r for r in results if r[2] != "graded"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} submissions not graded on the cluster: {failed[:3]}")
+    return wall, cpu
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--assignments", nargs="*", default=None)
     parser.add_argument("--jobs", type=int, default=None, help="mlkit grade workers (default: its own, two per core)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="also grade on a local Dask cluster of one and of two workers")
     args = parser.parse_args()
     assignments = args.assignments or catalog.assignments()
 
@@ -88,6 +157,9 @@ def main() -> int:
     stock, kit = work / "stock", work / "kit"
     shutil.copytree(base, stock)
     shutil.copytree(base, kit)
+    copies = {n: work / f"dask{n}" for n in ((1, 2) if args.distributed else ())}
+    for folder in copies.values():
+        shutil.copytree(base, folder)
     notebooks = args.students * len(assignments)
 
     started = time.monotonic()
@@ -102,13 +174,23 @@ def main() -> int:
     subprocess.run(command, check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     kit_seconds = time.monotonic() - started
 
+    on_cluster = {n: grade_on_cluster(folder, assignments, n) for n, folder in copies.items()}
+
     identical = gradebook_rows(stock) == gradebook_rows(kit)
+    identical = identical and all(gradebook_rows(folder) == gradebook_rows(stock) for folder in copies.values())
     print(f"class: {args.students} students x {len(assignments)} assignments = {notebooks} notebooks "
           f"({os.cpu_count()} cores)")
     print(f"{'grader':<28}{'seconds':>10}{'notebooks/s':>14}")
     print(f"{'stock nbgrader autograde':<28}{stock_seconds:>10.1f}{notebooks / stock_seconds:>14.2f}")
     print(f"{'mlkit grade':<28}{kit_seconds:>10.1f}{notebooks / kit_seconds:>14.2f}")
+    for n, (seconds, cpu) in on_cluster.items():
+        label = f"mlkit grade, Dask {n} worker{'s' if n > 1 else ''}"
+        print(f"{label:<28}{seconds:>10.1f}{notebooks / seconds:>14.2f}   client CPU {1000 * cpu / notebooks:.1f} ms"
+              "/notebook")
     print(f"ratio (kit / stock throughput): {stock_seconds / kit_seconds:.2f}x")
+    if on_cluster:
+        print(f"ratio (Dask 2 workers / 1 worker throughput): {on_cluster[1][0] / on_cluster[2][0]:.2f}x; "
+              f"Dask 2 workers / stock: {stock_seconds / on_cluster[2][0]:.2f}x")
     print(f"gradebooks identical: {identical}")
     print("\nhidden-test time of the reference solution, per notebook:")
     for assignment in assignments:

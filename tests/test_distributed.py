@@ -215,11 +215,35 @@ def test_a_postgresql_gradebook_gets_the_same_grades(graded, tmp_path):
         server.stop()
 
 
-def test_a_scheduler_that_is_not_there_is_named(tmp_path):
+def _small_course(tmp_path: Path) -> Path:
     root = course.new_course(tmp_path / "course", ASSIGNMENTS[:1])
     course.nbgrader(root, "generate_assignment", ASSIGNMENTS[0])
     catalog.write_submission(root, "someone", ASSIGNMENTS[0],
                              catalog.submission_notebook(ASSIGNMENTS[0], None, root=root), root=root)
+    return root
+
+
+def test_a_worker_that_cannot_sandbox_grades_nothing(tmp_path):
+    """A worker without bubblewrap refuses, with the reason, and no notebook is graded anywhere."""
+    root = _small_course(tmp_path)
+    cluster = Cluster(tmp_path / "cluster")
+    try:
+        # Its PATH holds only the kit's environment: no bwrap to be found, as on a machine without it.
+        cluster.add_worker("no-sandbox", env={"PATH": str(BIN)})
+        cluster.wait_for_workers(1)
+        run = _mlkit("grade", "--course", str(root), "--scheduler", cluster.address)
+    finally:
+        cluster.stop()
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "refuses to grade: this worker cannot sandbox student code: bubblewrap (bwrap) is not installed" \
+        in run.stderr
+    assert "no worker of the scheduler can sandbox student code; nothing was graded" in run.stderr
+    assert not (root / "autograded" / "someone").exists() and "Traceback" not in run.stderr
+    assert course.gradebook(root) == {}
+
+
+def test_a_scheduler_that_is_not_there_is_named(tmp_path):
+    root = _small_course(tmp_path)
     run = _mlkit("grade", "--course", str(root), "--scheduler", f"tcp://127.0.0.1:{_free_port()}",
                  env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
     assert run.returncode == 2 and "no Dask scheduler answered at tcp://127.0.0.1:" in run.stderr

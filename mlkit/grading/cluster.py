@@ -8,15 +8,14 @@ task as data, and what it produces travels back:
 
 - to the worker, once per assignment (scattered, so each worker receives it once): the files of `source/<a>/`
   and `release/<a>/`, the course's `nbgrader_config.py`, the course's configuration as nbgrader resolved it on
-  the instructor's machine (Jupyter's configuration folders included), and the checksum of every source cell
-  the course's gradebook holds for the assignment; per submission: the regular files of
+  the instructor's machine (Jupyter's configuration folders included), and a SQLite gradebook holding the
+  assignment as the course's gradebook records it (notebooks, graded, solution, task and source cells, due
+  date: what autograde restores the hidden tests from); per submission: the regular files of
   `submitted/<student>/<a>/` (links and special files were first set aside by the same hook `nbgrader
   autograde` runs, and the record of what was left out goes with them);
-- on the worker: a scratch course in a temporary folder, made once per assignment by nbgrader's own
-  `generate_assignment` into a private SQLite gradebook (its cells' checksums must equal the course
-  gradebook's, or the release is stale and the task says so); per submission a copy of it, graded by nbgrader's
-  `AutogradeApp` exactly as `mlkit grade` grades on one machine (the sandboxed student process, the boundary,
-  every preprocessor of the course's configuration);
+- on the worker: a scratch course in a temporary folder, made once per assignment from that; per submission
+  a copy of it, graded by nbgrader's `AutogradeApp` exactly as `mlkit grade` grades on one machine (the
+  sandboxed student process, the boundary, every preprocessor of the course's configuration);
 - back to the instructor's machine: the files of `autograded/<student>/<a>/`, and what autograde wrote into the
   gradebook for that submission (each grade's automatic score and whether it needs a manual grade, each
   comment's automatic text, each notebook's late penalty, the submission's time).
@@ -60,10 +59,6 @@ class WorkerCannotSandbox(RuntimeError):
     """This worker would run student code unsandboxed: it grades nothing."""
 
 
-class StaleRelease(RuntimeError):
-    """The course's source notebook no longer matches what its gradebook was released with."""
-
-
 class SchedulerLost(RuntimeError):
     """The scheduler went away (or never answered) during the run."""
 
@@ -102,13 +97,34 @@ def _resolved_config(root: Path):
     return config
 
 
-def _released_checksums(db_url: str, course_id: str, assignment: str) -> dict[str, str]:
-    """{notebook/cell: checksum} of the source cells the course's gradebook holds for `assignment`."""
+def released_gradebook(db_url: str, course_id: str, assignment: str) -> bytes:
+    """A SQLite gradebook holding only `assignment` as the course's gradebook records it, as bytes.
+
+    Autograde restores every graded cell from the gradebook's source cells, so a worker grading with this copy
+    grades against exactly what stock autograde would (even when source/ was edited and not released again).
+    The rows are copied through nbgrader's own Gradebook API: assignment (with its due date), notebooks
+    (with their kernelspec), grade, solution, task and source cells with every attribute."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(db_url, course_id) as gb:
-        found = gb.find_assignment(assignment)
-        return {f"{nb.name}/{cell.name}": cell.checksum for nb in found.notebooks for cell in nb.source_cells}
+    with tempfile.TemporaryDirectory(prefix="mlkit-released-") as scratch:
+        path = Path(scratch) / "gradebook.db"
+        with Gradebook(db_url, course_id) as course_gb, Gradebook(f"sqlite:///{path}", course_id) as gb:
+            found = course_gb.find_assignment(assignment)
+            gb.add_assignment(assignment, duedate=found.duedate)
+            for nb in found.notebooks:
+                gb.add_notebook(nb.name, assignment, kernelspec=nb.kernelspec)
+                for cell in nb.grade_cells:
+                    gb.add_grade_cell(cell.name, nb.name, assignment, max_score=cell.max_score,
+                                      cell_type=cell.cell_type)
+                for cell in nb.solution_cells:
+                    gb.add_solution_cell(cell.name, nb.name, assignment)
+                for cell in nb.task_cells:
+                    gb.add_task_cell(cell.name, nb.name, assignment, max_score=cell.max_score,
+                                     cell_type=cell.cell_type)
+                for cell in nb.source_cells:
+                    gb.add_source_cell(cell.name, nb.name, assignment, cell_type=cell.cell_type, locked=cell.locked,
+                                       source=cell.source, checksum=cell.checksum)
+        return path.read_bytes()
 
 
 def assignment_bundle(root: Path, assignment: str, config, db_url: str) -> dict:
@@ -120,7 +136,7 @@ def assignment_bundle(root: Path, assignment: str, config, db_url: str) -> dict:
         "release": read_tree(root / "release" / assignment),
         "config_file": (root / "nbgrader_config.py").read_bytes() if (root / "nbgrader_config.py").is_file() else b"",
         "config": pickle.dumps(config),
-        "checksums": _released_checksums(db_url, course_id, assignment),
+        "gradebook": released_gradebook(db_url, course_id, assignment),
     }
     digest = hashlib.sha256(pickle.dumps(sorted((k, v) for k, v in bundle.items() if k != "config")))
     digest.update(bundle["config"])
@@ -143,30 +159,16 @@ def _worker_sandbox_refusal() -> str:
 
 
 def _template(bundle: dict) -> Path:
-    """A scratch course holding the assignment as nbgrader generate_assignment records it (once per worker)."""
+    """A scratch course holding the assignment as the course released it (made once per worker process)."""
     key = bundle["key"]
     if key in _TEMPLATES and _TEMPLATES[key].is_dir():
         return _TEMPLATES[key]
-    from nbgrader.api import Gradebook
-    from nbgrader.apps import GenerateAssignmentApp
-
     folder = Path(tempfile.mkdtemp(prefix=f"mlkit-worker-{key}-"))
     assignment = bundle["assignment"]
     (folder / "nbgrader_config.py").write_bytes(bundle["config_file"])
     write_tree(bundle["source"], folder / "source" / assignment)
-    url = f"sqlite:///{folder / 'gradebook.db'}"
-    if not parallel.run_app(GenerateAssignmentApp, folder, [assignment, "--force", f"--CourseDirectory.db_url={url}",
-                                                            "--CourseDirectory.root=" + str(folder)]):
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed on this worker")
-    # Grading uses the course's release, as the course's own autograde would, not the worker's regenerated one.
-    shutil.rmtree(folder / "release" / assignment, ignore_errors=True)
     write_tree(bundle["release"], folder / "release" / assignment)
-    with Gradebook(url) as gb:
-        found = gb.find_assignment(assignment)
-        here = {f"{nb.name}/{cell.name}": cell.checksum for nb in found.notebooks for cell in nb.source_cells}
-    if here != bundle["checksums"]:
-        raise StaleRelease(f"source/{assignment} differs from what the course's gradebook was released with: "
-                           f"run `mlkit release {assignment}` (nbgrader generate_assignment --force) first")
+    (folder / "gradebook.db").write_bytes(bundle["gradebook"])
     _TEMPLATES[key] = folder
     return folder
 
@@ -360,7 +362,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
                 assignment, student = futures.pop(future)
                 try:
                     result = future.result()
-                except (WorkerCannotSandbox, StaleRelease) as refusal:
+                except WorkerCannotSandbox as refusal:
                     result = {"status": parallel.FAILED, "reason": _describe(refusal), "seconds": 0.0}
                 except Exception as error:  # noqa: BLE001 - one submission's failure, named, never the class's
                     if _is_lost(client, error):
