@@ -215,6 +215,43 @@ def test_a_postgresql_gradebook_gets_the_same_grades(graded, tmp_path):
         server.stop()
 
 
+def test_a_scheduler_that_goes_away_stops_the_run_and_keeps_what_was_graded(graded, tmp_path):
+    stock = graded[0]
+    root = tmp_path / "course"
+    shutil.copytree(stock.parent / "course", root)
+    first = Cluster(tmp_path / "first")
+    try:
+        first.add_worker("only")
+        first.wait_for_workers(1)
+        grading = subprocess.Popen([sys.executable, "-m", "mlkit.cli", "grade", "--course", str(root), "--scheduler",
+                                    first.address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=course.environment())
+        deadline = time.monotonic() + 240
+        while len(list((root / "autograded").glob("*/*/*.ipynb"))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.killpg(first.scheduler.pid, signal.SIGKILL)
+        out, err = grading.communicate(timeout=300)
+    finally:
+        first.stop()
+    assert grading.returncode == 2, out + err[-3000:]
+    assert "every grade written so far is kept: run the same command again to grade the rest" in err
+    assert "Traceback" not in err
+    kept = sorted(p.parent.relative_to(root / "autograded") for p in (root / "autograded").glob("*/*/*.ipynb"))
+    assert 3 <= len(kept) < 10
+    assert sorted({(r[0], r[1]) for r in gradebook_rows(root)}) == sorted((p.parts[0], p.parts[1]) for p in kept)
+
+    second = Cluster(tmp_path / "second")
+    try:
+        second.add_worker("again")
+        second.wait_for_workers(1)
+        run = _mlkit("grade", "--course", str(root), "--scheduler", second.address)
+    finally:
+        second.stop()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"graded {10 - len(kept)} of 10 submissions; skipped {len(kept)} graded before" in run.stdout
+    assert gradebook_rows(root) == gradebook_rows(stock)
+
+
 def _small_course(tmp_path: Path) -> Path:
     root = course.new_course(tmp_path / "course", ASSIGNMENTS[:1])
     course.nbgrader(root, "generate_assignment", ASSIGNMENTS[0])

@@ -106,6 +106,7 @@ def released_gradebook(db_url: str, course_id: str, assignment: str) -> bytes:
     (with their kernelspec), grade, solution, task and source cells with every attribute."""
     from nbgrader.api import Gradebook
 
+    parallel._tools_on_path()  # a new gradebook is stamped with alembic, beside this Python
     with tempfile.TemporaryDirectory(prefix="mlkit-released-") as scratch:
         path = Path(scratch) / "gradebook.db"
         with Gradebook(db_url, course_id) as course_gb, Gradebook(f"sqlite:///{path}", course_id) as gb:
@@ -302,6 +303,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
     from mlkit import course
 
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy autoflush notes
+    parallel._tools_on_path()  # nbgrader runs alembic (beside this Python) when it opens a new gradebook
     todo, skipped = _pending(root, assignments, force)
     results = [(a, s, parallel.SKIPPED, 0.0, "") for a, s in skipped]
     if not todo:
@@ -382,9 +384,13 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
                     write_result(gb, root, assignment, student, result)
                 results.append((assignment, student, result["status"], result["seconds"], result.get("reason", "")))
                 bar.update()
-    except OSError as error:
-        raise SchedulerLost(f"lost the Dask scheduler at {scheduler} ({_describe(error)}); every grade written "
-                            "so far is kept: run the same command again to grade the rest") from error
+    except (SchedulerLost, WorkerCannotSandbox):
+        raise
+    except Exception as error:
+        if _is_lost(client, error):
+            raise SchedulerLost(f"lost the Dask scheduler at {scheduler} ({_describe(error)}); every grade "
+                                "written so far is kept: run the same command again to grade the rest") from error
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -399,7 +405,4 @@ def _is_lost(client, error: BaseException) -> bool:
     """Whether a task's error means the scheduler is gone (not that the submission failed)."""
     from distributed.comm.core import CommClosedError
 
-    if isinstance(error, (CommClosedError, OSError)):
-        return True
-    return client.status in ("closed", "closing") or (type(error).__name__ == "CancelledError"
-                                                      and client.status != "running")
+    return isinstance(error, CommClosedError) or client.status != "running"
