@@ -72,12 +72,26 @@ def main(argv: list[str] | None = None) -> int:
     hint.add_argument("algorithm", nargs="?", help="default: the algorithm of your latest attempt")
     hint.add_argument("--check", help="which failed check (default: the first)")
     hint.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
+    scaffold = sub.add_parser("new", help="a new notebook in source/NN_name/ in the kit's seven sections, with its "
+                                          "diagnostics file and catalog folder")
+    scaffold.add_argument("name", help="two digits, an underscore, a name: 11_ridge_regression")
+    scaffold.add_argument("--title", help='the notebook\'s title (default: from the name)')
+    scaffold.add_argument("--course", help=course_help)
+    linter = sub.add_parser("lint", help="check source notebooks the way the kit relies on them")
+    linter.add_argument("assignments", nargs="*", help="default: all")
+    linter.add_argument("--course", help=course_help)
+    mutate = sub.add_parser("mutate", help="the mutation score of a notebook's hidden tests, with the survivors")
+    mutate.add_argument("assignment")
+    mutate.add_argument("--confirm", type=int, default=0, metavar="N",
+                        help="grade a sample of N mutants again through nbgrader autograde")
+    mutate.add_argument("-j", "--jobs", type=int, help="mutants run at once (default: one per core)")
+    mutate.add_argument("--course", help=course_help)
     build = sub.add_parser("student-build", help="what students receive: release/ and the kit's wheel, "
                                                   "without source/ or the catalog")
     build.add_argument("out", help="an empty or new folder")
     args = parser.parse_args(argv)
 
-    if args.command in ("release", "gradebook", "grade", "class-report"):
+    if args.command in ("release", "gradebook", "grade", "class-report", "new", "lint", "mutate"):
         try:
             return _course_command(args)
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
@@ -143,6 +157,18 @@ def _course_command(args) -> int:
     elif args.command == "class-report":
         for path in classreport.write(root, root / args.out):
             print(path)
+    elif args.command == "new":
+        from mlkit.authoring import scaffold
+
+        return scaffold.main(root, args.name, args.title)
+    elif args.command == "lint":
+        from mlkit.authoring import lint
+
+        return lint.main(root, names)
+    elif args.command == "mutate":
+        from mlkit.authoring import mutation
+
+        return mutation.main(root, catalog.resolve_assignment(args.assignment, root), args.confirm, args.jobs)
     return 0
 
 

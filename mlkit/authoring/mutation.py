@@ -1,9 +1,11 @@
 """Machine-made mutants of each notebook's reference solution, and what the hidden tests do with them.
 
 A catalog of mistakes written by the people who wrote the tests shares their
-blind spots; these mutants do not.  Every mutation point inside a solution
-region (`### BEGIN SOLUTION` .. `### END SOLUTION`) of a reference answer
-cell gives one mutant: one small change to the syntax tree, of one of these
+blind spots; these mutants do not.  Every mutation point on any line of a
+reference answer cell gives one mutant (a student can change every line of
+an answer cell, the scaffold around the solution region included; with
+`solution_only=True`, only the lines inside `### BEGIN SOLUTION` ..
+`### END SOLUTION`): one small change to the syntax tree, of one of these
 kinds (`OPERATORS`):
 
     arithmetic      + <-> -, * <-> /, // <-> /
@@ -25,9 +27,15 @@ the change are *identical* and are reported, not run.
 `verdicts(assignment, answers)` runs a submission's answers and the source
 notebook's test cells (hidden tests included) in a fresh forked process, in
 the way nbgrader scores cells: a test cell passes when it raises nothing.
-It is the fast path for the sweep (benchmarks/mutation_sweep.py); a sample
-of every sweep is confirmed through the real `nbgrader autograde`
-(tests/test_mutation.py).
+It is the fast path for the sweep (`mlkit mutate`, benchmarks/mutation_sweep.py);
+a sample of every sweep is confirmed through the real `nbgrader autograde`
+(`mlkit mutate --confirm N`, tests/test_mutation.py).
+
+    mlkit mutate ASSIGNMENT [--confirm N] [--jobs N]
+
+prints `mutation score: P%` (killed over non-equivalent), the reviewed
+equivalents it left out with their reasons, and every survivor as a short
+unified diff with its id: what the hidden tests should catch next.
 """
 
 from __future__ import annotations
@@ -64,8 +72,9 @@ class GeneratedMutant:
 # -- where mutations may happen ------------------------------------------------------------------------
 
 
-def _solution_lines(source: str) -> tuple[str, set[int]]:
-    """The source without solution markers, and the (1-based) line numbers that were inside a solution region."""
+def _solution_lines(source: str, solution_only: bool = False) -> tuple[str, set[int]]:
+    """The source without solution markers, and the (1-based) line numbers mutants may change: every line, or
+    with `solution_only` those that were inside a solution region."""
     kept, inside, lines = [], False, set()
     for line in source.splitlines():
         marker = line.strip()
@@ -76,7 +85,7 @@ def _solution_lines(source: str) -> tuple[str, set[int]]:
             inside = False
             continue
         kept.append(line)
-        if inside:
+        if inside or not solution_only:
             lines.add(len(kept))
     return "\n".join(kept) + "\n", lines
 
@@ -225,7 +234,8 @@ def _mutate(tree: ast.Module, index: int, operator: str, variant: int, lines: se
     return ast.unparse(mutated)
 
 
-def generate(assignment: str, root: Path = catalog.ROOT) -> tuple[list[GeneratedMutant], list[str]]:
+def generate(assignment: str, root: Path = catalog.ROOT,
+             solution_only: bool = False) -> tuple[list[GeneratedMutant], list[str]]:
     """Every mutant of the reference; returns (mutants to run, ids of mutants identical to the reference)."""
     nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
     reference = catalog.reference_answers(assignment, root)
@@ -234,7 +244,7 @@ def generate(assignment: str, root: Path = catalog.ROOT) -> tuple[list[Generated
         if nbtext.kind_of(cell) != "answer":
             continue
         grade_id = cell.metadata["nbgrader"]["grade_id"]
-        source, lines = _solution_lines(cell.source)
+        source, lines = _solution_lines(cell.source, solution_only)
         tree = ast.parse(source)
         baseline = ast.unparse(tree)
         finder = _Points(lines)
@@ -253,9 +263,9 @@ def generate(assignment: str, root: Path = catalog.ROOT) -> tuple[list[Generated
 # -- reviewed equivalents ------------------------------------------------------------------------------
 
 
-def equivalents(assignment: str) -> dict[str, str]:
+def equivalents(assignment: str, root: Path = catalog.ROOT) -> dict[str, str]:
     """Mutant id -> the reviewed one-line reason it cannot be told apart from the reference."""
-    path = catalog.CATALOG / assignment / "equivalent_mutants.toml"
+    path = root / "catalog" / assignment / "equivalent_mutants.toml"
     if not path.exists():
         return {}
     with path.open("rb") as handle:
@@ -302,17 +312,21 @@ def _run_here(setup: list[str], order: list[str], answers: dict, tests: list[tup
 
 
 def verdicts(assignment: str, answers: dict, root: Path = catalog.ROOT, seconds: float = MUTANT_SECONDS,
-             _cache: dict = {}) -> dict[str, bool] | str:
+             _cache: dict = {}, _cache_only: bool = False) -> dict[str, bool] | str:
     """Test id -> passed, for one submission, in a forked process; "timeout" or "crashed" if it did not finish."""
     key = (assignment, str(root))
     if key not in _cache:
         _cache[key] = (_setup_cells(assignment, root), _answer_order(assignment, root), _test_cells(assignment, root))
+    if _cache_only:
+        return {}
     setup, order, tests = _cache[key]
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read)
         try:
+            # In the notebook's folder, as a kernel runs: its data files and its diagnostics are found there.
+            os.chdir(root / "source" / assignment)
             result = json.dumps(_run_here(setup, order, answers, tests)).encode()
         except BaseException:  # noqa: B036
             result = b'"crashed"'
@@ -343,11 +357,11 @@ def killed(verdict) -> bool:
     return not isinstance(verdict, dict) or not all(verdict.values())
 
 
-def sweep(assignment: str, root: Path = catalog.ROOT) -> dict:
+def sweep(assignment: str, root: Path = catalog.ROOT, jobs: int = 1, progress: bool = False) -> dict:
     """Every generated mutant's verdict, and the summary row of the report."""
     mutants, identical = generate(assignment, root)
-    reviewed = equivalents(assignment)
-    results = {m.id: verdicts(assignment, m.answers, root) for m in mutants}
+    reviewed = equivalents(assignment, root)
+    results = _run_all(assignment, mutants, root, jobs, progress)
     survived = [m.id for m in mutants if not killed(results[m.id])]
     equivalent = [i for i in survived if i in reviewed]
     unexplained = [i for i in survived if i not in reviewed]
@@ -367,13 +381,31 @@ def sweep(assignment: str, root: Path = catalog.ROOT) -> dict:
     }
 
 
-def autograde_verdicts(assignment: str, answers_by_id: dict[str, dict]) -> dict[str, dict[str, bool] | str]:
+def _run_all(assignment: str, mutants: list[GeneratedMutant], root: Path, jobs: int, progress: bool) -> dict:
+    """{mutant id: verdict}, `jobs` mutants at a time (each in a process of its own), with a progress bar."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    verdicts(assignment, {}, root, _cache_only=True)  # read the notebook once, before the threads start
+    with tqdm(total=len(mutants), desc=f"mutants of {assignment}", unit="mutant", file=sys.stderr,
+              disable=not progress, dynamic_ncols=True) as bar, ThreadPoolExecutor(max(1, jobs)) as pool:
+        def one(mutant):
+            verdict = verdicts(assignment, mutant.answers, root)
+            bar.update()
+            return mutant.id, verdict
+
+        return dict(pool.map(one, mutants))
+
+
+def autograde_verdicts(assignment: str, answers_by_id: dict[str, dict],
+                       root: Path = catalog.ROOT) -> dict[str, dict[str, bool] | str]:
     """The same verdicts, through the real `nbgrader autograde` of a scratch course (slow; for confirming)."""
     import tempfile
 
     from mlkit import course
 
-    c = course.new_course(Path(tempfile.mkdtemp(prefix="mlkit-mutants-")) / "course", [assignment])
+    c = course.new_course(Path(tempfile.mkdtemp(prefix="mlkit-mutants-")) / "course", [assignment], root)
     course.nbgrader(c, "generate_assignment", assignment, "--force")
     students = {}
     for number, (mutant_id, answers) in enumerate(sorted(answers_by_id.items())):
@@ -382,7 +414,7 @@ def autograde_verdicts(assignment: str, answers_by_id: dict[str, dict]) -> dict[
         catalog.write_submission(c, student, assignment, catalog.submission_notebook(assignment, answers, root=c),
                                  root=c)
     course.nbgrader(c, "autograde", assignment, check=False)
-    source = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    source = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
     points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
               for cell in source.cells if nbtext.kind_of(cell) == "tests"}
     graded = course.gradebook(c)
@@ -408,5 +440,53 @@ def sample(ids: list[str], count: int, seed: str) -> list[str]:
     return sorted(ranked[:count])
 
 
-__all__ = ["GeneratedMutant", "autograde_verdicts", "equivalents", "generate", "killed", "same_verdict", "sample",
-           "sweep", "verdicts"]
+def survivor_diff(mutant: GeneratedMutant, reference: dict[str, str]) -> str:
+    """The mutant's change as a short unified diff of its answer cell (both sides as the parser prints them)."""
+    import difflib
+
+    before = ast.unparse(ast.parse(_solution_lines(reference[mutant.cell])[0])).splitlines()
+    after = mutant.answers[mutant.cell].splitlines()
+    lines = difflib.unified_diff(before, after, f"{mutant.cell} (reference)", f"{mutant.cell} ({mutant.id})",
+                                 n=1, lineterm="")
+    return "\n".join(lines)
+
+
+def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None, progress: bool = True) -> int:
+    """`mlkit mutate`: the mutation score of one notebook's hidden tests, the equivalents left out, the survivors."""
+    jobs = jobs or os.cpu_count() or 1
+    result = sweep(assignment, root, jobs, progress)
+    reviewed = equivalents(assignment, root)
+    run = result["generated"] - result["identical"]
+    print(f"{assignment}: {result['generated']} mutants of the answer cells ({result['identical']} identical to the "
+          f"reference, not run); {result['killed']} killed, {result['equivalent']} equivalent, "
+          f"{result['survived']} survived of {run}")
+    print(f"mutation score: {100 * result['kill_rate']:.1f}% (killed over non-equivalent)")
+    equivalent = sorted(i for i in result["verdicts"] if i in reviewed and not killed(result["verdicts"][i]))
+    if equivalent:
+        print(f"\nequivalent, left out of the score (catalog/{assignment}/equivalent_mutants.toml):")
+        for mutant_id in equivalent:
+            print(f"  {mutant_id}: {reviewed[mutant_id]}")
+    stale = sorted(set(reviewed) - set(equivalent))
+    if stale:
+        print(f"\nlisted as equivalent but killed, or no longer made (remove them from the list): {', '.join(stale)}")
+    reference = catalog.reference_answers(assignment, root)
+    if result["survivors"]:
+        print("\nsurvivors (no hidden test fails for these; test what they change, or list them as equivalent "
+              "with the reason):")
+        for mutant_id in result["survivors"]:
+            mutant = result["mutants"][mutant_id]
+            print(f"\n{mutant_id}  ({mutant.description})")
+            print(survivor_diff(mutant, reference))
+    if confirm:
+        chosen = sample(list(result["mutants"]), confirm, assignment)
+        real = autograde_verdicts(assignment, {i: result["mutants"][i].answers for i in chosen}, root)
+        differ = [i for i in chosen if not same_verdict(result["verdicts"][i], real[i])]
+        print(f"\nconfirmed through nbgrader autograde: {len(chosen) - len(differ)} of {len(chosen)} sampled mutants "
+              "got the same verdict, check by check" + (f"; differ: {', '.join(differ)}" if differ else ""))
+        if differ:
+            return 1
+    return 1 if result["survivors"] else 0
+
+
+__all__ = ["GeneratedMutant", "autograde_verdicts", "equivalents", "generate", "killed", "main", "same_verdict",
+           "sample", "survivor_diff", "sweep", "verdicts"]

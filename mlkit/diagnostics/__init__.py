@@ -11,6 +11,13 @@ recognisable mistake:
 The hidden tests raise these by id (`Check.fail("sign_flipped")`); the
 feedback report, the self-study summary and the class report look the same
 ids up here.  Nothing is parsed out of tracebacks.
+
+The kit's own notebooks keep their files here, in the package. A notebook an
+instructor adds (`mlkit new`) keeps its file beside it, as
+`source/<assignment>/diagnostics.toml`; nbgrader copies it with the notebook
+into the release and into every folder a notebook is graded in (where the
+checks find it, in the folder they run in), and the reports find it under the
+course's `source/`.
 """
 
 from __future__ import annotations
@@ -30,11 +37,28 @@ class Mistake:
     hint: str
 
 
-@functools.cache
-def catalog(assignment: str) -> dict[str, dict[str, Mistake]]:
+FILE_NAME = "diagnostics.toml"  # beside a course's own notebook
+
+
+def path_for(assignment: str, course: Path | None = None) -> Path | None:
+    """The diagnostics file of `assignment`: the kit's, or the one beside the notebook (in the folder a
+    notebook runs in, or under the course's source/); None if there is none."""
+    candidates = [HERE / f"{assignment}.toml"]
+    for folder in ([Path(course)] if course is not None else []) + [Path.cwd()]:
+        candidates += [folder / "source" / assignment / FILE_NAME]
+        if folder.name == assignment:
+            candidates.append(folder / FILE_NAME)
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def catalog(assignment: str, course: Path | None = None) -> dict[str, dict[str, Mistake]]:
     """{test grade_id: {mistake id: Mistake}} for one assignment ({} if none declared)."""
-    path = HERE / f"{assignment}.toml"
-    if not path.exists():
+    return _read(path_for(assignment, course))
+
+
+@functools.cache
+def _read(path: Path | None) -> dict[str, dict[str, Mistake]]:
+    if path is None:
         return {}
     with path.open("rb") as handle:
         raw = tomllib.load(handle)
@@ -47,8 +71,8 @@ def catalog(assignment: str) -> dict[str, dict[str, Mistake]]:
     }
 
 
-def mistakes_for(assignment: str, test_id: str) -> dict[str, Mistake]:
-    return catalog(assignment).get(test_id, {})
+def mistakes_for(assignment: str, test_id: str, course: Path | None = None) -> dict[str, Mistake]:
+    return catalog(assignment, course).get(test_id, {})
 
 
 def assignments() -> list[str]:

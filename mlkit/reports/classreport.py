@@ -96,8 +96,8 @@ def distribution_svg(scores: dict[str, list[float]], maxima: dict[str, float]) -
     return f'{head} style="width:100%;max-width:1200px;height:auto">{rest}'
 
 
-def mistake_message(assignment: str, test_id: str, mistake: str) -> str:
-    declared = diagnostics.mistakes_for(assignment, test_id).get(mistake)
+def mistake_message(assignment: str, test_id: str, mistake: str, course: Path | None = None) -> str:
+    declared = diagnostics.mistakes_for(assignment, test_id, course).get(mistake)
     return declared.message if declared else mistake
 
 
@@ -133,7 +133,7 @@ def write(root: Path, out: Path) -> tuple[Path, Path]:
                  "<th>check</th><th>mistake</th></tr>")
     for n, s, m in common[:20]:
         parts.append(f"<tr><td>{n}</td><td>{html.escape(s.assignment)}</td><td>{html.escape(s.test_id)}</td>"
-                     f"<td>{html.escape(mistake_message(s.assignment, s.test_id, m))}</td></tr>")
+                     f"<td>{html.escape(mistake_message(s.assignment, s.test_id, m, root))}</td></tr>")
     parts.append("</table><h2>Pass rate per check</h2><table><tr><th>assignment</th><th>check</th>"
                  "<th>points</th><th>pass rate</th><th></th></tr>")
     for s in stats:
