@@ -168,8 +168,10 @@ class _Points(ast.NodeVisitor):
             self._add(node, "transpose", 0, ".T removed")
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.Return)) and node.value is not None:
             self._add(node, "sign", 1, f"value on line {node.lineno} negated")
+        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+            and isinstance(node.value.value, str)  # deleting a docstring or a bare string changes nothing
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.Expr, ast.Return, ast.If, ast.For, ast.While,
-                             ast.AnnAssign)):
+                             ast.AnnAssign)) and not docstring:
             self._add(node, "statement", 0, f"statement on line {node.lineno} deleted")
 
 
