@@ -1,7 +1,8 @@
 """An instructor's own notebook: `mlkit new`, `mlkit lint`, release, grading and `mlkit mutate`, end to end.
 
 The scaffold is written into a course of its own, then completed with a small algorithm of the kit's choice
-(ridge regression, tests/data/11_ridge_regression: the notebook as text and its diagnostics file), linted,
+(ridge regression, tests/data/11_ridge_regression: the notebook as text, its diagnostics file and its two
+reviewed equivalent mutants), linted,
 released, graded by `nbgrader autograde` for a correct and a wrong submission, and its mutation score read.
 A notebook with broken markers is refused by lint with the cell named; hidden tests emptied lower the score
 and list the survivors.
@@ -70,7 +71,7 @@ def _broken(course_root: Path) -> Path:
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id == "standardize":
-            cell.source = cell.source.replace("    ### END SOLUTION\n", "")
+            cell.source = cell.source.replace("    ### END SOLUTION", "")
         if grade_id == "test_standardize":
             cell.source = cell.source.split("\n", 1)[1]  # no opening sentence
         if grade_id == "derivation":
@@ -102,6 +103,7 @@ def _ridge_course(root: Path) -> Path:
     nbformat.write(nbtext.to_notebook((DATA / "ridge_regression.txt").read_text()),
                    root / "source" / NEW / "ridge_regression.ipynb")
     shutil.copy2(DATA / "diagnostics.toml", root / "source" / NEW / "diagnostics.toml")
+    shutil.copy2(DATA / "equivalent_mutants.toml", root / "catalog" / NEW / "equivalent_mutants.toml")
     return root
 
 
@@ -129,10 +131,12 @@ def test_a_new_notebook_is_linted_released_graded_and_mutated(small_course):
     graded = (root / "autograded" / "carol" / NEW / "ridge_regression.ipynb").read_text()
     assert "The bias is penalised" in graded  # the new notebook's diagnostics name the mistake
 
-    run = _mlkit("mutate", NEW, "--jobs", "2", cwd=root)
+    run = _mlkit("mutate", NEW, "--jobs", "2", "--confirm", "3", cwd=root)
     assert run.returncode == 0, run.stdout + run.stderr
     score = re.search(r"^mutation score: ([\d.]+)%", run.stdout, re.M)
     assert score and float(score[1]) == 100.0, run.stdout
+    assert "ridge:19:29:transpose:1: x_mean is one-dimensional" in run.stdout  # the equivalents, with reasons
+    assert "confirmed through nbgrader autograde: 3 of 3 sampled mutants got the same verdict" in run.stdout
 
 
 def test_emptied_hidden_tests_lower_the_score_and_list_the_survivors(small_course):

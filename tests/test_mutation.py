@@ -25,7 +25,7 @@ def test_every_operator_makes_mutants_somewhere():
                          "function", "arguments", "statement", "transpose"}
 
 
-def test_mutants_are_stable_and_change_only_a_solution_region():
+def test_mutants_are_stable_and_change_only_one_answer_cell():
     first, _ = mutation.generate("02_logistic_regression")
     again, _ = mutation.generate("02_logistic_regression")
     assert [m.id for m in first] == [m.id for m in again] and len(first) > 20

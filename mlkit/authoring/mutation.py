@@ -3,10 +3,9 @@
 A catalog of mistakes written by the people who wrote the tests shares their
 blind spots; these mutants do not.  Every mutation point on any line of a
 reference answer cell gives one mutant (a student can change every line of
-an answer cell, the scaffold around the solution region included; with
-`solution_only=True`, only the lines inside `### BEGIN SOLUTION` ..
-`### END SOLUTION`): one small change to the syntax tree, of one of these
-kinds (`OPERATORS`):
+an answer cell, the scaffold around the solution region included, not only
+the lines inside `### BEGIN SOLUTION` .. `### END SOLUTION`): one small
+change to the syntax tree, of one of these kinds (`OPERATORS`):
 
     arithmetic      + <-> -, * <-> /, // <-> /
     comparison      < <-> <=, > <-> >=, == <-> !=
@@ -72,22 +71,10 @@ class GeneratedMutant:
 # -- where mutations may happen ------------------------------------------------------------------------
 
 
-def _solution_lines(source: str, solution_only: bool = False) -> tuple[str, set[int]]:
-    """The source without solution markers, and the (1-based) line numbers mutants may change: every line, or
-    with `solution_only` those that were inside a solution region."""
-    kept, inside, lines = [], False, set()
-    for line in source.splitlines():
-        marker = line.strip()
-        if marker == catalog.SOLUTION_MARKERS[0]:
-            inside = True
-            continue
-        if marker == catalog.SOLUTION_MARKERS[1]:
-            inside = False
-            continue
-        kept.append(line)
-        if inside or not solution_only:
-            lines.add(len(kept))
-    return "\n".join(kept) + "\n", lines
+def _answer_lines(source: str) -> tuple[str, set[int]]:
+    """The source without solution markers, and the (1-based) line numbers mutants may change: all of them."""
+    kept = [line for line in source.splitlines() if line.strip() not in catalog.SOLUTION_MARKERS]
+    return "\n".join(kept) + "\n", set(range(1, len(kept) + 1))
 
 
 # -- the operators -----------------------------------------------------------------------------------------
@@ -236,8 +223,7 @@ def _mutate(tree: ast.Module, index: int, operator: str, variant: int, lines: se
     return ast.unparse(mutated)
 
 
-def generate(assignment: str, root: Path = catalog.ROOT,
-             solution_only: bool = False) -> tuple[list[GeneratedMutant], list[str]]:
+def generate(assignment: str, root: Path = catalog.ROOT) -> tuple[list[GeneratedMutant], list[str]]:
     """Every mutant of the reference; returns (mutants to run, ids of mutants identical to the reference)."""
     nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
     reference = catalog.reference_answers(assignment, root)
@@ -246,7 +232,7 @@ def generate(assignment: str, root: Path = catalog.ROOT,
         if nbtext.kind_of(cell) != "answer":
             continue
         grade_id = cell.metadata["nbgrader"]["grade_id"]
-        source, lines = _solution_lines(cell.source, solution_only)
+        source, lines = _answer_lines(cell.source)
         tree = ast.parse(source)
         baseline = ast.unparse(tree)
         finder = _Points(lines)
@@ -446,7 +432,7 @@ def survivor_diff(mutant: GeneratedMutant, reference: dict[str, str]) -> str:
     """The mutant's change as a short unified diff of its answer cell (both sides as the parser prints them)."""
     import difflib
 
-    before = ast.unparse(ast.parse(_solution_lines(reference[mutant.cell])[0])).splitlines()
+    before = ast.unparse(ast.parse(_answer_lines(reference[mutant.cell])[0])).splitlines()
     after = mutant.answers[mutant.cell].splitlines()
     lines = difflib.unified_diff(before, after, f"{mutant.cell} (reference)", f"{mutant.cell} ({mutant.id})",
                                  n=1, lineterm="")
