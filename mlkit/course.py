@@ -57,6 +57,8 @@ def init(target: Path, assignments: list[str] | None = None) -> Path:
         raise NotACourse(f"this installation of the kit carries no course to copy ({ROOT / 'source'} is missing)")
     names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
     new_course(target, names)
+    if (ROOT / "SPEC.md").is_file():  # the notebooks' API, which `mlkit lint` checks them against
+        shutil.copy2(ROOT / "SPEC.md", target / "SPEC.md")
     for name in names:  # the alternatives, mistakes and reviewed equivalent mutants of each notebook
         if (catalog.CATALOG / name).is_dir():
             shutil.copytree(catalog.CATALOG / name, target / "catalog" / name)

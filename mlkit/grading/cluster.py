@@ -317,7 +317,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
         raise SchedulerLost(f"no Dask scheduler answered at {scheduler} ({_describe(error)})") from error
     bar = None
     try:
-        dashboard = client.dashboard_link if "dashboard" in client.scheduler_info().get("services", {}) else ""
+        dashboard = _dashboard(client)
         if dashboard and progress:
             print(f"Dask dashboard: {dashboard}", file=sys.stderr)
         client.wait_for_workers(1, timeout=timeout or 60)
@@ -399,6 +399,23 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
         except Exception:  # noqa: BLE001 - a scheduler already gone cannot be said goodbye to
             pass
     return results
+
+
+def _dashboard(client) -> str:
+    """The scheduler's dashboard address, if it serves one ('' otherwise).
+
+    A scheduler always runs its HTTP server, but serves the dashboard only where bokeh is installed: the
+    address is given only when its page answers."""
+    import urllib.request
+
+    if "dashboard" not in client.scheduler_info().get("services", {}):
+        return ""
+    link = client.dashboard_link
+    try:
+        with urllib.request.urlopen(link, timeout=2) as page:
+            return link if page.status == 200 else ""
+    except (OSError, ValueError):
+        return ""
 
 
 def _is_lost(client, error: BaseException) -> bool:
