@@ -4,8 +4,9 @@
 
 Method
 - Mutants: `mlkit.authoring.mutation.generate` makes one mutant per mutation
-  point in the solution regions of the reference answer cells (the operators
-  are listed in that module's docstring).  Mutants whose code equals the
+  point on every line of the reference answer cells, the scaffold around the
+  solution regions included (the operators are listed in that module's
+  docstring); `mlkit mutate ASSIGNMENT` prints the same for one notebook.  Mutants whose code equals the
   reference after the change ("identical") are counted, not run.
 - Verdicts: each mutant's answers and the source notebook's test cells
   (hidden tests included) run in a fresh forked process

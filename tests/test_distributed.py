@@ -286,3 +286,9 @@ def test_a_scheduler_that_is_not_there_is_named(tmp_path):
                  env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
     assert run.returncode == 2 and "no Dask scheduler answered at tcp://127.0.0.1:" in run.stderr
     assert "Traceback" not in run.stderr
+    # The same scheduler named as a course setting instead of on the command line.
+    port = _free_port()
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write(f'\nc.MlkitGrade.scheduler = "tcp://127.0.0.1:{port}"\n')
+    run = _mlkit("grade", "--course", str(root), env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
+    assert run.returncode == 2 and f"no Dask scheduler answered at tcp://127.0.0.1:{port}" in run.stderr
