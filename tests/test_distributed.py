@@ -122,6 +122,8 @@ def graded(tmp_path_factory):
     stock, kit = base / "stock", base / "kit"
     shutil.copytree(root, stock)
     shutil.copytree(root, kit)
+    for copy in (stock, kit):
+        _deepest_file(copy, "reference", ASSIGNMENTS[0])
     for assignment in ASSIGNMENTS:
         course.nbgrader(stock, "autograde", assignment)
     cluster = Cluster(base / "cluster")
@@ -151,6 +153,24 @@ def graded(tmp_path_factory):
         cluster.stop()
 
 
+def _deepest_file(root: Path, student: str, assignment: str) -> Path:
+    """A file in a submission nested so deep that its graded copy's path is as long as Linux allows.
+
+    Stock autograde writes it; a grader that stages the graded folder under a longer name first would fail on
+    it (and once did: one such file stopped the whole distributed run)."""
+    graded = root / "autograded" / student / assignment
+    room = os.pathconf("/", "PC_PATH_MAX") - 2 - len(str(graded)) - 1  # the path, its final NUL, one to spare
+    parts = []
+    while room > 255:
+        parts.append("d" * 200)
+        room -= 201
+    parts.append("f" * room)
+    path = root / "submitted" / student / assignment / Path(*parts)
+    path.parent.mkdir(parents=True)
+    path.write_text("a student's file at the limit of a path's length\n")
+    return path
+
+
 def _children(pid: int) -> list[str]:
     """The processes the worker `pid` has started (its kernel parent, once it grades)."""
     return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
@@ -167,6 +187,8 @@ def test_a_class_graded_on_the_cluster_equals_stock_autograde(graded):
         return sorted(p.relative_to(root).as_posix() for p in (root / "autograded").glob("*/*/*.ipynb"))
 
     assert graded_notebooks(kit) == graded_notebooks(stock) and len(graded_notebooks(kit)) == 10
+    (deep,) = [p for p in (kit / "autograded").rglob("f*") if p.is_file()]
+    assert len(str(deep)) == os.pathconf("/", "PC_PATH_MAX") - 2  # graded as stock grades it, at the limit
 
 
 def test_the_killed_worker_lost_nothing(graded):

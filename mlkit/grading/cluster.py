@@ -22,16 +22,21 @@ task as data, and what it produces travels back:
 
 One writer: only the process running `mlkit grade` opens the course's gradebook (SQLite or PostgreSQL alike;
 workers never need database access). It adds each submission with nbgrader's own
-`Gradebook.update_or_create_submission` and sets the fields autograde sets, then moves the graded folder into
-`autograded/` in one rename. A submission whose grade was committed but whose folder was not yet moved is
-graded again by the next run, and lands on the same gradebook rows: nothing is counted twice.
+`Gradebook.update_or_create_submission` and sets the fields autograde sets: the graded folder is first written
+beside its place (under a name of the same length, so any path that fits there fits), then the rows are
+committed, then the folder moves into `autograded/` in one rename. A folder or rows that cannot be written fail
+that submission alone, with the reason, and commit nothing. A submission whose grade was committed but whose
+folder was not yet moved is graded again by the next run, and lands on the same gradebook rows: nothing is
+counted twice.
 
 Faults are Dask's to handle where Dask handles them: a worker that dies mid-notebook has its task run again on
 another (Dask's `allowed-failures`); a task that has killed that many workers is reported as this submission's
 failure, with the reason, and the rest of the class is still graded. A scheduler that goes away stops the run
 with a message; every grade already written stays, and the next run grades only what is missing (with
 `--force`, everything again, as nbgrader's `--force`). A worker that cannot sandbox student code refuses every
-task with the reason, and the client sends no task to a worker that reported so.
+task with the reason; beyond that, a worker plugin the client registers makes each worker that can sandbox offer
+a resource every grading task needs, so the scheduler gives no task to one that cannot, and workers that join
+during the run (a batch queue starting them one by one) take tasks as soon as they are up.
 
 Trust: workers hold the hidden tests and the reference solutions of the assignments they grade, as the
 instructor's machine does; student code runs only inside each worker's sandbox, and never sees them.
@@ -40,6 +45,7 @@ instructor's machine does; student code runs only inside each worker's sandbox, 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import shutil
@@ -244,6 +250,31 @@ def grade_submission(bundle: dict, student: str, files: dict[str, bytes], left_o
                 "seconds": time.monotonic() - started}
 
 
+SANDBOX_RESOURCE = "mlkit-sandbox"  # what a worker that sandboxes student code offers; every grading task needs it
+
+
+def _sandbox_check_plugin():
+    """A Dask worker plugin: a worker that can sandbox student code offers SANDBOX_RESOURCE (one per thread);
+    one that cannot offers nothing and logs why, so the scheduler never gives it a grading task. Registered
+    by the client, it runs on every worker, those that join during the run included."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class SandboxCheck(WorkerPlugin):
+        idempotent = True
+        name = "mlkit-sandbox-check"
+
+        async def setup(self, worker):
+            why = _worker_sandbox_refusal()
+            if why:
+                import logging
+
+                logging.getLogger("distributed.worker").warning("mlkit: no grading here: %s", why)
+                return
+            await worker.set_resources(**{SANDBOX_RESOURCE: worker.state.nthreads})
+
+    return SandboxCheck()
+
+
 def refusals(client) -> dict[str, str]:
     """{worker address: why it cannot sandbox} for every worker that cannot (asked of each worker)."""
     answers = client.run(_worker_sandbox_refusal)
@@ -253,24 +284,41 @@ def refusals(client) -> dict[str, str]:
 # -- the instructor's side: the one writer ---------------------------------------------------------
 
 
+def staging_folder(root: Path, assignment: str, student: str) -> Path:
+    """Where a graded folder is written before it moves into place: beside it, with a name of the same length
+    (a dot for its first character), so that every path that fits under autograded/ fits while it arrives."""
+    return root / "autograded" / student / ("." + assignment[1:] if len(assignment) > 1 else ".")
+
+
 def write_result(gb, root: Path, assignment: str, student: str, result: dict) -> None:
-    """Record one graded submission: its gradebook rows (committed), then its graded folder, in one rename."""
-    records = result["records"]
-    gb.update_or_create_submission(assignment, student, timestamp=records["timestamp"])
-    for name, wrote in records["notebooks"].items():
-        notebook = gb.find_submission_notebook(name, assignment, student)
-        notebook.late_submission_penalty = wrote["late_submission_penalty"]
-        for grade in notebook.grades:
-            if grade.name in wrote["grades"]:
-                grade.auto_score, grade.needs_manual_grade = wrote["grades"][grade.name]
-        for comment in notebook.comments:
-            if comment.name in wrote["comments"]:
-                comment.auto_comment = wrote["comments"][comment.name]
-    gb.db.commit()
+    """Record one graded submission: its graded folder written aside, its gradebook rows committed, then the
+    folder moved into place in one rename. A folder that cannot be written costs this submission only, and
+    before anything is committed: its rows are rolled back and its partial folder removed."""
     target = root / "autograded" / student / assignment
-    staging = target.parent / f".{assignment}.arriving"
+    staging = staging_folder(root, assignment, student)
     shutil.rmtree(staging, ignore_errors=True)
-    write_tree(result["files"], staging)
+    try:
+        write_tree(result["files"], staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    records = result["records"]
+    try:
+        gb.update_or_create_submission(assignment, student, timestamp=records["timestamp"])
+        for name, wrote in records["notebooks"].items():
+            notebook = gb.find_submission_notebook(name, assignment, student)
+            notebook.late_submission_penalty = wrote["late_submission_penalty"]
+            for grade in notebook.grades:
+                if grade.name in wrote["grades"]:
+                    grade.auto_score, grade.needs_manual_grade = wrote["grades"][grade.name]
+            for comment in notebook.comments:
+                if comment.name in wrote["comments"]:
+                    comment.auto_comment = wrote["comments"][comment.name]
+        gb.db.commit()
+    except BaseException:
+        gb.db.rollback()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if target.exists():
         shutil.rmtree(target)
     os.rename(staging, target)
@@ -321,6 +369,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
         if dashboard and progress:
             print(f"Dask dashboard: {dashboard}", file=sys.stderr)
         client.wait_for_workers(1, timeout=timeout or 60)
+        client.register_plugin(_sandbox_check_plugin(), name="mlkit-sandbox-check")
         refused = refusals(client)
         for address, why in refused.items():
             print(f"mlkit grade: worker {address} refuses to grade: {why}", file=sys.stderr)
@@ -336,8 +385,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
             # recompute it from, so a bundle whose every holder died is scattered again (see below).
             # In a list: a dict given to scatter would become one Dask key per entry, named by its keys.
             if assignment not in scattered:
-                (scattered[assignment],) = client.scatter([bundles[assignment]], workers=able, broadcast=True,
-                                                          hash=False)
+                (scattered[assignment],) = client.scatter([bundles[assignment]], broadcast=True, hash=False)
             return scattered[assignment]
 
         files = {}
@@ -352,7 +400,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
             return client.submit(grade_submission, bundle_on_workers(assignment), student,
                                  *files[(assignment, student)],
                                  key=f"mlkit-grade-{assignment}-{student}-{os.urandom(4).hex()}",
-                                 workers=able, allow_other_workers=False, pure=False)
+                                 resources={SANDBOX_RESOURCE: 1}, pure=False)
 
         futures = {send(a, s): (a, s) for a, s in todo}
         resent: dict[tuple[str, str], int] = {}
@@ -381,7 +429,12 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
                         continue
                     result = {"status": parallel.FAILED, "reason": _describe(error), "seconds": 0.0}
                 if result["status"] == parallel.GRADED:
-                    write_result(gb, root, assignment, student, result)
+                    try:
+                        write_result(gb, root, assignment, student, result)
+                    except Exception as error:  # noqa: BLE001 - this submission's folder or rows, not the class's
+                        result = {"status": parallel.FAILED, "seconds": result["seconds"],
+                                  "reason": f"its graded folder or gradebook rows could not be written "
+                                            f"({_describe(error)})"}
                 results.append((assignment, student, result["status"], result["seconds"], result.get("reason", "")))
                 bar.update()
     except (SchedulerLost, WorkerCannotSandbox):
@@ -394,6 +447,10 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
     finally:
         if bar is not None:
             bar.close()
+        if client.status != "running":
+            # The scheduler is gone and the run says so in one line: Dask's client would also log the
+            # traceback of its cancelled reconnection while it closes.
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         try:
             client.close(timeout=5)
         except Exception:  # noqa: BLE001 - a scheduler already gone cannot be said goodbye to
