@@ -119,7 +119,8 @@ def graded(tmp_path_factory):
     """One class graded three ways: stock autograde, and mlkit grade on a cluster that loses a worker."""
     base = tmp_path_factory.mktemp("distributed")
     root = _class(base)
-    stock, kit = base / "stock", base / "kit"
+    # Long names: the deepest file must fit in a worker's scratch course (in /tmp) as it fits in the course.
+    stock, kit = base / "graded-by-stock-nbgrader-autograde", base / "graded-on-the-dask-cluster-by-mlkit"
     shutil.copytree(root, stock)
     shutil.copytree(root, kit)
     for copy in (stock, kit):

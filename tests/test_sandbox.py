@@ -292,3 +292,24 @@ def test_grading_as_an_unprivileged_user_uses_a_user_namespace(listener, tmp_pat
          "from mlkit.grading import treebound; raise SystemExit(0 if treebound.kind() else 1)"],
         env=env, capture_output=True).returncode == 0
     assert_graded_in_a_user_namespace(c, grader_makes_groups=nobody_makes_groups)
+
+
+def test_folders_of_ended_kernels_are_swept_and_live_ones_kept():
+    """A kernel that ends without releasing its student's folder (nbclient's shutdown, a forked kernel's os._exit)
+    leaves it only until the next student process starts on the machine."""
+    import subprocess as sp
+    import tempfile as tf
+
+    ended = sp.Popen(["true"])
+    ended.wait()
+    stale = Path(tf.mkdtemp(prefix=f"{sandbox.COPY_PREFIX}{ended.pid}-"))
+    live = Path(tf.mkdtemp(prefix=f"{sandbox.COPY_PREFIX}{os.getppid()}-"))
+    (stale / "data").mkdir()
+    (stale / "data" / "notebook.ipynb").write_text("a student's notebook")
+    for path in (stale / "data" / "notebook.ipynb", stale / "data", stale):
+        os.chmod(path, 0o444 if path.is_file() else 0o555)  # read-only, as the student process saw it
+    try:
+        sandbox.sweep_stale_folders()
+        assert not stale.exists() and live.is_dir()
+    finally:
+        sandbox.release([live])

@@ -153,8 +153,20 @@ def assignment_bundle(root: Path, assignment: str, config, db_url: str) -> dict:
 
 # -- the worker's side -----------------------------------------------------------------------------
 
-_TEMPLATES: dict[str, Path] = {}  # per worker process: bundle key -> scratch course made by generate_assignment
+_TEMPLATES: dict[str, Path] = {}  # per worker process: bundle key -> scratch course of that assignment
 _ZYGOTE = None
+# A worker's folders hold hidden tests and student work: named after the worker's process, removed when it
+# exits, and, should it be killed, by the next worker that starts grading on the machine.
+TEMPLATE_PREFIX, SCRATCH_PREFIX = "mlkit-worker-", "mlkit-grading-"
+
+
+def _sweep_and_clean_up_at_exit() -> None:
+    import atexit
+
+    from mlkit.grading import sandbox
+
+    sandbox.sweep_stale_folders((TEMPLATE_PREFIX, SCRATCH_PREFIX))
+    atexit.register(lambda: [shutil.rmtree(folder, ignore_errors=True) for folder in _TEMPLATES.values()])
 
 
 def _worker_sandbox_refusal() -> str:
@@ -170,7 +182,9 @@ def _template(bundle: dict) -> Path:
     key = bundle["key"]
     if key in _TEMPLATES and _TEMPLATES[key].is_dir():
         return _TEMPLATES[key]
-    folder = Path(tempfile.mkdtemp(prefix=f"mlkit-worker-{key}-"))
+    if not _TEMPLATES:
+        _sweep_and_clean_up_at_exit()
+    folder = Path(tempfile.mkdtemp(prefix=f"{TEMPLATE_PREFIX}{os.getpid()}-{key}-"))
     assignment = bundle["assignment"]
     (folder / "nbgrader_config.py").write_bytes(bundle["config_file"])
     write_tree(bundle["source"], folder / "source" / assignment)
@@ -226,7 +240,7 @@ def grade_submission(bundle: dict, student: str, files: dict[str, bytes], left_o
     template = _template(bundle)
     config = pickle.loads(bundle["config"])
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mlkit-grading-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
         folder = Path(scratch) / "course"
         shutil.copytree(template, folder)
         submitted = folder / "submitted" / student / assignment

@@ -256,7 +256,49 @@ def release(cleanup: list) -> None:
         if isinstance(item, treebound.TreeBound):
             item.close()
         else:
-            shutil.rmtree(item, ignore_errors=True)
+            _remove_tree(item)
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a folder the student process read, made read-only for it (so first writable for its owner)."""
+    for folder, _, _ in os.walk(path):
+        try:
+            os.chmod(folder, 0o700)
+        except OSError:
+            pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# A grading kernel ends without a word when nbclient shuts it down (a forked one leaves through os._exit), so
+# the folders of its student process are not released then: each folder's name carries the kernel's process
+# id, and the next student process started on the machine removes the folders whose kernel is gone.
+COPY_PREFIX, SITE_PREFIX = "mlkit-student-folder-", "mlkit-student-site-"
+
+
+def _owner_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def sweep_stale_folders(prefixes: tuple[str, ...] = (COPY_PREFIX, SITE_PREFIX)) -> int:
+    """Remove the temporary folders named `<prefix><pid>-...` whose process has ended; returns how many."""
+    removed = 0
+    with os.scandir(tempfile.gettempdir()) as entries:
+        for entry in entries:
+            for prefix in prefixes:
+                if not entry.name.startswith(prefix):
+                    continue
+                pid = entry.name[len(prefix):].split("-", 1)[0]
+                if pid.isdigit() and int(pid) != os.getpid() and _owner_gone(int(pid)) \
+                        and entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.geteuid():
+                    _remove_tree(Path(entry.path))
+                    removed += 1
+    return removed
 
 
 def bound_met(cleanup: list) -> str:
@@ -291,7 +333,7 @@ def _regular_files(top: Path):
 
 def private_copy(workdir: Path, folder: Folder) -> Path:
     """A read-only copy for the student process: the release's files (but its notebooks) and the notebook."""
-    target = Path(tempfile.mkdtemp(prefix="mlkit-student-folder-"))
+    target = Path(tempfile.mkdtemp(prefix=f"{COPY_PREFIX}{os.getpid()}-"))
     wanted: list[tuple[Path, Path]] = []
     if folder.release is not None and folder.release.is_dir():
         wanted += [(path, relative) for path, relative in _regular_files(folder.release)
@@ -351,12 +393,16 @@ def start(workdir: Path, folder: Folder, request_fd: int, reply_fd: int, mode: M
     """Start student.py for the notebook in `workdir`; returns the process and folders to remove after it.
 
     `watch_fd` (-1: none) is where the student process reports its sorts (`student.watch_sorts`)."""
+    try:
+        sweep_stale_folders()
+    except OSError:
+        pass  # a folder that cannot be swept now is swept by a later start
     copy = private_copy(workdir, folder)
     cleanup: list[Path] = [copy]
     fds = (request_fd, reply_fd, *([watch_fd] if watch_fd >= 0 else []))
     argv_tail = [str(_python()), "-I", "-S", f"{INSIDE}/student.py", str(request_fd), str(reply_fd), str(watch_fd)]
     if mode.name == "none":  # allowed by the course: still a separate process, just not sandboxed
-        site = Path(tempfile.mkdtemp(prefix="mlkit-student-site-"))
+        site = Path(tempfile.mkdtemp(prefix=f"{SITE_PREFIX}{os.getpid()}-"))
         cleanup.append(site)
         for package in _numpy_dirs():
             (site / package.name).symlink_to(package)
