@@ -35,7 +35,7 @@ from mlkit.authoring import catalog, nbtext
 
 SECTIONS = ["What you will build", "The derivation", "Your implementation", "Tests", "A picture", "Real data",
             "Explain it in 60 seconds"]
-SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
+SOLUTION = catalog.SOLUTION_MARKERS
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 QUOTED = re.compile(r"""["'](\w+)["']""")
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import io
 import json
 import os
@@ -299,15 +300,16 @@ def _run_here(setup: list[str], order: list[str], answers: dict, tests: list[tup
     return passed
 
 
-def verdicts(assignment: str, answers: dict, root: Path = catalog.ROOT, seconds: float = MUTANT_SECONDS,
-             _cache: dict = {}, _cache_only: bool = False) -> dict[str, bool] | str:
+@functools.cache
+def _notebook_parts(assignment: str, root: Path) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """(setup cells, answer cell order, test cells) of the source notebook, read once per process."""
+    return _setup_cells(assignment, root), _answer_order(assignment, root), _test_cells(assignment, root)
+
+
+def verdicts(assignment: str, answers: dict, root: Path = catalog.ROOT,
+             seconds: float = MUTANT_SECONDS) -> dict[str, bool] | str:
     """Test id -> passed, for one submission, in a forked process; "timeout" or "crashed" if it did not finish."""
-    key = (assignment, str(root))
-    if key not in _cache:
-        _cache[key] = (_setup_cells(assignment, root), _answer_order(assignment, root), _test_cells(assignment, root))
-    if _cache_only:
-        return {}
-    setup, order, tests = _cache[key]
+    setup, order, tests = _notebook_parts(assignment, Path(root))
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -364,6 +366,8 @@ def sweep(assignment: str, root: Path = catalog.ROOT, jobs: int = 1, progress: b
         "equivalent": len(equivalent),
         "kill_rate": kill_count / non_equivalent if non_equivalent else 1.0,
         "survivors": unexplained,
+        "equivalents": {i: reviewed[i] for i in sorted(equivalent)},  # left out of the score, with the reasons
+        "stale_equivalents": sorted(set(reviewed) - set(equivalent)),  # listed, but killed or no longer made
         "mutants": {m.id: m for m in mutants},
         "verdicts": results,
     }
@@ -375,7 +379,7 @@ def _run_all(assignment: str, mutants: list[GeneratedMutant], root: Path, jobs: 
 
     from tqdm import tqdm
 
-    verdicts(assignment, {}, root, _cache_only=True)  # read the notebook once, before the threads start
+    _notebook_parts(assignment, Path(root))  # read the notebook once, before the threads start
     with tqdm(total=len(mutants), desc=f"mutants of {assignment}", unit="mutant", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar, ThreadPoolExecutor(max(1, jobs)) as pool:
         def one(mutant):
@@ -443,20 +447,18 @@ def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None,
     """`mlkit mutate`: the mutation score of one notebook's hidden tests, the equivalents left out, the survivors."""
     jobs = jobs or os.cpu_count() or 1
     result = sweep(assignment, root, jobs, progress)
-    reviewed = equivalents(assignment, root)
     run = result["generated"] - result["identical"]
     print(f"{assignment}: {result['generated']} mutants of the answer cells ({result['identical']} identical to the "
           f"reference, not run); {result['killed']} killed, {result['equivalent']} equivalent, "
           f"{result['survived']} survived of {run}")
     print(f"mutation score: {100 * result['kill_rate']:.1f}% (killed over non-equivalent)")
-    equivalent = sorted(i for i in result["verdicts"] if i in reviewed and not killed(result["verdicts"][i]))
-    if equivalent:
+    if result["equivalents"]:
         print(f"\nequivalent, left out of the score (catalog/{assignment}/equivalent_mutants.toml):")
-        for mutant_id in equivalent:
-            print(f"  {mutant_id}: {reviewed[mutant_id]}")
-    stale = sorted(set(reviewed) - set(equivalent))
-    if stale:
-        print(f"\nlisted as equivalent but killed, or no longer made (remove them from the list): {', '.join(stale)}")
+        for mutant_id, reason in result["equivalents"].items():
+            print(f"  {mutant_id}: {reason}")
+    if result["stale_equivalents"]:
+        print("\nlisted as equivalent but killed, or no longer made (remove them from the list): "
+              + ", ".join(result["stale_equivalents"]))
     reference = catalog.reference_answers(assignment, root)
     if result["survivors"]:
         print("\nsurvivors (no hidden test fails for these; test what they change, or list them as equivalent "

@@ -24,6 +24,8 @@ import re
 import sys
 from pathlib import Path
 
+import nbformat
+
 from mlkit.authoring import nbtext
 
 NAME = re.compile(r"^(?P<number>\d{2})_(?P<short>[a-z][a-z0-9_]*)$")
@@ -195,8 +197,6 @@ def new(root: Path, name: str, title: str | None = None) -> Path:
               "title": title or short.replace("_", " ").capitalize()}
     nb = nbtext.to_notebook(NOTEBOOK.format(**fields))
     folder.mkdir(parents=True)
-    import nbformat
-
     path = folder / f"{short}.ipynb"
     nbformat.write(nb, path)
     (folder / "diagnostics.toml").write_text(DIAGNOSTICS.format(**fields))

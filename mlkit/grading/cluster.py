@@ -57,7 +57,6 @@ from pathlib import Path
 
 from mlkit.grading import parallel, submission
 
-SCHEDULER_SETTING = ("MlkitGrade", "scheduler")  # c.MlkitGrade.scheduler = "tcp://..." in nbgrader_config.py
 SKIPPED_NAMES = {".ipynb_checkpoints", "__pycache__"}
 
 
@@ -93,14 +92,13 @@ def write_tree(files: dict[str, bytes], folder: Path) -> None:
         target.write_bytes(data)
 
 
-def _resolved_config(root: Path):
-    """The course's configuration as nbgrader resolves it here, without what names this machine's folders."""
-    from mlkit import course
-
-    config = course.course_config(root)
+def _portable_config(config):
+    """A copy of the course's resolved configuration without what names this machine's folders."""
+    shown = config.copy()
+    shown.CourseDirectory = shown.CourseDirectory.copy()
     for name in ("root", "db_url"):
-        config.CourseDirectory.pop(name, None)
-    return config
+        shown.CourseDirectory.pop(name, None)
+    return shown
 
 
 def released_gradebook(db_url: str, course_id: str, assignment: str) -> bytes:
@@ -199,16 +197,14 @@ def _start_zygote(config) -> str | None:
     global _ZYGOTE
     if not parallel._uses_grading_kernel(config):
         return None
+    from mlkit.grading import zygote
+
     if _ZYGOTE is None:
         import atexit
-
-        from mlkit.grading import zygote
 
         zygote.install()
         _ZYGOTE = zygote.Zygote()
         atexit.register(_ZYGOTE.close)
-    from mlkit.grading import zygote
-
     return zygote.KERNEL_NAME
 
 
@@ -280,8 +276,6 @@ def _sandbox_check_plugin():
         async def setup(self, worker):
             why = _worker_sandbox_refusal()
             if why:
-                import logging
-
                 logging.getLogger("distributed.worker").warning("mlkit: no grading here: %s", why)
                 return
             await worker.set_resources(**{SANDBOX_RESOURCE: worker.state.nthreads})
@@ -353,8 +347,10 @@ def _describe(error: BaseException) -> str:
 
 
 def grade(root: Path, assignments: list[str], scheduler: str, force: bool = False, progress: bool = True,
-          timeout: float | None = None) -> list[tuple[str, str, str, float, str]]:
+          timeout: float | None = None, config=None) -> list[tuple[str, str, str, float, str]]:
     """Grade on the workers of `scheduler`; (assignment, student, status, seconds, reason) per submission.
+
+    `config`: the course's configuration as `mlkit.course.course_config` resolves it (resolved here if not given).
 
     `timeout`: how long to wait for the scheduler and its first worker; by default Dask's own setting
     (`distributed.comm.timeouts.connect`, e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s)."""
@@ -370,7 +366,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
     results = [(a, s, parallel.SKIPPED, 0.0, "") for a, s in skipped]
     if not todo:
         return results
-    config = course.course_config(root)
+    config = config if config is not None else course.course_config(root)
     db_url = parallel._worker_db_url(config.CourseDirectory.db_url)
     parallel._add_missing_students(config, db_url, {student for _, student in todo})
     try:
@@ -390,7 +386,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
         able = [w for w in client.scheduler_info()["workers"] if w not in refused]
         if not able:
             raise WorkerCannotSandbox("no worker of the scheduler can sandbox student code; nothing was graded")
-        shown = _resolved_config(root)
+        shown = _portable_config(config)
         bundles = {a: assignment_bundle(root, a, shown, db_url) for a in sorted({a for a, _ in todo})}
         scattered: dict[str, object] = {}
 

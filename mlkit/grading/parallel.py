@@ -293,14 +293,16 @@ def preflight(config) -> None:
 
 
 def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bool = False,
-          progress: bool = True, forked_kernels: bool = True) -> list[tuple[str, str, str, float]]:
-    """Autograde every submission of `assignments`; returns (assignment, student, status, seconds) per task."""
+          progress: bool = True, forked_kernels: bool = True, config=None) -> list[tuple[str, str, str, float]]:
+    """Autograde every submission of `assignments`; returns (assignment, student, status, seconds) per task.
+
+    `config`: the course's configuration as `mlkit.course.course_config` resolves it (resolved here if not given)."""
     tasks = submissions(root, assignments)
     if not tasks:
         return []
     from mlkit import course
 
-    config = course.course_config(root)
+    config = config if config is not None else course.course_config(root)
     preflight(config)
     db_url = _worker_db_url(config.CourseDirectory.db_url)
     _add_missing_students(config, db_url, {student for _, student in tasks})
@@ -334,25 +336,27 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
 def main(assignments: list[str], jobs: int | None, force: bool, root: Path, scheduler: str | None = None) -> int:
     """`mlkit grade`: the named assignments (all by default) of the course in `root`, on this machine or, with
     a scheduler (`--scheduler` or `c.MlkitGrade.scheduler`), on the workers of a Dask cluster."""
+    from mlkit import course
     from mlkit.authoring import catalog
     from mlkit.grading.sandbox import SandboxUnavailable
 
     names = assignments or catalog.assignments(root)
-    scheduler = scheduler or _course_scheduler(root)
+    config = course.course_config(root)
+    scheduler = scheduler or config.get("MlkitGrade", {}).get("scheduler") or None
     reasons: dict[tuple[str, str], str] = {}
     try:
         if scheduler:
             from mlkit.grading import cluster
 
             try:
-                found = cluster.grade(root, names, scheduler, force)
+                found = cluster.grade(root, names, scheduler, force, config=config)
             except (cluster.SchedulerLost, cluster.WorkerCannotSandbox) as stop:
                 print(f"mlkit grade: {stop}", file=sys.stderr)
                 return 2
             results = [(a, s, status, seconds) for a, s, status, seconds, _ in found]
             reasons = {(a, s): why for a, s, _, _, why in found if why}
         else:
-            results = grade(root, names, jobs, force)
+            results = grade(root, names, jobs, force, config=config)
     except SandboxUnavailable as stop:
         print(f"mlkit grade: {stop}", file=sys.stderr)
         return 2
@@ -366,10 +370,3 @@ def main(assignments: list[str], jobs: int | None, force: bool, root: Path, sche
     for a, s in by_status[FAILED]:
         print(f"  failed: {s} / {a} ({reasons.get((a, s), 'see the autograde log above')})")
     return 1 if by_status[FAILED] else 0
-
-
-def _course_scheduler(root: Path) -> str | None:
-    """The course's Dask scheduler, if its configuration names one (c.MlkitGrade.scheduler)."""
-    from mlkit import course
-
-    return course.course_config(root).get("MlkitGrade", {}).get("scheduler") or None
