@@ -7,7 +7,9 @@ The students' hand-out (`mlkit student-build`) builds from a copy of the package
 course to pack: its wheel must carry no reference solution and no hidden test.
 """
 
+import atexit
 import shutil
+import tempfile
 from pathlib import Path
 
 from setuptools import setup
@@ -21,10 +23,9 @@ SKIPPED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
 class BuildWithCourse(build_py):
     def run(self):
         super().run()
-        target = Path(self.build_lib) / "mlkit" / "course_files"
-        shutil.rmtree(target, ignore_errors=True)  # an earlier build's copy in build/ must never linger
         if self.editable_mode or not (HERE / "source").is_dir():
             return
+        target = Path(self.build_lib) / "mlkit" / "course_files"
         target.mkdir(parents=True)
         for name in COURSE:
             if (HERE / name).is_dir():
@@ -33,4 +34,9 @@ class BuildWithCourse(build_py):
                 shutil.copy2(HERE / name, target / name)
 
 
-setup(cmdclass={"build_py": BuildWithCourse})
+# Each build in a build folder of its own: pip builds a local folder in place, and two builds sharing its
+# build/ (two installs at once, or a stale copy of the course from an earlier build) must not meet.
+BUILD_BASE = tempfile.mkdtemp(prefix="mlkit-build-")
+atexit.register(shutil.rmtree, BUILD_BASE, True)
+
+setup(cmdclass={"build_py": BuildWithCourse}, options={"build": {"build_base": BUILD_BASE}})
