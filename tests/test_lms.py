@@ -285,6 +285,23 @@ def test_moodle_download_is_collected_by_full_name_and_handed_back_in_moodles_fo
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in (moodle / "submitted").iterdir()) == ["ada", "jose"]
     assert "'Eve Unknown'" in run.stdout + run.stderr
+    # A participant who renamed themselves after a classmate: neither folder of that name is collected.
+    with zipfile.ZipFile(archive / "ML-2027-Linear regression-12.zip", "a") as packed:
+        packed.writestr(f"Ada  Lovelace_40077_assignsubmission_file_/{NOTEBOOK}.ipynb", texts["cara"])
+    shutil.rmtree(moodle / "submitted")  # this download collected afresh
+    run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--force", "--collector=mlkit.grading.lmszip.MoodleCollector")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 folders of the download" in run.stdout + run.stderr
+    assert not (moodle / "submitted" / "ada" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists()
+    assert (moodle / "submitted" / "jose" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()
+    with zipfile.ZipFile(archive / "ML-2027-Linear regression-12.zip") as packed:
+        kept = {name: packed.read(name) for name in packed.namelist() if "40077" not in name}
+    with zipfile.ZipFile(archive / "ML-2027-Linear regression-12.zip", "w") as packed:
+        for name, text in kept.items():
+            packed.writestr(name, text)
+    run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--force", "--collector=mlkit.grading.lmszip.MoodleCollector")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(p.name for p in (moodle / "submitted").iterdir()) == ["ada", "jose"]
     assert (moodle / "submitted" / "jose" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_bytes() == texts["jose"]
     back = _mlkit(moodle, "handback", ASSIGNMENT, "--lms", "moodle")
     assert back.returncode == 0, back.stdout + back.stderr

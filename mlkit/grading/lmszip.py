@@ -115,6 +115,12 @@ class LmsCollector(FileNameCollectorPlugin):
             self.log.warning("Not collected: %s is not named as %s names a download", relative, self.lms)
             return None
         ids = self._students().get(found.lms_key if self.lms == "canvas" else found.lms_key.casefold(), [])
+        claimants = self._claimants(extracted).get(ids[0], set()) if len(ids) == 1 else set()
+        if len(claimants) > 1:
+            self.log.warning("Not collected: %s, one of %d folders of the download (%s) that claim the name of %s: "
+                             "none of them is collected, since a Moodle user can rename themselves; check them by "
+                             "hand", relative, len(claimants), ", ".join(sorted(claimants)), ids[0])
+            return None
         if len(ids) != 1:
             self.log.warning("Not collected: %s is from %s %r, %s", relative,
                              "Canvas user" if self.lms == "canvas" else "Moodle's", found.lms_key,
@@ -128,6 +134,21 @@ class LmsCollector(FileNameCollectorPlugin):
             self.log.warning("Not collected: %s is no notebook", relative)
             return None
         return {"student_id": ids[0], "file_id": file_id, "timestamp": self._time(extracted, relative)}
+
+    def _claimants(self, extracted: Path) -> dict[str, set[str]]:
+        """{nbgrader id: the download prefixes (student and participant id) found for that student}.
+
+        Moodle's names are the students' own display names, so two participants can carry one name; a
+        student claimed by more than one participant is collected for none (Canvas's user ids are its own)."""
+        if not hasattr(self, "_claimed"):
+            self._claimed: dict[str, set[str]] = {}
+            for path in extracted.rglob("*"):
+                found = parse_download(path.relative_to(extracted).as_posix(), self.lms) if path.is_file() else None
+                key = found and (found.lms_key if self.lms == "canvas" else found.lms_key.casefold())
+                ids = self._students().get(key, []) if found else []
+                if len(ids) == 1:
+                    self._claimed.setdefault(ids[0], set()).add(found.prefix.rstrip("/_"))
+        return self._claimed
 
     def _students(self) -> dict[str, list[str]]:
         if not hasattr(self, "_by_key"):
