@@ -250,6 +250,10 @@ def write_export(root: Path, lms: str, out: Path, named: list[str] | None = None
 def main_export(root: Path, lms: str, out: str | None, named: list[str], per_question: bool,
                 missing_as_zero: bool, moodle_map: str = "email") -> int:
     """`mlkit export`: write the file, then say what it holds and what it left out."""
+    url = course.db_url(root)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):].split("?")[0]).is_file():
+        print(f"mlkit export: {root} has no gradebook yet (grade the class first: mlkit grade)", file=sys.stderr)
+        return 2
     path = root / (out or f"exports/grades-{lms}.csv")
     done = write_export(root, lms, path, named or None, per_question, missing_as_zero, moodle_map)
     print(path)
