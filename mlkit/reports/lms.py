@@ -5,7 +5,7 @@
 
 - Canvas: the gradebook export (Grades -> Export), columns `Student` ("Last, First"), `ID` (Canvas's user
   id, stored as `lms_user_id`), `SIS User ID`, `SIS Login ID` (the nbgrader id by default), `Section`.
-- Moodle: the grader report's plain-text export (or the participants' download), columns `First name`,
+- Moodle: the grades' plain-text export (Grades -> Export -> Plain text file), columns `First name`,
   `Last name` (or `Surname`), `ID number` (stored as `lms_user_id`), `Email address`; the nbgrader id comes
   from `Username` when the export has it, else from the column named with `--id-column`.
 
@@ -367,7 +367,7 @@ def add_commands(sub, course_help: str) -> None:
     roster = sub.add_parser("roster", help="fill the gradebook's students (names, email, LMS id) from the "
                                            "LMS's roster export")
     roster.add_argument("action", choices=["import"])
-    roster.add_argument("file", help="Canvas's gradebook export or Moodle's grade / participants export (CSV)")
+    roster.add_argument("file", help="Canvas's gradebook export or Moodle's plain-text grade export (CSV)")
     roster.add_argument("--lms", required=True, choices=LMS_NAMES)
     roster.add_argument("--id-column", help="the column with nbgrader's student ids "
                                             "(default: Canvas's SIS Login ID, Moodle's Username)")
