@@ -175,7 +175,12 @@ def _export(c: Path, *args: str) -> list[list[str]]:
     path = Path(run.stdout.splitlines()[0])
     raw = path.read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")  # UTF-8 without a byte-order mark, which would join the first header
-    return list(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
+    again = io.StringIO(newline="")
+    csv.writer(again).writerows(rows)
+    assert again.getvalue().encode("utf-8") == raw  # read and written back, byte for byte: plain CSV quoting
+    assert len({len(row) for row in rows}) == 1      # every row as wide as the header
+    return rows
 
 
 def _give_manual_grade(c: Path, student: str, points: float) -> None:

@@ -160,10 +160,13 @@ class LmsCollector(FileNameCollectorPlugin):
         if self.timestamp:
             return self.timestamp
         app = self.parent
-        archive_name, _, entry = relative.partition("/")
         archive_folder = Path(app._format_collect_path(app.archive_directory))
-        for candidate in archive_folder.glob(f"{glob_escape(archive_name)}.*"):
-            if zipfile.is_zipfile(candidate):
+        parts = relative.split("/")
+        for cut in range(1, len(parts)):  # the extractor unpacks archive/<folders>/<name>.zip into <folders>/<name>/
+            folder, archive_name, entry = "/".join(parts[:cut - 1]), parts[cut - 1], "/".join(parts[cut:])
+            for candidate in (archive_folder / folder).glob(f"{glob_escape(archive_name)}.*"):
+                if not zipfile.is_zipfile(candidate):
+                    continue
                 with zipfile.ZipFile(candidate) as packed:
                     try:
                         recorded = datetime.datetime(*packed.getinfo(entry).date_time)

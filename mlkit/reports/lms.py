@@ -82,8 +82,8 @@ def read_roster(path: Path, lms: str, id_column: str | None = None) -> tuple[lis
     else:
         if id_column is None:
             if "Username" not in columns:
-                raise RosterProblem(f"{path}: this Moodle export has no Username column: name the column that "
-                                    f"holds nbgrader's student ids with --id-column (its columns: {', '.join(columns)})")
+                raise RosterProblem(f"{path}: this Moodle export has no Username column: name the column that holds "
+                                    f"nbgrader's student ids with --id-column (its columns: {', '.join(columns)})")
             id_column = "Username"
         surname = "Last name" if "Last name" in columns else "Surname"
         needed = ["First name", surname, "Email address", id_column]
