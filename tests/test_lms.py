@@ -5,7 +5,7 @@ Everything runs through the real commands, the documented block first (docs/inst
 import`, `nbgrader zip_collect`, `mlkit grade`, `nbgrader generate_feedback`, `mlkit handback`, `mlkit export`),
 then `nbgrader release_feedback`, on one small class: ada hands in the reference, josé a realistic mistake
 (marked LATE by Canvas, uploaded twice), cara the untouched release, dan nothing; a file of a user the roster
-does not list is in the zip too.
+does not list is in the zip too, and one more student submits through nbgrader's exchange (a mixed class).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
+from nbgrader.utils import get_username
 
 from mlkit import course
 from mlkit.authoring import catalog
@@ -32,6 +33,7 @@ ASSIGNMENT = "01_linear_regression"
 UNRELEASED = "02_logistic_regression"
 NOTEBOOK = "linear_regression"
 COURSE_ID = "numpy-ml-from-scratch"
+EXCHANGE_STUDENT = get_username()  # one student of the class submits through nbgrader's exchange instead
 
 # Canvas's gradebook export, as the roster: its points row and its test student included.
 CANVAS_ROSTER = (
@@ -94,6 +96,12 @@ def lms_course(tmp_path_factory):
     for assignment in (ASSIGNMENT, UNRELEASED):  # both generated ...
         course.nbgrader(c, "generate_assignment", assignment, "--force")
     course.nbgrader(c, "release_assignment", ASSIGNMENT)  # ... only 01 released
+    home = root / "exchange-student"
+    home.mkdir()
+    for step in ("fetch_assignment", "submit"):
+        done = _nbgrader(home, step, ASSIGNMENT, "--course", COURSE_ID, f"--Exchange.root={exchange}")
+        assert done.returncode == 0, done.stdout + done.stderr
+    course.nbgrader(c, "collect", ASSIGNMENT)
     (c / "canvas-gradebook.csv").write_text(CANVAS_ROSTER, encoding="utf-8")
     with zipfile.ZipFile(downloads / "submissions.zip", "w") as packed:
         for who, text in _notebooks(c).items():
@@ -108,7 +116,7 @@ def lms_course(tmp_path_factory):
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
         runs[" ".join(command.split()[:2])] = done
     release = _nbgrader(c, "release_feedback", ASSIGNMENT)
-    return c, runs["mlkit roster"], runs["nbgrader zip_collect"], release
+    return c, runs["mlkit roster"], runs["nbgrader zip_collect"], release, runs["mlkit handback"]
 
 
 def test_roster_import_fills_nbgraders_student_fields(lms_course):
@@ -116,13 +124,14 @@ def test_roster_import_fills_nbgraders_student_fields(lms_course):
     with Gradebook(course.db_url(c)) as gb:
         students = {s.id: (s.first_name, s.last_name, s.lms_user_id) for s in gb.students}
     assert students == {"ada": ("Ada", "Lovelace", "1001"), "jose": ("José", "Núñez", "1002"),
-                        "cara": ("Cara", "O'Brien", "1003"), "dan": ("Dan", "Daniels", "1004")}
+                        "cara": ("Cara", "O'Brien", "1003"), "dan": ("Dan", "Daniels", "1004"),
+                        EXCHANGE_STUDENT: (None, None, None)}  # added by mlkit grade, in no roster
     assert "4 added" in roster.stdout
 
 
 def test_zip_collect_files_each_notebook_under_its_student_with_the_zips_time(lms_course):
-    c, _, collect, _ = lms_course
-    assert sorted(p.name for p in (c / "submitted").iterdir()) == ["ada", "cara", "jose"]
+    c, _, collect, *_ = lms_course
+    assert sorted(p.name for p in (c / "submitted").iterdir()) == sorted(["ada", "cara", "jose", EXCHANGE_STUDENT])
     log = collect.stdout + collect.stderr
     assert "strangerx_1777_5777" in log and "roster does not list" in log  # named, not collected
     for who in ("ada", "jose", "cara"):
@@ -137,11 +146,14 @@ def test_zip_collect_files_each_notebook_under_its_student_with_the_zips_time(lm
 
 
 def test_release_feedback_names_the_lms_students_instead_of_stopping(lms_course, tmp_path):
-    c, _, _, release = lms_course
+    c, _, _, release, _ = lms_course
     assert release.returncode == 0, release.stdout + release.stderr
     for who in ("ada", "jose", "cara"):
         assert re.search(rf"Feedback of {who} on {ASSIGNMENT} is not released to the exchange.*mlkit handback",
                          release.stdout + release.stderr)
+    # The student who submitted through the exchange gets hers there, as with nbgrader's own release.
+    assert f"Feedback of {EXCHANGE_STUDENT} on" not in release.stdout + release.stderr
+    assert len(list((c.parent / "exchange" / COURSE_ID / "feedback").glob("*.html"))) == 1
     # nbgrader's own release stops with the error the issue reports (the kit's release switched off).
     stock = shutil.copytree(c, tmp_path / "stock")
     with open(stock / "nbgrader_config.py", "a") as config:
@@ -159,13 +171,14 @@ def _canvas_reupload_target(name: str) -> tuple[str, str]:
 
 
 def test_handback_names_each_page_as_canvas_named_the_students_notebook(lms_course):
-    c, *_ = lms_course
+    c, *_, handback = lms_course
     with zipfile.ZipFile(c / "exports" / f"{ASSIGNMENT}-feedback-canvas.zip") as packed:
         names = packed.namelist()
         pages = {name: packed.read(name).decode() for name in names}
     assert sorted(_canvas_reupload_target(n) for n in names) == [("1001", "5001"), ("1002", "5002"), ("1003", "5003")]
     assert all(n.endswith(f"_{NOTEBOOK}.html") for n in names)
     ada = next(n for n in names if n.startswith("lovelaceada_1001_5001_"))
+    assert f"{EXCHANGE_STUDENT}: {NOTEBOOK}.html (not in the LMS's download" in handback.stderr
     assert pages[ada] == (c / "feedback" / "ada" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
 
 
@@ -201,7 +214,8 @@ def test_canvas_file_has_canvas_columns_and_never_posts_a_zero_for_what_is_not_g
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]  # 02: never released
     assert rows[1][0].strip() == "Points Possible" and rows[1][5] == "15"
     body = {row[3]: row for row in rows[2:]}
-    assert sorted(body) == ["ada", "cara", "dan", "jose"]
+    assert sorted(body) == ["ada", "cara", "dan", "jose"]  # the exchange's student has no Canvas id: left out
+    assert f"{EXCHANGE_STUDENT} (no Canvas user id" in _mlkit(c, "export", "--lms", "canvas").stderr
     assert body["jose"][:2] == ["Núñez, José", "1002"]
     # ada's and josé's explanations wait for a manual grade, and dan handed nothing in: no grade yet.
     # cara handed in the untouched release: nbgrader scores an unchanged answer 0, which is final.
