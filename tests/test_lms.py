@@ -334,3 +334,22 @@ def test_moodle_download_is_collected_by_full_name_and_handed_back_in_moodles_fo
     assert names == [f"Ada Lovelace_40001_assignsubmission_file_/{NOTEBOOK}.html",
                      f"José Núñez_40002_assignsubmission_file_/{NOTEBOOK}.html"]
     assert "cara" in back.stderr  # her feedback is there, her file was not in this download
+
+
+@pytest.mark.parametrize("relative, lms, expected", [
+    ("subs/doejane_1001_5001_linear_regression.ipynb", "canvas",
+     ("1001", "1001", "linear_regression.ipynb", "doejane_1001_5001", False)),
+    ("subs/doejane_LATE_1001_5001_hw_2-1.ipynb", "canvas",
+     ("1001", "1001", "hw_2-1.ipynb", "doejane_LATE_1001_5001", False)),
+    ("subs/linear_regression.ipynb", "canvas", None),  # uploaded by hand, not Canvas's name
+    ("ML-12/Jane Doe_40001_assignsubmission_file_/lr_2.ipynb", "moodle",
+     ("Jane Doe", "40001", "lr_2.ipynb", "Jane Doe_40001_assignsubmission_file_", True)),
+    ("ML-12/Jane Doe_40001_assignsubmission_file_lr_2.ipynb", "moodle",
+     ("Jane Doe", "40001", "lr_2.ipynb", "Jane Doe_40001_assignsubmission_file_", False)),
+    ("ML-12/Jane Doe_40001_onlinetext_/text.html", "moodle", None),  # not a file submission
+])
+def test_download_names_are_read_as_each_lms_writes_them(relative, lms, expected):
+    from mlkit.grading.lmszip import parse_download
+
+    found = parse_download(relative, lms)
+    assert (found and (found.lms_key, found.account, found.file_name, found.prefix, found.in_folder)) == expected

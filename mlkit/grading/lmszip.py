@@ -51,10 +51,16 @@ RENAMED_AGAIN = re.compile(r"-\d+$")  # Canvas's suffix for a file the student u
 @dataclass
 class Download:
     """One file of an LMS's download: who it is from (in the LMS's terms) and what it is."""
-    lms_key: str        # Canvas: the user id; Moodle: the full name
+    lms_key: str        # Canvas: the user id; Moodle: the full name, as the download writes it
+    account: str        # the LMS's own id of the person: Canvas's user id, Moodle's participant id
     file_name: str      # the file as the student named it
     prefix: str         # what the LMS put before it, kept to name the feedback handed back
     in_folder: bool     # Moodle: the download had a folder per student
+
+    @property
+    def roster_key(self) -> str:
+        """The key `student_ids_by_lms_key` files the roster's students under."""
+        return " ".join(self.lms_key.split()).casefold()
 
 
 def parse_download(relative: str, lms: str) -> Download | None:
@@ -63,14 +69,14 @@ def parse_download(relative: str, lms: str) -> Download | None:
         match = CANVAS_NAME.fullmatch(os.path.basename(relative))
         if not match:
             return None
-        return Download(match["user"], match["file"], match.group(0)[: match.start("file") - 1], False)
+        return Download(match["user"], match["user"], match["file"], match.group(0)[: match.start("file") - 1], False)
     for start in [0] + [m.end() for m in re.finditer("/", relative)]:
         match = MOODLE_NAME.fullmatch(relative[start:])
         if match:
             folder = match["infolder"] is not None
             name = match["infolder"] if folder else match["flat"]
             prefix = relative[start:].rsplit("/", 1)[0] if folder else relative[start:][: -len(name)]
-            return Download(" ".join(match["name"].split()), name, prefix, folder)
+            return Download(match["name"], match["participant"], name, prefix, folder)
     return None
 
 
@@ -83,7 +89,7 @@ def student_ids_by_lms_key(db_url: str, lms: str) -> dict[str, list[str]]:
         for student in gb.students:
             if lms == "canvas":
                 key = student.lms_user_id
-            else:
+            else:  # as Download.roster_key: the name's words, case folded
                 key = " ".join(f"{student.first_name or ''} {student.last_name or ''}".split()).casefold() or None
             if key:
                 found.setdefault(key, []).append(student.id)
@@ -114,12 +120,12 @@ class LmsCollector(FileNameCollectorPlugin):
         if found is None:
             self.log.warning("Not collected: %s is not named as %s names a download", relative, self.lms)
             return None
-        ids = self._students().get(found.lms_key if self.lms == "canvas" else found.lms_key.casefold(), [])
-        claimants = self._claimants(extracted).get(ids[0], set()) if len(ids) == 1 else set()
+        ids = self._students().get(found.roster_key, [])
+        claimants = self._claimants(extracted).get(ids[0], {}) if len(ids) == 1 else {}
         if len(claimants) > 1:
             self.log.warning("Not collected: %s, one of %d folders of the download (%s) that claim the name of %s: "
                              "none of them is collected, since a Moodle user can rename themselves; check them by "
-                             "hand", relative, len(claimants), ", ".join(sorted(claimants)), ids[0])
+                             "hand", relative, len(claimants), ", ".join(sorted(claimants.values())), ids[0])
             return None
         if len(ids) != 1:
             self.log.warning("Not collected: %s is from %s %r, %s", relative,
@@ -135,19 +141,18 @@ class LmsCollector(FileNameCollectorPlugin):
             return None
         return {"student_id": ids[0], "file_id": file_id, "timestamp": self._time(extracted, relative)}
 
-    def _claimants(self, extracted: Path) -> dict[str, set[str]]:
-        """{nbgrader id: the download prefixes (student and participant id) found for that student}.
+    def _claimants(self, extracted: Path) -> dict[str, dict[str, str]]:
+        """{nbgrader id: {LMS account: its download prefix}} for every account whose files name that student.
 
         Moodle's names are the students' own display names, so two participants can carry one name; a
         student claimed by more than one participant is collected for none (Canvas's user ids are its own)."""
         if not hasattr(self, "_claimed"):
-            self._claimed: dict[str, set[str]] = {}
+            self._claimed: dict[str, dict[str, str]] = {}
             for path in extracted.rglob("*"):
                 found = parse_download(path.relative_to(extracted).as_posix(), self.lms) if path.is_file() else None
-                key = found and (found.lms_key if self.lms == "canvas" else found.lms_key.casefold())
-                ids = self._students().get(key, []) if found else []
+                ids = self._students().get(found.roster_key, []) if found else []
                 if len(ids) == 1:
-                    self._claimed.setdefault(ids[0], set()).add(found.prefix.rstrip("/_"))
+                    self._claimed.setdefault(ids[0], {})[found.account] = found.prefix.rstrip("/_")
         return self._claimed
 
     def _students(self) -> dict[str, list[str]]:

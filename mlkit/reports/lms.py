@@ -318,7 +318,7 @@ def handback(root: Path, assignment: str, lms: str, out: Path | None = None) -> 
         found = parse_download(file.relative_to(extracted).as_posix(), lms)
         if found is None:
             continue
-        ids = by_key.get(found.lms_key if lms == "canvas" else found.lms_key.casefold(), [])
+        ids = by_key.get(found.roster_key, [])
         if len(ids) == 1:
             notebook = Path(released_notebook(found.file_name, released)).stem
             downloads.setdefault(ids[0], {})[notebook] = found
