@@ -305,10 +305,14 @@ def test_moodle_download_is_collected_by_full_name_and_handed_back_in_moodles_fo
         packed.writestr(f"Ada Lovelace_40001_assignsubmission_file_/{NOTEBOOK}.ipynb", texts["ada"])
         packed.writestr(f"José Núñez_40002_assignsubmission_file_/{NOTEBOOK}.ipynb", texts["jose"])
         packed.writestr(f"Eve Unknown_40009_assignsubmission_file_/{NOTEBOOK}.ipynb", texts["stranger"])
+    with open(moodle / "nbgrader_config.py", "a") as config:  # the instructor sets the submission time
+        config.write("\nc.LmsCollector.timestamp = '2027-03-05 10:00:00 Europe/Paris'\n")
     run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--collector=mlkit.grading.lmszip.MoodleCollector")
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in (moodle / "submitted").iterdir()) == ["ada", "jose"]
     assert "'Eve Unknown'" in run.stdout + run.stderr
+    for who in ("ada", "jose"):
+        assert (moodle / "submitted" / who / ASSIGNMENT / "timestamp.txt").read_text() == "2027-03-05 09:00:00"
     # A participant who renamed themselves after a classmate: neither folder of that name is collected.
     with zipfile.ZipFile(archive / "ML-2027-Linear regression-12.zip", "a") as packed:
         packed.writestr(f"Ada  Lovelace_40077_assignsubmission_file_/{NOTEBOOK}.ipynb", texts["cara"])
