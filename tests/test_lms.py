@@ -239,6 +239,9 @@ def test_per_question_columns_post_the_final_cells_only(lms_course):
     for cell, value in zip(cells, jose[5:]):
         assert (value == "") == (cell in manual), cell  # autograded cells posted, the explanation left empty
     assert sum(float(v) for v in jose[5:] if v) == course.gradebook(c)["jose"][ASSIGNMENT].auto_score
+    said = _mlkit(c, "export", "--lms", "canvas", "--per-question").stdout.splitlines()
+    assert f"jose {ASSIGNMENT}" in next(line for line in said if line.startswith("empty, waiting for a manual grade"))
+    assert next(line for line in said if line.startswith("empty, no submission")).endswith(f"(1): dan {ASSIGNMENT}")
 
 
 def test_unreleased_assignments_are_left_out_until_released(lms_course, tmp_path):

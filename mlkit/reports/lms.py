@@ -188,7 +188,9 @@ def write_export(root: Path, lms: str, out: Path, named: list[str] | None = None
     from nbgrader.api import Gradebook, MissingEntry
 
     released, never = released_assignments(root, named)
-    rows, left_out, pending, missing = [], [], [], []
+    rows, left_out = [], []
+    pending: dict[str, None] = {}  # "student assignment", in order, each once (a column per cell repeats them)
+    missing: dict[str, None] = {}
     with Gradebook(course.db_url(root)) as gb:
         columns: list[tuple[str, str | None, float]] = []  # (assignment, grade id or None, max score)
         for name in released:
@@ -212,16 +214,14 @@ def write_export(root: Path, lms: str, out: Path, named: list[str] | None = None
                 try:
                     submission = gb.find_submission(name, student.id)
                 except MissingEntry:
-                    if grade_id is None:
-                        missing.append(f"{student.id} {name}")
+                    missing[f"{student.id} {name}"] = None
                     cells.append("0" if missing_as_zero else "")
                     continue
+                if submission.needs_manual_grade:
+                    pending[f"{student.id} {name}"] = None
                 if grade_id is None:
-                    if submission.needs_manual_grade:
-                        pending.append(f"{student.id} {name}")
-                        cells.append("")
-                    else:
-                        cells.append(_score_text(submission.score - submission.late_submission_penalty))
+                    cells.append("" if submission.needs_manual_grade
+                                 else _score_text(submission.score - submission.late_submission_penalty))
                     continue
                 grades = [g for nb in submission.notebooks for g in nb.grades if g.name == grade_id]
                 if not grades or grades[0].needs_manual_grade:
@@ -244,7 +244,7 @@ def write_export(root: Path, lms: str, out: Path, named: list[str] | None = None
             for student, cells in rows:
                 writer.writerow([student.first_name or "", student.last_name or "", student.lms_user_id or "",
                                  student.email or ""] + cells)
-    return Export(out, released, never, len(rows), left_out, pending, missing)
+    return Export(out, released, never, len(rows), left_out, list(pending), list(missing))
 
 
 def main_export(root: Path, lms: str, out: str | None, named: list[str], per_question: bool,
