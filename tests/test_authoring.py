@@ -135,7 +135,7 @@ def test_a_new_notebook_is_linted_released_graded_and_mutated(small_course):
     assert run.returncode == 0, run.stdout + run.stderr
     score = re.search(r"^mutation score: ([\d.]+)%", run.stdout, re.M)
     assert score and float(score[1]) == 100.0, run.stdout
-    assert "ridge:19:29:transpose:1: x_mean is one-dimensional" in run.stdout  # the equivalents, with reasons
+    assert "ridge:19:29-19:50:transpose:1: x_mean is one-dimensional" in run.stdout  # the equivalents, with reasons
     assert "confirmed through nbgrader autograde: 3 of 3 sampled mutants got the same verdict" in run.stdout
 
 
@@ -153,5 +153,5 @@ def test_emptied_hidden_tests_lower_the_score_and_list_the_survivors(small_cours
     score = float(re.search(r"^mutation score: ([\d.]+)%", run.stdout, re.M)[1])
     assert score < 100.0
     assert "survivors (no hidden test fails for these" in run.stdout
-    assert re.search(r"^ridge:\d+:\d+:\w+:-?\d+  \(", run.stdout, re.M)  # a survivor's id and what it changes
+    assert re.search(r"^ridge:\d+:\d+-\d+:\d+:\w+:-?\d+  \(", run.stdout, re.M)  # a survivor's id and what it changes
     assert "--- ridge (reference)" in run.stdout and "+++ ridge (ridge:" in run.stdout
