@@ -565,7 +565,12 @@ def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None,
     """`mlkit mutate`: the mutation score of one notebook's hidden tests, the equivalents left out, the survivors,
     and the hand-written mistakes caught and named."""
     jobs = jobs or os.cpu_count() or 1
-    result = sweep(assignment, root, jobs, progress)
+    try:
+        result = sweep(assignment, root, jobs, progress)
+    except tomllib.TOMLDecodeError as error:
+        print(f"mlkit mutate: catalog/{assignment}/mutants.toml or equivalent_mutants.toml cannot be read: {error}",
+              file=sys.stderr)
+        return 2
     if result["reference_failures"]:
         print(f"{assignment}: no mutation score: the reference solution loses points in its own hidden tests, so "
               "every mutant would be \"killed\" by a test that fails correct code too:")
