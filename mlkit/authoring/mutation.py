@@ -44,8 +44,10 @@ a sample of every sweep is confirmed through the real `nbgrader autograde`
     mlkit mutate ASSIGNMENT [--confirm N] [--jobs N]
 
 prints `mutation score: P%` (killed over non-equivalent), the reviewed
-equivalents it left out with their reasons, and every survivor as a short
-unified diff with its id: what the hidden tests should catch next.
+equivalents it left out with their reasons, the stale ones (matching no
+mutant, or a killed one), the hand-written mistakes caught and named, and
+every survivor as a short unified diff with its id: what the hidden tests
+should catch next.  It prints no score when the reference loses points.
 """
 
 from __future__ import annotations
