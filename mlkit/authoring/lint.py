@@ -361,6 +361,8 @@ def _spec(root: Path, assignment: str, answers: list, say) -> None:
 
 
 def lint(root: Path, assignments: list[str]) -> list[Finding]:
+    """Every finding for `assignments`, in their order (one after the other: each grades its reference in a
+    forked process, and forking from one thread only keeps that safe)."""
     return [finding for assignment in assignments for finding in lint_notebook(root, assignment)]
 
 

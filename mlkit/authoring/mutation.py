@@ -347,7 +347,7 @@ def outcomes(assignment: str, answers: dict, root: Path = catalog.ROOT,
     """Test id -> None (passed) or {"mistake": declared id or None, "message": one line}, for one submission
     run in a forked process; "timeout" or "crashed" if it did not finish."""
     setup, order, tests = _notebook_parts(assignment, Path(root))
-    _warm()
+    warm()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -382,7 +382,7 @@ def outcomes(assignment: str, answers: dict, root: Path = catalog.ROOT,
 
 
 @functools.cache
-def _warm() -> None:
+def warm() -> None:
     """Import what every notebook's setup cell imports, once, before the first fork: each child then starts
     with it loaded (this keeps `mlkit lint`, which grades every reference, fast)."""
     import numpy  # noqa: F401
@@ -621,5 +621,5 @@ def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None,
 
 
 __all__ = ["GeneratedMutant", "autograde_verdicts", "duplicate_equivalents", "equivalents", "generate", "killed",
-           "main", "mistake_findings", "outcomes", "reference_failures", "same_verdict", "sample", "survivor_diff",
+           "main", "mistake_findings", "outcomes", "warm", "reference_failures", "same_verdict", "sample", "survivor_diff",
            "sweep", "verdicts"]
