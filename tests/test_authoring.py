@@ -217,3 +217,23 @@ diagnosis = "wrong_axis"
     assert re.search(r"^  no_scaling: caught but not named: no failing check names `wrong_axis`", run.stdout, re.M)
     assert re.search(r"^  harmless: not caught, every check gives full points", run.stdout, re.M)
     assert "  row_statistics:" not in run.stdout  # caught, and the feedback names wrong_axis
+
+
+def test_lint_reports_a_hidden_type_or_dtype_demand_no_visible_test_shows(small_course):
+    assert _mlkit("new", "12_standardize", cwd=small_course).returncode == 0
+    path = small_course / "source" / "12_standardize" / "standardize.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_standardize")
+    test.source = test.source.replace("### END HIDDEN TESTS", "\n".join([
+        'check.ndarray(standardize(X_hidden), "standardize(X) on random data", kind="f")',  # shown: no finding
+        'check.ndarray(standardize(X_hidden)[:, 0], "column 0 of standardize(X)", kind="f")',
+        'check.that(type(standardize(X_hidden)) is np.ndarray, "standardize must return a numpy.ndarray.")',
+        "### END HIDDEN TESTS"]))
+    nbformat.write(nb, path)
+    run = _mlkit("lint", "12", cwd=small_course)
+    assert run.returncode == 1
+    where = "source/12_standardize/standardize.ipynb [test_standardize]"
+    assert re.search(rf"^{re.escape(where)}: line 14 of the cell \(hidden tests\) demands a dtype of kind f of "
+                     "`column`, which no visible test checks", run.stdout, re.M), run.stdout
+    assert f"{where}: line 15 of the cell (hidden tests) demands the type np.ndarray of `standardize`" in run.stdout
+    assert len(run.stdout.strip().splitlines()) == 2, run.stdout

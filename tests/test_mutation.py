@@ -8,12 +8,15 @@ check, and every sampled mutant not reviewed as equivalent must be killed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlkit.authoring import catalog
 from mlkit.authoring import mutation
 
 SAMPLED = ["01_linear_regression", "07_knn"]
+RIDGE = Path(__file__).resolve().parent / "data" / "11_ridge_regression"   # the instructor's notebook of the docs
 PER_NOTEBOOK = 6
 
 
@@ -66,10 +69,18 @@ def _nested_course(tmp_path):
 
 
 def test_mutant_ids_are_unique_in_every_notebook_and_in_nested_expressions(tmp_path):
-    for assignment in catalog.assignments():
-        mutants, identical = mutation.generate(assignment)
+    import nbformat
+
+    from mlkit.authoring import nbtext
+
+    ridge = tmp_path / "ridge"
+    (ridge / "source" / "11_ridge_regression").mkdir(parents=True)
+    nbformat.write(nbtext.to_notebook((RIDGE / "ridge_regression.txt").read_text()),
+                   ridge / "source" / "11_ridge_regression" / "ridge_regression.ipynb")
+    for assignment, root in [*((a, catalog.ROOT) for a in catalog.assignments()), ("11_ridge_regression", ridge)]:
+        mutants, identical = mutation.generate(assignment, root)
         ids = [m.id for m in mutants] + identical
-        assert len(ids) == len(set(ids)), assignment
+        assert len(ids) == len(set(ids)) and len(ids) > 20, assignment
     root = _nested_course(tmp_path)
     products = [m for m in mutation.generate("12_standardize", root)[0]
                 if m.operator == "arithmetic" and "Mult -> Div" in m.description]

@@ -290,9 +290,9 @@ def _hidden_demands(tests: dict[str, str], say) -> None:
             if (what, value, subject) not in shown and not (subject == "" and any(
                     (w, v) == (what, value) for w, v, _ in shown)):
                 said = f"{what} {value}" if value else what
-                say(test_id, f"line {line} of the hidden tests demands {said} of `{subject}`, which no visible test "
-                             "checks: a correct answer of another type would lose points it cannot see coming; "
-                             "check values only, or show the demand in a visible test (and SPEC.md)")
+                say(test_id, f"line {line} of the cell (hidden tests) demands {said} of `{subject}`, which no "
+                             "visible test checks: a correct answer of another type would lose points it cannot see "
+                             "coming; check values only, or show the demand in a visible test (and SPEC.md)")
 
 
 def _diagnostics(root: Path, assignment: str, tests: dict[str, str], say) -> None:

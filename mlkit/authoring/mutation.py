@@ -621,5 +621,5 @@ def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None,
 
 
 __all__ = ["GeneratedMutant", "autograde_verdicts", "duplicate_equivalents", "equivalents", "generate", "killed",
-           "main", "mistake_findings", "outcomes", "warm", "reference_failures", "same_verdict", "sample", "survivor_diff",
-           "sweep", "verdicts"]
+           "main", "mistake_findings", "outcomes", "reference_failures", "same_verdict", "sample", "survivor_diff",
+           "sweep", "verdicts", "warm"]

@@ -155,10 +155,10 @@ message = "The statistics are taken over each row (axis=1) instead of each colum
 hint = "mean = X.mean(axis=0) and std = X.std(axis=0) have shape (d,), one value per feature."
 '''
 
-MUTANTS = '''# Realistic mistakes students make in {assignment}, written down by you. `mlkit mutate {assignment}` runs each
-# against the hidden tests and reports it unless it loses points AND a failing check names its `diagnosis` (the
-# sentence the student reads in the feedback). One table per mistake (worked examples: the kit's
-# catalog/01_linear_regression/mutants.toml):
+MUTANTS = '''# Realistic mistakes students make in {assignment}, written down by you.
+# `mlkit mutate {assignment}` runs each against the hidden tests and reports it unless it loses points AND a
+# failing check names its `diagnosis` (the sentence the student reads in the feedback). One table per mistake,
+# one text substitution in one answer cell (worked examples: the kit's catalog/01_linear_regression/mutants.toml):
 #
 #   [[mutant]]
 #   name = "short_name"
