@@ -207,7 +207,7 @@ def _exchange_course(tmp_path: Path, monkeypatch, kit_collect: bool, check_owner
     exchange, config = tmp_path / "exchange", tmp_path / "jupyter-config"
     for folder in (exchange, config):
         folder.mkdir()
-    exchange.chmod(0o777)
+    exchange.chmod(0o1777)  # as `mlkit exchange init` makes it: a sticky bit
     (config / "nbgrader_config.py").write_text(f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\n"
                                                f"c.Exchange.cache = {str(tmp_path / 'cache')!r}\n")
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config))
