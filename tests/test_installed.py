@@ -70,6 +70,8 @@ class Workflow:
         return env
 
     def substitute(self, line: str) -> str:
+        if line.startswith("sudo ") and os.geteuid() == 0:
+            line = line[len("sudo "):]  # the test's instructor is root (as CI runs)
         line = line.replace("~/courses/ml-2027", str(self.course))
         line = line.replace("/srv/nbgrader/exchange", str(self.exchange))
         line = line.replace("-w dist .", f"-w {self.base / 'dist'} .")

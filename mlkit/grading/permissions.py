@@ -134,10 +134,11 @@ def init_exchange(root: Path | str, course_id: str, instructor: str) -> list[str
 
 
 def exchange_problems(root: Path | str, course_id: str, instructor_uid: int | None = None,
-                      need_feedback: bool = False) -> list[Problem]:
+                      need_feedback: bool = False, missing_ok: bool = False) -> list[Problem]:
     """Where the exchange `root` of `course_id` lets an account other than the instructor (`instructor_uid`,
     default: this process's user) take over, read or replace what is not theirs; [] when it is as
-    `init_exchange` makes it.  A missing feedback/ is a problem only with `need_feedback`."""
+    `init_exchange` makes it.  A missing feedback/ is a problem only with `need_feedback`; with
+    `missing_ok`, no missing folder is (nbgrader's release is about to make them, as the instructor)."""
     uid = os.geteuid() if instructor_uid is None else instructor_uid
     instructor = _owner_name(uid)
     root = Path(os.path.abspath(root))
@@ -160,7 +161,7 @@ def exchange_problems(root: Path | str, course_id: str, instructor_uid: int | No
         try:
             status = os.lstat(path)
         except FileNotFoundError:
-            if not optional:
+            if not optional and not missing_ok:
                 problems.append(Problem(path, "does not exist: the exchange is not set up for this course", fix))
             continue
         if stat.S_ISLNK(status.st_mode) or not stat.S_ISDIR(status.st_mode):

@@ -11,7 +11,10 @@ The student process (`mlkit/grading/student.py`) runs under bubblewrap with:
     the notebook's folder                at the folder's own path, so `data/...` opens as in
                                          JupyterLab: a private read-only folder holding the
                                          release's files of the assignment and the student's
-                                         notebook, nothing else of the submission or the course
+                                         notebook, nothing else of the submission or the course;
+                                         on the host, that copy is readable by the student's user
+                                         ID only (`hand_to`) and removed when the grading kernel
+                                         ends, however it ends (`RemovalWatch`)
     /tmp                                 private, size-capped scratch space (also HOME)
     no network                           a network namespace of its own: not even the machine's
                                          loopback; the grader talks to it over two pipes

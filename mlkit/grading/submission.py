@@ -383,11 +383,12 @@ class LinkSafeCollect(ExchangeCollect):
         return True
 
 
-def _refuse_unsafe_exchange(exchange, need_feedback: bool = False) -> None:
+def _refuse_unsafe_exchange(exchange, need_feedback: bool = False, missing_ok: bool = False) -> None:
     """Stop an exchange command (nbgrader's `fail`) when another account could have taken the exchange over."""
     if exchange.coursedir.groupshared:
         return  # a course shared by a group of graders: nbgrader's own checks of group ownership apply
-    problems = permissions.exchange_problems(exchange.root, exchange.coursedir.course_id, need_feedback=need_feedback)
+    problems = permissions.exchange_problems(exchange.root, exchange.coursedir.course_id, need_feedback=need_feedback,
+                                             missing_ok=missing_ok)
     if problems:
         exchange.fail("the exchange is not safe for this course on a shared machine:\n  "
                       + "\n  ".join(str(problem) for problem in problems))
@@ -408,6 +409,7 @@ class CheckedReleaseAssignment(ExchangeReleaseAssignment):
     """nbgrader's release_assignment, refusing an exchange that another account could take over."""
 
     def init_dest(self):
+        _refuse_unsafe_exchange(self, missing_ok=True)  # before nbgrader's own owner check, which names no fix
         super().init_dest()
         _secure_inbound(self)
         _refuse_unsafe_exchange(self)
@@ -417,5 +419,6 @@ class CheckedReleaseFeedback(ExchangeReleaseFeedback):
     """nbgrader's release_feedback, refusing an exchange whose feedback folder is not the instructor's."""
 
     def init_dest(self):
+        _refuse_unsafe_exchange(self, missing_ok=True)
         super().init_dest()
         _refuse_unsafe_exchange(self, need_feedback=True)
