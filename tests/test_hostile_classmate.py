@@ -373,3 +373,20 @@ def test_nothing_is_written_into_the_shared_environment(hub):
         "'-f', '{connection_file}'], 'the kit before')\n")
     failed = hub.run(hub.instructor, "nbgrader list", cwd=old_style, check=False)
     assert "PermissionError" in failed.stdout + failed.stderr
+
+
+def test_exchange_init_adopts_no_folder_another_account_made(tmp_path):
+    """A course folder made in the exchange by another account before the set-up (the root is every account's
+    to write in) is refused, not adopted: what it holds is that account's."""
+    from mlkit.grading import permissions
+
+    root = tmp_path / "exchange"
+    root.mkdir(mode=0o1777)
+    os.chmod(root, 0o1777)
+    planted = root / COURSE_ID
+    planted.mkdir()
+    os.chown(planted, 65534, 65534)  # nobody's
+    with pytest.raises(permissions.SetupRefused, match="belongs to nobody"):
+        permissions.init_exchange(root, COURSE_ID, "root")
+    problems = permissions.exchange_problems(root, COURSE_ID, 0)
+    assert any("belongs to nobody" in str(problem) and "mlkit exchange init" in str(problem) for problem in problems)
