@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
                                         "the notebooks' sources with their data")
     start.add_argument("folder")
     start.add_argument("assignments", nargs="*", help="default: all")
+    start.add_argument("--course-id", help="nbgrader's course_id for the new course (default: the folder's name)")
     start.add_argument("--group", help="a group of graders who may read the course too (default: its owner only)")
     exchange = sub.add_parser("exchange", help="the nbgrader exchange on a shared machine")
     exchange_sub = exchange.add_subparsers(dest="exchange_command", required=True)
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return doctor.main(root, course.course_config(root) if root else None)
     if args.command == "init":
         try:
-            made = course.init(args.folder, args.assignments, args.group)
+            made = course.init(args.folder, args.assignments, args.course_id, args.group)
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
             print(f"mlkit init: {problem}", file=sys.stderr)
             return 2

@@ -39,7 +39,7 @@ from mlkit.authoring import catalog
 
 ASSIGNMENT = "01_linear_regression"
 NOTEBOOK = "linear_regression"
-COURSE_ID = "numpy-ml-from-scratch"
+COURSE_ID = "ml-2027"  # what `mlkit init` sets for ~/courses/ml-2027 (the folder's name)
 DEBIAN_PYTHON = Path("/usr/bin/python3.11")
 STOCK_COLLECT = "--ExchangeFactory.collect=nbgrader.exchange.default.collect.ExchangeCollect"
 STOCK_RELEASE = ("--ExchangeFactory.release_assignment="
