@@ -35,9 +35,9 @@ is private (`--private-network`, `c.MlkitGrade.private_network = True`).
 
 What a worker (or the scheduler) sends is data, never code (`refuse_unpickling`, `read_result`): the client
 takes results only as msgpack (Dask's `deserializers`), subscribes to no worker event, and, while it is
-connected, no pickle in this process may name a class or function (a Python audit hook on
-`pickle.find_class`), which is how an unpickled payload runs code: Dask's client otherwise unpickles the
-error a task raised and any object a message carries. Each result is checked before anything is written: its
+connected, no pickle in this process may name a class or function but Python's own data types (a Python
+audit hook on `pickle.find_class`), which is how an unpickled payload runs code: Dask's client otherwise
+unpickles the error a task raised and any object a message carries. Each result is checked before anything is written: its
 digest names the nonce and the files this client sent for that submission, each score is a number within its
 cell's points, each notebook, cell and comment is one of the assignment's, and each file is one of the
 submission's or a graded notebook, under a plain relative path. A result that fails a check is refused with
@@ -167,16 +167,23 @@ class UnpicklingRefused(TypeError):
     A TypeError: Dask's client reads an error's traceback expecting one when it cannot be unpickled."""
 
 
+# The globals a pickle may still name: Python's own data types, which build values from values and run no code
+# of anyone's (Dask names `bytes` as the type of every result and of every error's payload).
+DATA_TYPES = frozenset(("builtins", name) for name in (
+    "bytes", "bytearray", "str", "int", "float", "complex", "bool", "list", "tuple", "dict", "set", "frozenset"))
+
+
 def _refuse_named_globals(event: str, args: tuple) -> None:
-    if event == "pickle.find_class" and _REFUSING:
+    if event == "pickle.find_class" and _REFUSING and (args[0], args[1]) not in DATA_TYPES:
         raise UnpicklingRefused(f"refused to unpickle {args[0]}.{args[1]} from the cluster: results are data")
 
 
 @contextlib.contextmanager
 def refuse_unpickling():
     """While open, any pickle this process loads (in any thread: Dask's client runs in its own) fails as soon
-    as it names a class or function, which every pickle that runs code must do; pickles of plain bytes,
-    strings and numbers still load. A Python audit hook (added once per process; it stays, idle, after)."""
+    as it names a class or function other than Python's own data types (DATA_TYPES), which every pickle that
+    runs code must do; pickles of bytes, strings, numbers and containers of them still load. A Python audit
+    hook (added once per process; it stays, idle, after)."""
     global _REFUSING, _AUDIT_HOOK_ADDED
     if not _AUDIT_HOOK_ADDED:
         sys.addaudithook(_refuse_named_globals)
@@ -741,6 +748,9 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
         return results
     db_url = parallel._worker_db_url(config.CourseDirectory.db_url)
     parallel._add_missing_students(config, db_url, {student for _, student in todo})
+    # Dask logs each refused payload with its bytes and a traceback; the submission's reason says it in one line.
+    for name in ("distributed.protocol.core", "distributed.protocol.pickle"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     with refuse_unpickling():
         results += _grade_on(scheduler, security, timeout, root, todo, shown, db_url,
                              config.CourseDirectory.get("course_id", "default_course"), progress)
