@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -112,7 +113,7 @@ class Cluster:
         if user:
             shutil.chown(folder, user)
             shutil.chown(folder / "log.txt", user)
-            command = ["runuser", "-u", user, "--", *command]
+            command = ["runuser", "-u", user, "--", *SHARED_PYTHON, "-m", "dask", *args]
         process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
                                    env={**os.environ, **(env or {})}, start_new_session=True)
         self.processes.append(process)
@@ -410,6 +411,9 @@ def test_a_plain_scheduler_is_refused_unless_the_network_is_said_to_be_private(t
 
 
 MALLORY = "mlkit-mallory"  # a cluster user: an account of this machine without the cluster's credentials
+# Her Python: the machine's own, with the libraries and the kit every account can read (the suite's environment
+# lives where only root may go).
+SHARED_PYTHON = ["env", f"PYTHONPATH={catalog.ROOT}:{sysconfig.get_paths()['purelib']}", "/usr/bin/python3"]
 
 # Mallory's worker keeps a copy of every piece of data the scheduler gives it.
 SPY = '''
@@ -456,6 +460,9 @@ def mallory(tmp_path_factory):
     """Mallory's account, her scripts and her own certificates (signed by a CA of hers), in her home."""
     if os.geteuid() != 0:
         pytest.skip("making an account needs root")
+    if not os.access("/usr/bin/python3", os.X_OK) or subprocess.run(
+            ["/usr/bin/python3", "-c", "import sys; assert sys.version_info[:2] == (3, 11)"]).returncode:
+        pytest.skip("the other account needs the machine's own Python 3.11 (/usr/bin/python3)")
     made = subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", MALLORY], capture_output=True, text=True)
     assert made.returncode in (0, 9), made.stderr  # 9: the account is left from a run that was stopped
     account = pwd.getpwnam(MALLORY)
@@ -472,7 +479,7 @@ def mallory(tmp_path_factory):
 
 
 def _as_mallory(*args: str) -> str:
-    run = subprocess.run(["runuser", "-u", MALLORY, "--", str(BIN / "python"), *args], capture_output=True,
+    run = subprocess.run(["runuser", "-u", MALLORY, "--", *SHARED_PYTHON, *args], capture_output=True,
                          text=True, timeout=120, cwd="/")
     return run.stdout + run.stderr
 

@@ -404,7 +404,7 @@ def assignment_limits(gb, assignment: str) -> dict[str, dict]:
 MAX_REASON = 600
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """A worker's text, shown on the instructor's terminal: no control characters (escape sequences), bounded."""
     return "".join(ch if ch.isprintable() else " " for ch in text[:MAX_REASON])
 
@@ -436,9 +436,9 @@ def read_result(data, digest: str, sent: set[str], limits: dict[str, dict]) -> d
     if status == parallel.FAILED:
         reason = result.get("reason")
         return {"status": status, "seconds": seconds,
-                "reason": _printable(reason if isinstance(reason, str) else "the worker gave no reason")}
+                "reason": printable(reason if isinstance(reason, str) else "the worker gave no reason")}
     if status != parallel.GRADED:
-        raise RefusedResult(f"the worker's result has the status {_printable(repr(status))}")
+        raise RefusedResult(f"the worker's result has the status {printable(repr(status))}")
     files, records = result.get("files"), result.get("records")
     if not isinstance(files, dict) or not all(isinstance(v, bytes) for v in files.values()):
         raise RefusedResult("the worker's graded folder is not a map of paths to bytes")
@@ -447,18 +447,18 @@ def read_result(data, digest: str, sent: set[str], limits: dict[str, dict]) -> d
         plain_relative_path(name)
         if name not in allowed:
             raise RefusedResult(f"the worker's graded folder holds a file that is neither the submission's nor a "
-                                f"graded notebook: {_printable(name)!r}")
+                                f"graded notebook: {printable(name)!r}")
     if not isinstance(records, dict) or not isinstance(records.get("notebooks"), dict):
         raise RefusedResult("the worker's gradebook rows are not a map")
     stamp = records.get("timestamp")
     try:
         timestamp = None if stamp is None else datetime.datetime.fromisoformat(stamp)
     except (TypeError, ValueError):
-        raise RefusedResult(f"the submission's time is {_printable(repr(stamp))}, not a date") from None
+        raise RefusedResult(f"the submission's time is {printable(repr(stamp))}, not a date") from None
     notebooks = {}
     for name, wrote in records["notebooks"].items():
         if name not in limits or not isinstance(wrote, dict):
-            raise RefusedResult(f"the worker's rows name a notebook the assignment has not: {_printable(name)!r}")
+            raise RefusedResult(f"the worker's rows name a notebook the assignment has not: {printable(name)!r}")
         cells = limits[name]
         grades, comments = wrote.get("grades", {}), wrote.get("comments", {})
         if not isinstance(grades, dict) or not isinstance(comments, dict):
@@ -467,14 +467,14 @@ def read_result(data, digest: str, sent: set[str], limits: dict[str, dict]) -> d
         for cell, pair in grades.items():
             if cell not in cells["grades"] or not isinstance(pair, list) or len(pair) != 2 \
                     or not isinstance(pair[1], bool):
-                raise RefusedResult(f"the worker's grade of {_printable(repr(cell))} in {name} is not one of its "
+                raise RefusedResult(f"the worker's grade of {printable(repr(cell))} in {name} is not one of its "
                                     "graded cells with a score and a manual-grade flag")
             score = None if pair[0] is None else _number(pair[0], 0.0, cells["grades"][cell],
                                                            f"the score of {cell} in {name}")
             checked_grades[cell] = (score, pair[1])
         for cell, text in comments.items():
             if cell not in cells["comments"] or not (text is None or isinstance(text, str)):
-                raise RefusedResult(f"the worker's comment on {_printable(repr(cell))} in {name} is not a text on "
+                raise RefusedResult(f"the worker's comment on {printable(repr(cell))} in {name} is not a text on "
                                     "one of its answer cells")
         penalty = wrote.get("late_submission_penalty")
         if penalty is not None:
@@ -658,7 +658,7 @@ def _sandbox_check_plugin():
 def refusals(client) -> dict[str, str]:
     """{worker address: why it cannot sandbox} for every worker that cannot (asked of each worker)."""
     answers = client.run(_worker_sandbox_refusal)
-    return {address: _printable(why if isinstance(why, str) else repr(why))
+    return {address: printable(why if isinstance(why, str) else repr(why))
             for address, why in answers.items() if why}
 
 
@@ -718,7 +718,7 @@ def _describe(error: BaseException) -> str:
     if error.args and isinstance(error.args[0], (bytes, bytearray)):
         return f"{type(error).__name__}: the error the cluster sent is not read (it is no plain data)"
     text = str(error).strip().splitlines()
-    return _printable(f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": "))
+    return printable(f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": "))
 
 
 def grade(root: Path, assignments: list[str], scheduler: str, force: bool = False, progress: bool = True,
@@ -772,12 +772,12 @@ def _grade_on(scheduler: str, security, timeout: float | None, root: Path, todo:
     try:
         dashboard = _dashboard(client)
         if dashboard and progress:
-            print(f"Dask dashboard: {_printable(dashboard)}", file=sys.stderr)
+            print(f"Dask dashboard: {printable(dashboard)}", file=sys.stderr)
         client.wait_for_workers(1, timeout=timeout or 60)
         client.register_plugin(_sandbox_check_plugin(), name="mlkit-sandbox-check")
         refused = refusals(client)
         for address, why in refused.items():
-            print(f"mlkit grade: worker {_printable(address)} refuses to grade: {why}", file=sys.stderr)
+            print(f"mlkit grade: worker {printable(address)} refuses to grade: {why}", file=sys.stderr)
         able = [w for w in client.scheduler_info()["workers"] if w not in refused]
         if not able:
             raise WorkerCannotSandbox("no worker of the scheduler can sandbox student code; nothing was graded")
