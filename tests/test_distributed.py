@@ -420,7 +420,7 @@ SPY = '''
 import threading, time
 from pathlib import Path
 
-LOOT = Path(__file__).with_name("loot")
+LOOT = Path("LOOT_FOLDER")  # Dask runs a copy of this file from its scratch space: the folder is named here
 
 
 def dask_setup(worker):
@@ -488,7 +488,7 @@ def _spy_worker(cluster: Cluster, home: Path, name: str, options: list[str]) -> 
     """Mallory's `dask worker` with her spy, run as her account; returns the folder her loot lands in."""
     folder = home / name
     folder.mkdir()
-    (folder / "spy.py").write_text(SPY)
+    (folder / "spy.py").write_text(SPY.replace("LOOT_FOLDER", str(folder / "loot")))
     shutil.chown(folder, MALLORY)
     cluster.add_worker(name, options=[*options, "--preload", str(folder / "spy.py")], user=MALLORY, folder=folder,
                        env={"HOME": str(home)})
