@@ -140,3 +140,17 @@ def write(workspace: Path, now: dt.datetime | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(record, now, workspace), encoding="utf-8")
     return path
+
+
+def command(args) -> int:
+    """`mlkit study` (see mlkit.cli): write the dashboard, print its path and open it in a browser."""
+    import os
+    import webbrowser
+
+    from mlkit.study import selfgrade
+
+    page = write(selfgrade.default_workspace(args.workspace))
+    print(page)
+    if not args.no_open and not os.environ.get("CI"):
+        webbrowser.open(page.as_uri())
+    return 0
