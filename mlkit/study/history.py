@@ -6,10 +6,11 @@
      "attempts": [{assignment, when, score, max_score, checks, mistakes,
                    level, seconds, limit_seconds, over_time, hints, session, tries}, ...],
      "explanations": [{assignment, when, rating}, ...],   # 60-second answer vs the model answer, 1-5
-     "followups": [{assignment, question, when, rating}, ...],  # a follow-up question's answer, rated 1-5
      "self_ratings": {assignment: 1-5},                    # the learner's own mastery rating
      "pending_hints": {assignment: [{check, step, when}]},  # revealed since its last attempt (mlkit hint)
-     "sessions": {notebook path: {assignment, level, started, minutes}}}
+     "sessions": {notebook path: {assignment, level, started, minutes}},
+     "followups": [{assignment, followup, kind, topic, when, rating, score, max_score, mistakes, passed}, ...]}
+                                                           # interview follow-ups (record_followup)
 
 A session is one timed attempt at an algorithm: it starts with `mlkit
 practice` and ends with the first full-marks selfgrade of its notebook.  Every
@@ -68,7 +69,7 @@ class History:
     self_ratings: dict[str, int] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
     pending_hints: dict[str, list[dict]] = field(default_factory=dict)
-    followups: list[dict] = field(default_factory=list)
+    followups: list[dict] = field(default_factory=list)  # see record_followup
     notice: str = ""  # set when the file on disk had to be kept aside
 
     def of(self, assignment: str) -> list[Attempt]:
@@ -86,17 +87,14 @@ class History:
         return [hint for a in self.session_of(attempt) for hint in a.hints]
 
 
-def record_followup(history: History, assignment: str, question: str, rating: int, when: str) -> None:
-    """Record the learner's 1-5 rating of their answer to one follow-up question (its id in `question`)
-    of `assignment`, at `when` (ISO 8601)."""
-    if not 1 <= int(rating) <= 5:
-        raise ValueError("a follow-up is rated 1 (cannot) to 5 (can teach)")
-    history.followups.append({"assignment": assignment, "question": question, "when": when, "rating": int(rating)})
-
-
-def followups_rated(history: History, assignment: str) -> dict[str, int]:
-    """{follow-up question id: the learner's latest rating} for `assignment`."""
-    return {f["question"]: int(f["rating"]) for f in history.followups if f.get("assignment") == assignment}
+def passed_followups(history: History, assignment: str) -> dict[str, bool]:
+    """{follow-up id: whether its latest answer passed} for `assignment`, from the records of
+    `record_followup` (spoken: rated 4 or 5 against the model answer; code: full marks)."""
+    latest: dict[str, bool] = {}
+    for entry in history.followups:
+        if entry.get("assignment") == assignment:
+            latest[str(entry.get("followup"))] = bool(entry.get("passed"))
+    return latest
 
 
 def path(workspace: Path) -> Path:
@@ -145,8 +143,7 @@ def save(workspace: Path, history: History) -> None:
     """Write atomically: a crash mid-write leaves the previous file, never half of one."""
     data = {"version": VERSION, "attempts": [asdict(a) for a in history.attempts],
             "explanations": history.explanations, "self_ratings": history.self_ratings,
-            "sessions": history.sessions, "pending_hints": history.pending_hints,
-            "followups": history.followups}
+            "sessions": history.sessions, "pending_hints": history.pending_hints, "followups": history.followups}
     file = path(workspace)
     file.parent.mkdir(parents=True, exist_ok=True)
     temporary = file.with_name(file.name + ".tmp")
