@@ -68,12 +68,43 @@ def _definitions(tree: ast.Module):
                     yield f"{node.name}.{member.name}", member
 
 
-def _wanted(qualified: str, used: set[str]) -> bool:
-    """Whether a test that uses `used` exercises the function or method `qualified` ("Class.method")."""
-    owner, _, member = qualified.rpartition(".")
-    if member == "__init__":
-        return owner in used  # the test constructs the class
-    return member in used
+def _solution_lines(lines: list[str], node) -> list[str]:
+    """The lines between the solution markers inside one definition (a "..." between two blocks)."""
+    begin, end = catalog.SOLUTION_MARKERS
+    kept, inside = [], False
+    for line in lines[node.lineno - 1:node.end_lineno]:
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end:
+            inside = False
+            kept.append("...")
+        elif inside:
+            kept.append(line)
+    return kept[:-1] if kept[-1:] == ["..."] else kept  # after the last block: the learner's scaffold
+
+
+def _self_calls(node) -> set[str]:
+    """The methods a method calls on self."""
+    return {n.func.attr for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and isinstance(n.func.value, ast.Name) and n.func.value.id == "self"}
+
+
+def _exercised(definitions: dict, used: set[str]) -> list[str]:
+    """The definitions (qualified names) a test that uses the names `used` exercises: the functions and
+    methods it calls, of the classes it builds when it builds any; the constructor only when nothing else is
+    called; when none of those holds solution lines, the methods they call on self, one level at a time."""
+    classes = {q.rpartition(".")[0] for q in definitions if "." in q}
+    built = classes & used or classes
+    called = [q for q in definitions if q.rpartition(".")[2] in used and q.rpartition(".")[2] != "__init__"
+              and (q.rpartition(".")[0] in built or "." not in q)]
+    if not called:
+        return [q for q in definitions if q.endswith(".__init__") and q.rpartition(".")[0] in used]
+    chosen, frontier = list(called), list(called)
+    while frontier and not any(definitions[q][1] for q in chosen):
+        nxt = [f"{q.rpartition('.')[0]}.{m}" for q in frontier for m in _self_calls(definitions[q][0])]
+        frontier = [q for q in dict.fromkeys(nxt) if q in definitions and q not in chosen]
+        chosen += frontier
+    return chosen
 
 
 def reference_lines(assignment: str, check: str, code: tuple[str, ...] = ()) -> str:
@@ -81,33 +112,19 @@ def reference_lines(assignment: str, check: str, code: tuple[str, ...] = ()) -> 
     those named in `code`), each under its `def` line; "" if that code has no solution lines."""
     cells = _cells(assignment, "source")
     test = next((c.source for c in cells if _grade_id(c) == check), "")
-    used = _used_names(test)
-    begin, end = catalog.SOLUTION_MARKERS
-    shown: list[str] = []
+    definitions = {}  # qualified name -> (node, its solution lines, its def line)
     for cell in cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("solution"):
-            continue
-        lines = cell.source.splitlines()
-        for qualified, node in _definitions(ast.parse(cell.source)):
-            named = qualified in code or qualified.rpartition(".")[2] in code
-            if not (named if code else _wanted(qualified, used)):
-                continue
-            body = lines[node.lineno - 1:node.end_lineno]
-            kept, inside = [], False
-            for line in body:
-                if line.strip() == begin:
-                    inside = True
-                elif line.strip() == end:
-                    inside = False
-                    kept.append("...")
-                elif inside:
-                    kept.append(line)
-            if kept:
-                if kept[-1] == "...":  # the code after the last solution block is the learner's scaffold
-                    kept.pop()
-                header = lines[node.lineno - 1]
-                shown += [f"# {qualified}", textwrap.dedent("\n".join([header, *kept])).rstrip(), ""]
+        if cell.cell_type == "code" and meta.get("solution"):
+            lines = cell.source.splitlines()
+            for qualified, node in _definitions(ast.parse(cell.source)):
+                definitions[qualified] = (node, _solution_lines(lines, node), lines[node.lineno - 1])
+    chosen = [q for q in definitions if q in code] if code else _exercised(definitions, _used_names(test))
+    shown: list[str] = []
+    for qualified in chosen:
+        _, kept, header = definitions[qualified]
+        if kept:
+            shown += [f"# {qualified}", textwrap.dedent("\n".join([header, *kept])).rstrip(), ""]
     return "\n".join(shown).rstrip()
 
 
