@@ -427,3 +427,90 @@ def test_two_commands_take_a_learner_to_a_graded_timed_mock_interview(tmp_path):
         pytest.skip("needs chromium")
     pixels, dom = render(page, "study-after-mock-interview", height=900)
     assert assignment in dom and ink(pixels) > 0.02
+
+
+# -- the dashboard as a learner in a checkout sees it (issue 30) -------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = ROOT / "docs" / "screenshots" / "study-dashboard.png"
+
+
+def _replayed(start: dt.datetime) -> History:
+    """Three weeks of a learner's history, replayed with fixed clocks from `start`: 01 and 02 from memory twice,
+    3+ days apart (mastery 4), a failed KNN blank attempt with a question asked, a PCA guided pass."""
+    def at(day, assignment, level, score, minutes, limit, tries=1, hints=()):
+        """A session's tries: the failed ones (score 10, a few minutes apart), then the one with `score`."""
+        session = (start + dt.timedelta(days=day)).isoformat(timespec="seconds")
+        out = []
+        for n in range(1, tries + 1):
+            took = minutes - 4 * (tries - n)
+            got = score if n == tries else 10.0
+            when = (start + dt.timedelta(days=day, minutes=took)).isoformat(timespec="seconds")
+            out.append(Attempt(assignment, when, got, 14.0, {"test_a": got >= 14, "test_b": got >= 12}, [], level,
+                               took * 60.0, limit * 60.0, took > limit, list(hints) if n == 1 else [],
+                               session=session, tries=n))
+        return out
+
+    record = History(attempts=[attempt for tries in [
+        at(0, "01_linear_regression", "guided", 14, 31, 45, tries=2),
+        at(0, "02_logistic_regression", "guided", 14, 38, 45, tries=3),
+        at(1, "01_linear_regression", "blank", 14, 22, 30),
+        at(1, "02_logistic_regression", "blank", 12, 30, 30, hints=[{"check": "test_b", "step": 1}]),
+        at(2, "02_logistic_regression", "blank", 14, 26, 30, tries=2),
+        at(3, "07_knn", "guided", 14, 29, 45),
+        at(5, "01_linear_regression", "blank", 14, 17, 30),
+        at(6, "02_logistic_regression", "interview", 14, 19, 20),
+        at(7, "07_knn", "blank", 9, 30, 30, hints=[{"check": "test_a", "step": 1}]),
+        at(8, "09_pca", "guided", 14, 40, 45, tries=2),
+    ] for attempt in tries])
+    record.explanations.append({"assignment": "02_logistic_regression", "rating": 4,
+                                "when": (start + dt.timedelta(days=6)).isoformat()})
+    return record
+
+
+def test_the_dashboard_tells_the_learner_the_next_command_and_it_runs(tmp_path):
+    """`./run study` on a replayed history: one command to paste at an open level, the same level in every row,
+    the plan's checkpoints done from the history, axes on every chart; the command runs as pasted."""
+    workspace = tmp_path / "selfstudy"
+    histories.save(workspace, _replayed(dt.datetime.now(UTC) - dt.timedelta(days=9)))
+    env = {**__import__("os").environ, "MLKIT_SELFSTUDY": str(workspace)}
+    written = subprocess.run(["./run", "study", "--no-open"], cwd=ROOT, env=env,  # as typed in the checkout
+                             capture_output=True, text=True, timeout=600)
+    assert written.returncode == 0, written.stderr
+    page = workspace / "report.html"
+    source = page.read_text()
+    next_command = re.search(r"<code id='next-command'>([^<]+)</code>", source).group(1)
+    record = histories.load(workspace)
+    # The most urgent row of the table, at a level open to the learner, as a command typed in the checkout.
+    first_row = re.search(r"<tr><td>(\S+)</td><td class='due-now'>today</td>.*?<code>([^<]+)</code>", source).groups()
+    assignment, level = re.fullmatch(r"\./run practice (\S+) --level (\w+)", next_command).groups()
+    assert (assignment, next_command) == first_row and level in schedule.unlocked(record, assignment)
+    for command in re.findall(r"<code>\./run practice (\S+) --level (\w+)</code>", source):
+        assert command[1] in schedule.unlocked(record, command[0]), command
+    text = visible_text(source)
+    assert "day 0" in text and "2 of 10 algorithms at mastery 4 or 5" in text and "15 graded attempts" in text
+    done = {day for day, _, ok in schedule.checkpoints(record) if ok}
+    assert done == {0, 21} and source.count("<span class='done'>done</span>") == 2  # 02 at interview level in 19 min
+    assert "40:00, 2 tries" in text and "time to full marks" in text  # 09_pca
+    charts = re.findall(r"<svg class='mlkit-progress'.*?</svg>", source)
+    assert len(charts) == 5 and all("100%" in c and "0%" in c and "attempt 1" in c for c in charts)
+    if CHROMIUM is None:
+        pytest.skip("needs chromium")
+    pixels, dom = render(page, "study-dashboard-replayed", height=1400)
+    assert "id=\"next-command\"" in dom and next_command in dom and ink(pixels) > 0.02
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    import shutil
+
+    from support import ARTIFACTS
+
+    shutil.copyfile(ARTIFACTS / "study-dashboard-replayed.png", tmp_path / "shot.png")
+    # The command as the learner pastes it, in the checkout: it writes the practice notebook it promises.
+    pasted = subprocess.run(["bash", "-c", next_command], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert pasted.returncode == 0, pasted.stderr
+    assert f"Practice: {assignment}, {level} level" in pasted.stdout
+    notebook = Path(re.search(r"Notebook: (\S+)", pasted.stdout).group(1))
+    assert notebook.exists() and notebook.is_relative_to(workspace)
+    printed = re.search(r"^  (\./run selfgrade .+)$", pasted.stdout, re.M).group(1)
+    graded = subprocess.run(["bash", "-c", printed], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert graded.returncode == 0 and f"{assignment}: 0 / " in graded.stdout, graded.stderr

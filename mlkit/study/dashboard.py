@@ -93,17 +93,18 @@ def _weakest_checks(attempts) -> list[str]:
     return latest + rest
 
 
-def practice_command(history: histories.History, assignment: str, level: str | None = None) -> str:
+def practice_command(history: histories.History, assignment: str, level: str | None = None,
+                     extra: tuple[str, ...] = ()) -> str:
     """The command that practises `assignment` at `level` if that level is open, else at its highest open
     level; an interview the learner has not unlocked yet is a mock interview (always open)."""
     open_levels = schedule.unlocked(history, assignment)
     if level == "interview" and level not in open_levels:
-        return invocation.command("practice", assignment, "--mock")
+        return invocation.command("practice", assignment, "--mock", *extra)
     chosen = level if level in open_levels else open_levels[-1]
-    return invocation.command("practice", assignment, "--level", chosen)
+    return invocation.command("practice", assignment, "--level", chosen, *extra)
 
 
-def _due_rows(record, statuses, now) -> list[tuple[str, str, str, list[str], str]]:
+def _due_rows(record, statuses, now, extra) -> list[tuple[str, str, str, list[str], str]]:
     """(assignment, why, level, weakest checks, command) of what is due, most urgent first."""
     rows = []
     # Due by the schedule, or the last attempt fell short (practise again now; the schedule brings it back tomorrow).
@@ -114,21 +115,21 @@ def _due_rows(record, statuses, now) -> list[tuple[str, str, str, list[str], str
             why, level = "due for review (FSRS)", s.levels[-1]
         else:
             why, level = "last attempt fell short", attempts[-1].level
-        command = practice_command(record, s.assignment, level)
-        shown_level = "interview (mock)" if command.endswith("--mock") else command.rsplit(" ", 1)[-1]
+        command = practice_command(record, s.assignment, level, extra)
+        shown_level = "interview (mock)" if " --mock" in command else command.split(" --level ")[1].split()[0]
         rows.append((s.assignment, why, shown_level, _weakest_checks(attempts), command))
     return rows
 
 
-def _next_practice(record, statuses, now) -> str:
-    due = _due_rows(record, statuses, now)
+def _next_practice(record, statuses, now, extra) -> str:
+    due = _due_rows(record, statuses, now, extra)
     new = [s.assignment for s in statuses if not s.attempts]
     if due:
         first_command, first_what = due[0][4], f"{due[0][0]}: {due[0][1]}"
     elif new:
-        first_command, first_what = practice_command(record, new[0]), f"{new[0]}: not started yet"
+        first_command, first_what = practice_command(record, new[0], None, extra), f"{new[0]}: not started yet"
     else:
-        first_command, first_what = invocation.command("practice", "--mock"), "nothing is due: a mock interview"
+        first_command, first_what = invocation.command("practice", "--mock", *extra), "nothing is due: a mock interview"
     box = (f"<div class='next'><b>Do this next</b> ({html.escape(first_what)}):<br>"
            f"<code id='next-command'>{html.escape(first_command)}</code></div>")
     rows = "".join(
@@ -137,7 +138,7 @@ def _next_practice(record, statuses, now) -> str:
         for a, why, level, checks, command in due)
     rows += "".join(
         f"<tr><td>{html.escape(a)}</td><td class='todo'>any time</td><td>not started yet</td><td>guided</td>"
-        f"<td>-</td><td><code>{html.escape(practice_command(record, a))}</code></td></tr>" for a in new)
+        f"<td>-</td><td><code>{html.escape(practice_command(record, a, None, extra))}</code></td></tr>" for a in new)
     return (box + "<table><colgroup><col style='width:17%'><col style='width:8%'><col style='width:15%'>"
             "<col style='width:11%'><col style='width:19%'><col style='width:30%'></colgroup><tr><th>notebook</th>"
             "<th>due</th><th>why</th><th>level</th><th>weakest checks first</th><th>command</th></tr>"
@@ -154,7 +155,7 @@ def _full_marks(record, assignment) -> str:
     return f"{_minutes(last.seconds)}, {last.tries} tr{'ies' if last.tries != 1 else 'y'}{over}"
 
 
-def _plan(record) -> str:
+def _plan(record, extra) -> str:
     """The study plan's checkpoints, each done from the history, or with the command of its next step."""
     first = min((schedule.utc(a.when) for a in record.attempts), default=None)
     items = []
@@ -165,11 +166,11 @@ def _plan(record) -> str:
         else:
             assignment, kind = schedule.missing(record, day)
             if kind == "mock":
-                command = invocation.command("practice", "--mock")
+                command = invocation.command("practice", "--mock", *extra)
             elif kind == "explained" and any(a.perfect for a in record.of(assignment)):
-                command = invocation.command("rate", assignment, "--explanation")
+                command = invocation.command("rate", assignment, "--explanation", *extra)
             else:
-                command = practice_command(record, assignment, None if kind == "explained" else kind)
+                command = practice_command(record, assignment, None if kind == "explained" else kind, extra)
             mark = f"<span class='todo'>to do: <code>{html.escape(command)}</code></span>"
         items.append(f"<li>day {day}{when}: {html.escape(what)} — {mark}</li>")
     return "<ul class='checkpoints'>" + "".join(items) + "</ul>"
@@ -179,6 +180,7 @@ def render(record: histories.History, now: dt.datetime | None = None, workspace:
     now = now or dt.datetime.now(dt.timezone.utc)
     assignments = catalog.assignments()
     statuses = [schedule.status(record, a, now) for a in assignments]
+    extra = tuple(histories.workspace_option(workspace))  # printed commands reach this workspace
     strong = sum(s.mastery >= 4 for s in statuses)
     rows = []
     for s in statuses:
@@ -211,14 +213,14 @@ def render(record: histories.History, now: dt.datetime | None = None, workspace:
         f"<h1>Study dashboard</h1><div class='summary'>{strong} of {len(statuses)} algorithms at mastery 4 or 5 "
         f"(the target: all of them) · {len(record.attempts)} graded attempts · "
         f"{now.astimezone().strftime('%Y-%m-%d %H:%M')}</div>{notice}"
-        "<h2>What to practise next</h2>" + _next_practice(record, statuses, now)
-        + "<h2>Progress per notebook</h2><table><colgroup><col style='width:15%'><col style='width:12%'>"
-        "<col style='width:14%'><col style='width:5%'><col style='width:10%'><col style='width:7%'>"
+        "<h2>What to practise next</h2>" + _next_practice(record, statuses, now, extra)
+        + "<h2>Progress per notebook</h2><table><colgroup><col style='width:15%'><col style='width:11%'>"
+        "<col style='width:14%'><col style='width:6%'><col style='width:10%'><col style='width:7%'>"
         "<col style='width:10%'><col style='width:8%'><col style='width:19%'></colgroup>"
-        "<tr><th>algorithm</th><th>levels open</th><th>mastery (evidence)</th><th>your rating</th>"
+        "<tr><th>algorithm</th><th>levels open</th><th>mastery (evidence)</th><th>own rating</th>"
         "<th>last score</th><th>time taken</th><th>time to full marks</th><th>due</th><th>trend</th></tr>"
         + "".join(rows) + "</table>"
-        "<h2>Study plan</h2>" + _plan(record)
+        "<h2>Study plan</h2>" + _plan(record, extra)
         + "<h2>All attempts</h2>" + trend_svg(overall, width=1200, height=120, label="all attempts")
         + "</body></html>")
 
@@ -236,9 +238,7 @@ def command(args) -> int:
     import os
     import webbrowser
 
-    from mlkit.study import selfgrade
-
-    page = write(selfgrade.default_workspace(args.workspace))
+    page = write(histories.default_workspace(args.workspace))
     print(page)
     if not args.no_open and not os.environ.get("CI"):
         webbrowser.open(page.as_uri())

@@ -217,7 +217,7 @@ def main(assignment: str | None, check: str | None, workspace: str | None, givin
     from mlkit.study.practice import PracticeError, resolve_assignment
 
     space = selfgrade.default_workspace(workspace)
-    extra = [] if workspace is None else ["--workspace", str(space.resolve())]
+    extra = histories.workspace_option(space)
     try:
         name = resolve_assignment(assignment) if assignment else None
         if giving_up:

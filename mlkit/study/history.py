@@ -97,6 +97,20 @@ def passed_followups(history: History, assignment: str) -> dict[str, bool]:
     return latest
 
 
+def default_workspace(given: str | Path | None = None) -> Path:
+    """The self-study workspace: `given` (a --workspace option), else $MLKIT_SELFSTUDY, else ~/.mlkit-selfstudy."""
+    if given:
+        return Path(given)
+    return Path(os.environ.get("MLKIT_SELFSTUDY", Path.home() / ".mlkit-selfstudy"))
+
+
+def workspace_option(workspace: Path | None) -> list[str]:
+    """The `--workspace` words a printed command needs to reach `workspace`: none for the default one."""
+    if workspace is None or Path(workspace).resolve() == default_workspace().resolve():
+        return []
+    return ["--workspace", str(Path(workspace).resolve())]
+
+
 def path(workspace: Path) -> Path:
     return workspace / "history.json"
 

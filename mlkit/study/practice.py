@@ -134,6 +134,6 @@ def main(assignment: str | None, level: str | None, minutes: int | None, mock: b
     else:
         print(f"Open it in JupyterLab:  {' '.join(shlex.quote(word) for word in lab)}")
         print("Grade it whenever you like (every try is recorded; the clock stops at full marks):")
-    extra = [] if workspace is None else ["--workspace", str(space.resolve())]
+    extra = histories.workspace_option(space)
     print(f"  {invocation.command('selfgrade', session.notebook.resolve(), *extra)}")
     return 0

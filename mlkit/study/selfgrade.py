@@ -49,11 +49,7 @@ class SelfStudyError(Exception):
     """A problem with the learner's input, reported as one line."""
 
 
-def default_workspace(given: str | Path | None = None) -> Path:
-    """The self-study workspace: `given` (a --workspace option), else $MLKIT_SELFSTUDY, else ~/.mlkit-selfstudy."""
-    if given:
-        return Path(given)
-    return Path(os.environ.get("MLKIT_SELFSTUDY", Path.home() / ".mlkit-selfstudy"))
+default_workspace = histories.default_workspace  # for the commands that import this module anyway
 
 
 def read_notebook(path: Path):
@@ -276,7 +272,7 @@ def main(path: str, workspace: str | None, assignment: str | None) -> int:
         print(f"mlkit selfgrade: {error}", file=sys.stderr)
         return 2
     record = histories.load(space)
-    extra = [] if workspace is None else ["--workspace", str(space.resolve())]
+    extra = histories.workspace_option(space)
     print(terminal_summary(attempt, checks))
     clock = clock_line(attempt, record)
     if clock:
