@@ -514,3 +514,42 @@ def test_the_dashboard_tells_the_learner_the_next_command_and_it_runs(tmp_path):
     printed = re.search(r"^  (\./run selfgrade .+)$", pasted.stdout, re.M).group(1)
     graded = subprocess.run(["bash", "-c", printed], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert graded.returncode == 0 and f"{assignment}: 0 / " in graded.stdout, graded.stderr
+
+
+def _readme_self_study_block() -> list[str]:
+    """The commands of the README's self-study block, in order (comments and blank lines dropped)."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("<!-- self-study-workflow"):]
+    block = block[block.index("```bash\n") + len("```bash\n"):]
+    block = block[:block.index("```")]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines()
+            if line.split("  #", 1)[0].strip() and not line.strip().startswith("#")]
+
+
+def test_the_readme_self_study_block_runs_top_to_bottom_for_a_new_learner(tmp_path):
+    """Each line as written, in the checkout, for a learner with a new home folder (so the default workspace
+    ~/.mlkit-selfstudy is new); then every command those lines print, pasted as printed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {key: value for key, value in __import__("os").environ.items() if key != "MLKIT_SELFSTUDY"}
+    env.update(HOME=str(home), CI="1")
+    lines = _readme_self_study_block()
+    assert lines[0] == "./run practice logistic" and len(lines) >= 5
+    printed = []
+    for line in lines:
+        result = subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+        printed += [found for found in re.findall(r"^  (\./run .+)$", result.stdout, re.M) if found not in printed]
+    workspace = home / ".mlkit-selfstudy"
+    record = histories.load(workspace)
+    assert [a.assignment for a in record.attempts] == ["02_logistic_regression"]
+    assert record.pending_hints["02_logistic_regression"][0]["step"] == 1
+    assert {s["level"] for s in record.sessions.values()} == {"guided", "interview"}
+    assert record.explanations[-1]["rating"] == 4 and (workspace / "report.html").exists()
+    assert any(p.startswith("./run selfgrade ") for p in printed) and any(p.startswith("./run hint ") for p in printed)
+    for command in printed:  # pasted as printed: a rating asked for gets an answer
+        result = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, input="3\n", capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+    assert len(histories.load(workspace).attempts) > 1  # the printed selfgrade graded the notebook again
