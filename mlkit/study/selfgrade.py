@@ -265,9 +265,10 @@ def main(path: str, workspace: str | None, assignment: str | None) -> int:
     import sys
     import textwrap
 
+    notebook = Path(path).resolve()  # before grading: it runs in the workspace's folder
     try:
-        space = default_workspace(workspace)
-        attempt, checks, feedback = grade(Path(path), space, assignment)
+        space = default_workspace(workspace).resolve()
+        attempt, checks, feedback = grade(notebook, space, assignment)
     except SelfStudyError as error:
         print(f"mlkit selfgrade: {error}", file=sys.stderr)
         return 2
@@ -280,7 +281,7 @@ def main(path: str, workspace: str | None, assignment: str | None) -> int:
     if not attempt.perfect:
         first = next(c.test_id for c in checks if not c.passed)
         print("\nFix it and grade again:")
-        print(f"  {invocation.command('selfgrade', Path(path).resolve(), *extra)}")
+        print(f"  {invocation.command('selfgrade', notebook, *extra)}")
         print(f"or earn a hint, one step at a time (a question, the formula, then the reference lines of {first}):")
         print(f"  {invocation.command('hint', attempt.assignment, *extra)}")
         print(f"Study dashboard: {write_report(space)}")
