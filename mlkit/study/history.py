@@ -79,7 +79,8 @@ class History:
         """The attempts of `attempt`'s practice session up to it (just itself when it had no session)."""
         if attempt.session is None:
             return [attempt]
-        upto = self.attempts[:self.attempts.index(attempt) + 1]
+        at = next(i for i, a in enumerate(self.attempts) if a is attempt)  # the object: equal attempts exist
+        upto = self.attempts[:at + 1]
         return [a for a in upto if a.assignment == attempt.assignment and a.session == attempt.session]
 
     def hints_for(self, attempt: Attempt) -> list[dict]:

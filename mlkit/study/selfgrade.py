@@ -30,19 +30,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from mlkit import course, diagnostics, invocation
 from mlkit.authoring import catalog
-from mlkit.reports import results
 from mlkit.study import dashboard, levels, practice
 from mlkit.study import history as histories
 from mlkit.study.history import LEARNER, Attempt
 
+if TYPE_CHECKING:
+    from mlkit.reports import results
 
 
 class SelfStudyError(Exception):
@@ -179,6 +180,8 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
     finally:
         if parent is not None:
             parent.close()
+
+    from mlkit.reports import results  # imports nbgrader: after the grading kernel's zygote has started
 
     graded = nbformat.read(workspace / "autograded" / LEARNER / assignment / name, as_version=4)
     checks = results.check_results(graded, assignment)
