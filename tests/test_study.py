@@ -22,7 +22,7 @@ from mlkit.authoring import catalog
 from mlkit.study import dashboard, levels, practice, schedule
 from mlkit.study import history as histories
 from mlkit.study.history import Attempt, History
-from support import CHROMIUM, ink, render, visible_text
+from support import CHROMIUM, doc_commands, ink, render, visible_text
 
 MLKIT = [sys.executable, "-m", "mlkit.cli"]
 UTC = dt.timezone.utc
@@ -516,24 +516,14 @@ def test_the_dashboard_tells_the_learner_the_next_command_and_it_runs(tmp_path):
     assert graded.returncode == 0 and f"{assignment}: 0 / " in graded.stdout, graded.stderr
 
 
-def _readme_self_study_block() -> list[str]:
-    """The commands of the README's self-study block, in order (comments and blank lines dropped)."""
-    text = (ROOT / "README.md").read_text()
-    block = text[text.index("<!-- self-study-workflow"):]
-    block = block[block.index("```bash\n") + len("```bash\n"):]
-    block = block[:block.index("```")]
-    return [line.split("  #", 1)[0].strip() for line in block.splitlines()
-            if line.split("  #", 1)[0].strip() and not line.strip().startswith("#")]
-
-
-def test_the_readme_self_study_block_runs_top_to_bottom_for_a_new_learner(tmp_path):
-    """Each line as written, in the checkout, for a learner with a new home folder (so the default workspace
+def test_the_self_study_block_runs_top_to_bottom_for_a_new_learner(tmp_path):
+    """docs/self-study.md's block: each line as written, in the checkout, for a learner with a new home folder (so the default workspace
     ~/.mlkit-selfstudy is new); then every command those lines print, pasted as printed."""
     home = tmp_path / "home"
     home.mkdir()
     env = {key: value for key, value in __import__("os").environ.items() if key != "MLKIT_SELFSTUDY"}
     env.update(HOME=str(home), CI="1")
-    lines = _readme_self_study_block()
+    lines = doc_commands("self-study.md", "self-study-workflow")
     assert lines[0] == "./run practice logistic" and len(lines) >= 5
     printed = []
     for line in lines:
