@@ -79,7 +79,9 @@ class History:
         """The attempts of `attempt`'s practice session up to it (just itself when it had no session)."""
         if attempt.session is None:
             return [attempt]
-        at = next(i for i, a in enumerate(self.attempts) if a is attempt)  # the object: equal attempts exist
+        # The object itself where it is in this history (two attempts can be equal), else an equal one.
+        at = next((i for i, a in enumerate(self.attempts) if a is attempt), None)
+        at = self.attempts.index(attempt) if at is None else at
         upto = self.attempts[:at + 1]
         return [a for a in upto if a.assignment == attempt.assignment and a.session == attempt.session]
 
