@@ -543,3 +543,22 @@ def test_the_self_study_block_runs_top_to_bottom_for_a_new_learner(tmp_path):
                                 text=True, timeout=600)
         assert result.returncode == 0, (command, result.stdout, result.stderr)
     assert len(histories.load(workspace).attempts) > 1  # the printed selfgrade graded the notebook again
+
+
+def test_a_practice_notebook_shows_its_deadline_first_and_the_grading_cell_the_time_left(tmp_path):
+    from mlkit.study import inlab
+
+    started = dt.datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
+    for level, minutes in (("guided", 45), ("blank", 30), ("interview", 20)):
+        nb = levels.make(_release("07_knn"), level, None, started=started)
+        deadline = levels.deadline(started, minutes)
+        assert nb.cells[0].cell_type == "markdown" and f"**Deadline {deadline}**" in nb.cells[0].source
+        assert nb.metadata["mlkit_practice"]["deadline"] == (started + dt.timedelta(minutes=minutes)).isoformat()
+        assert "grade_this_notebook()" in nb.cells[-1].source
+        path = tmp_path / f"{level}.ipynb"
+        nbformat.write(nb, path)
+        assert inlab.time_left(path, started + dt.timedelta(minutes=5)) == \
+            f"Time left: {minutes - 5} of {minutes} minutes (deadline {deadline})."
+        assert inlab.time_left(path, started + dt.timedelta(minutes=minutes + 3)).startswith(
+            "Time is up: 3 minutes past the deadline")
+    assert inlab.time_left(tmp_path / "missing.ipynb") == ""
