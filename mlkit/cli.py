@@ -32,6 +32,9 @@ VERBS = {
     "lint": "mlkit.cli:run_course_command",
     "mutate": "mlkit.cli:run_course_command",
     "student-build": "mlkit.cli:run_student_build",
+    "export": "mlkit.cli:run_course_command",     # the LMS's files (mlkit.reports.lms)
+    "roster": "mlkit.cli:run_course_command",
+    "handback": "mlkit.cli:run_course_command",
     "selfgrade": "mlkit.study.selfgrade:command",
     "practice": "mlkit.study.practice:command",
     "study": "mlkit.study.dashboard:command",
@@ -52,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "the notebooks' sources with their data")
     start.add_argument("folder")
     start.add_argument("assignments", nargs="*", help="default: all")
+    start.add_argument("--course-id", help="nbgrader's course_id for the new course (default: the folder's name)")
     rel = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader generate_assignment")
     rel.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
     rel.add_argument("--course", help=course_help)
@@ -116,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="grade a sample of N mutants again through nbgrader autograde")
     mutate.add_argument("-j", "--jobs", type=int, help="mutants run at once (default: one per core)")
     mutate.add_argument("--course", help=course_help)
+    from mlkit.reports import lms  # its verbs' arguments are defined beside their code
+
+    lms.add_commands(sub, course_help)  # the LMS's files: export, roster import, handback
     build = sub.add_parser("student-build", help="what students receive: release/ and the kit's wheel, "
                                                   "without source/ or the catalog")
     build.add_argument("out", help="an empty or new folder")
@@ -148,7 +155,7 @@ def run_init(args) -> int:
     from mlkit.authoring import catalog
 
     try:
-        made = course.init(args.folder, args.assignments)
+        made = course.init(args.folder, args.assignments, args.course_id)
     except (course.NotACourse, catalog.UnknownAssignment) as problem:
         print(f"mlkit init: {problem}", file=sys.stderr)
         return 2
@@ -177,7 +184,7 @@ def run_course_command(args) -> int:
 def _course_command(args) -> int:
     from mlkit import course, demo
     from mlkit.authoring import catalog
-    from mlkit.reports import classreport
+    from mlkit.reports import classreport, lms
 
     root = course.find(args.course)
     names = [catalog.resolve_assignment(name, root) for name in getattr(args, "assignments", None) or []]
@@ -204,6 +211,8 @@ def _course_command(args) -> int:
         from mlkit.authoring import mutation
 
         return mutation.main(root, catalog.resolve_assignment(args.assignment, root), args.confirm, args.jobs)
+    elif args.command in lms.COMMANDS:
+        return lms.run(args, root, names)
     return 0
 
 

@@ -30,10 +30,13 @@ def _imported_by(*argv: str) -> set[str]:
 @pytest.mark.parametrize("argv", [["--help"], ["selfgrade", "--help"], ["practice", "--help"]])
 def test_the_command_line_imports_no_verb_before_it_runs(argv):
     loaded = _imported_by(*argv)
-    heavy = {name for name in loaded if name.split(".")[0] in ("nbgrader", "nbformat", "numpy", "fsrs", "jupyter_client")}
+    heavy = {name for name in loaded if name.split(".")[0] in ("nbgrader", "numpy", "fsrs", "jupyter_client")}
     assert not heavy, sorted(heavy)
-    assert not {name for name in loaded if name.startswith("mlkit.") and name != "mlkit.cli"
-                and name != "mlkit.invocation"}
+    # The LMS verbs' arguments are defined beside their code (mlkit.reports.lms, which reads the course folder):
+    # that module is imported to build the parser; no study, grading or authoring verb's module is.
+    verbs = {name for name in loaded if name.startswith(("mlkit.study", "mlkit.grading", "mlkit.demo"))
+             or name in ("mlkit.authoring.lint", "mlkit.authoring.mutation", "mlkit.reports.classreport")}
+    assert not verbs, sorted(verbs)
 
 
 def test_every_verb_has_its_arguments_and_a_function_to_run():
