@@ -14,11 +14,17 @@ Method
   dashboard), median of `--runs` runs; the minimum and maximum are printed too.
 - Targets: 3 s warm, 8 s cold.  Machines here are noisy: rerun before
   drawing conclusions from a small difference.
+- `--baseline DIR` (a checkout of another version, e.g. `git archive main`
+  unpacked) also times that version's command on the same notebook, run by
+  run in turn with this one (its package first on PYTHONPATH), and prints the
+  ratio of the medians: on a shared, busy machine the ratio within one run is
+  the figure to compare, the seconds only say how busy it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -34,19 +40,39 @@ from mlkit.authoring import catalog
 WARM_TARGET, COLD_TARGET = 3.0, 8.0
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], env: dict | None = None) -> float:
     started = time.monotonic()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # In a folder of its own: a checkout's folder first on sys.path would decide which mlkit runs.
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                   cwd=tempfile.gettempdir())
     return time.monotonic() - started
+
+
+def cold_and_warm(command: list[str], workspace: Path, env: dict | None = None) -> tuple[float, float]:
+    """One cold attempt (a new workspace) and one warm attempt (the same workspace again)."""
+    cold = timed([*command, "--workspace", str(workspace)], env)
+    warm = timed([*command, "--workspace", str(workspace)], env)
+    shutil.rmtree(workspace, ignore_errors=True)
+    return cold, warm
+
+
+def _line(name: str, cold: list[float], warm: list[float]) -> str:
+    c, w = statistics.median(cold), statistics.median(warm)
+    return (f"{name:<26}{c:>10.2f} s {min(cold):>5.2f}-{max(cold):<5.2f} s"
+            f"{w:>10.2f} s {min(warm):>5.2f}-{max(warm):<5.2f} s")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignments", nargs="*", default=None)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, help="a checkout of the version to compare with")
     args = parser.parse_args()
     assignments = args.assignments or catalog.assignments()
     work = Path(tempfile.mkdtemp(prefix="mlkit-selfgrade-bench-"))
+    baseline_env = None
+    if args.baseline:
+        baseline_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
     print(f"{'notebook':<26}{'cold median':>12}{'(min-max)':>14}{'warm median':>13}{'(min-max)':>14}")
     met = True
     try:
@@ -55,17 +81,22 @@ def main() -> int:
             notebook.parent.mkdir(parents=True)
             nbformat.write(catalog.submission_notebook(assignment, catalog.catalog_answers(assignment)["reference"]),
                            notebook)
-            cold, warm = [], []
+            command = [sys.executable, "-m", "mlkit.cli", "selfgrade", str(notebook)]
+            cold, warm, base_cold, base_warm = [], [], [], []
             for run in range(args.runs):
-                workspace = work / f"workspace-{assignment}-{run}"
-                command = [sys.executable, "-m", "mlkit.cli", "selfgrade", str(notebook), "--workspace", str(workspace)]
-                cold.append(timed(command))
-                warm.append(timed(command))
-                shutil.rmtree(workspace, ignore_errors=True)
-            c, w = statistics.median(cold), statistics.median(warm)
-            met = met and c <= COLD_TARGET and w <= WARM_TARGET
-            print(f"{assignment:<26}{c:>10.2f} s {min(cold):>5.2f}-{max(cold):<5.2f} s"
-                  f"{w:>10.2f} s {min(warm):>5.2f}-{max(warm):<5.2f} s")
+                c, w = cold_and_warm(command, work / f"workspace-{assignment}-{run}")
+                cold.append(c)
+                warm.append(w)
+                if baseline_env is not None:
+                    c, w = cold_and_warm(command, work / f"baseline-{assignment}-{run}", baseline_env)
+                    base_cold.append(c)
+                    base_warm.append(w)
+            met = met and statistics.median(cold) <= COLD_TARGET and statistics.median(warm) <= WARM_TARGET
+            print(_line(assignment, cold, warm))
+            if baseline_env is not None:
+                print(_line("  baseline", base_cold, base_warm)
+                      + f"   this/baseline: cold {statistics.median(cold) / statistics.median(base_cold):.2f},"
+                        f" warm {statistics.median(warm) / statistics.median(base_warm):.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"targets ({WARM_TARGET:g} s warm, {COLD_TARGET:g} s cold) met: {met}")

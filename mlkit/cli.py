@@ -1,27 +1,57 @@
-"""`mlkit` command line: the course's jobs, each a thin layer over nbgrader's own commands."""
+"""`mlkit` command line: the course's jobs, each a thin layer over nbgrader's own commands.
+
+Each verb's work lives in a module of its own, imported only when that verb runs: `mlkit --help` and
+`mlkit selfgrade` do not pay for nbgrader's or the grader's imports they do not use.  A verb is one
+line in `VERBS` (verb -> "module:function", the function taking the parsed arguments and returning
+the exit status) and its arguments in `build_parser`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+
+from mlkit import invocation  # noqa: F401  (remembers the folder and PATH the command was typed with)
 
 # Not imported in the command's process: a grammar that jsonschema's URI format checker builds at import
 # time (most of a second), for Jupyter's event schemas, which no mlkit command emits (see mlkit.grading.parallel).
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from mlkit import course, demo  # noqa: E402
-from mlkit.authoring import catalog  # noqa: E402
-from mlkit.reports import classreport, lms  # noqa: E402
-from mlkit.study import selfgrade  # noqa: E402
+DEMO_FOLDER = "mlkit-demo"  # mlkit.demo.DEFAULT_FOLDER, repeated here so that --help imports nothing
+
+VERBS = {
+    "demo": "mlkit.cli:run_demo",
+    "clean": "mlkit.cli:run_demo",
+    "init": "mlkit.cli:run_init",
+    "release": "mlkit.cli:run_course_command",
+    "gradebook": "mlkit.cli:run_course_command",
+    "grade": "mlkit.cli:run_course_command",
+    "class-report": "mlkit.cli:run_course_command",
+    "new": "mlkit.cli:run_course_command",
+    "lint": "mlkit.cli:run_course_command",
+    "mutate": "mlkit.cli:run_course_command",
+    "student-build": "mlkit.cli:run_student_build",
+    "exchange": "mlkit.cli:run_exchange",
+    "doctor": "mlkit.cli:run_doctor",
+    "export": "mlkit.cli:run_course_command",     # the LMS's files (mlkit.reports.lms)
+    "roster": "mlkit.cli:run_course_command",
+    "handback": "mlkit.cli:run_course_command",
+    "selfgrade": "mlkit.study.selfgrade:command",
+    "practice": "mlkit.study.practice:command",
+    "study": "mlkit.study.dashboard:command",
+    "rate": "mlkit.study.selfgrade:rate_command",
+    "hint": "mlkit.study.hints:command",
+}
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlkit", description="NumPy ML course kit on nbgrader.")
     sub = parser.add_subparsers(dest="command", required=True)
     show = sub.add_parser("demo", help="in a course folder of its own: build release/, autograde the sample class, "
                                        "write feedback, print the gradebook")
     show.add_argument("assignments", nargs="*", help="default: all")
-    show.add_argument("--into", help=f"the demo's course folder (default: ./{demo.DEFAULT_FOLDER}, made here)")
+    show.add_argument("--into", help=f"the demo's course folder (default: ./{DEMO_FOLDER}, made here)")
     course_help = "the course folder (default: the folder this runs in, found as nbgrader finds it)"
     start = sub.add_parser("init", help="write a new course into an empty or new folder: the configuration and "
                                         "the notebooks' sources with their data")
@@ -45,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     book = sub.add_parser("gradebook", help="print the student x assignment table of the course gradebook")
     book.add_argument("--course", help=course_help)
     wipe = sub.add_parser("clean", help="remove the demo's course folder (only one the demo made), after asking")
-    wipe.add_argument("--into", help=f"the demo's course folder (default: ./{demo.DEFAULT_FOLDER})")
+    wipe.add_argument("--into", help=f"the demo's course folder (default: ./{DEMO_FOLDER})")
     wipe.add_argument("--yes", action="store_true", help="do not ask")
     grade = sub.add_parser("grade", help="autograde the class in parallel (nbgrader's autograde, same gradebook)")
     grade.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
@@ -71,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     practise.add_argument("--level", choices=["guided", "blank", "interview"],
                           help="default: the highest level open to you")
     practise.add_argument("--minutes", type=int, help="time limit (default: 45 guided, 30 blank, 20 interview)")
-    practise.add_argument("--mock", action="store_true",
-                          help="the weakest or most overdue algorithm, interview level, 20 minutes")
+    practise.add_argument("--mock", nargs="?", const=True, default=False, metavar="ALGORITHM",
+                          help="a mock interview (interview level, 20 minutes, always open) of ALGORITHM if given "
+                               "(--mock knn), else of the weakest or most overdue algorithm")
     practise.add_argument("--open", action="store_true", help="start JupyterLab on the notebook")
     practise.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
     study = sub.add_parser("study", help="write the study dashboard (mastery, what is due, plan, trend) and open it")
@@ -80,13 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     study.add_argument("--no-open", action="store_true", help="only write it")
     rating = sub.add_parser("rate", help="rate your 60-second explanation against the model answer, or your mastery")
     rating.add_argument("algorithm")
-    rating.add_argument("--explanation", type=int, help="1-5: how well your explanation matched the model answer")
+    rating.add_argument("--explanation", type=int, nargs="?", const=0, metavar="1-5",
+                        help="how well your explanation matched the model answer (without a number: asked)")
     rating.add_argument("--mastery", type=int, help="1 cannot, 2 vaguely, 3 can code, 4 can derive and code, 5 can teach")
     rating.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
     hint = sub.add_parser("hint", help="the next hint for a failed check of your latest attempt "
-                                       "(direction, then shapes, then the reference lines)")
+                                       "(a question, then the formula with shapes, then that check's reference "
+                                       "lines)")
     hint.add_argument("algorithm", nargs="?", help="default: the algorithm of your latest attempt")
     hint.add_argument("--check", help="which failed check (default: the first)")
+    hint.add_argument("--give-up", action="store_true",
+                      help="show the model 60-second answer before full marks (recorded: no mastery from this try)")
     hint.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
     scaffold = sub.add_parser("new", help="a new notebook in source/NN_name/ in the kit's seven sections, with its "
                                           "diagnostics file and catalog folder")
@@ -102,92 +137,104 @@ def main(argv: list[str] | None = None) -> int:
                         help="grade a sample of N mutants again through nbgrader autograde")
     mutate.add_argument("-j", "--jobs", type=int, help="mutants run at once (default: one per core)")
     mutate.add_argument("--course", help=course_help)
+    from mlkit.reports import lms  # its verbs' arguments are defined beside their code
+
     lms.add_commands(sub, course_help)  # the LMS's files: export, roster import, handback
     build = sub.add_parser("student-build", help="what students receive: release/ and the kit's wheel, "
                                                   "without source/ or the catalog")
     build.add_argument("out", help="an empty or new folder")
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.command in ("release", "gradebook", "grade", "class-report", "new", "lint", "mutate", *lms.COMMANDS):
-        try:
-            return _course_command(args)
-        except (course.NotACourse, catalog.UnknownAssignment) as problem:
-            print(f"mlkit {args.command}: {problem}", file=sys.stderr)
-            return 2
-    if args.command == "exchange":
-        import pwd
 
-        from mlkit.grading import permissions
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module, function = VERBS[args.command].split(":")
+    return getattr(importlib.import_module(module), function)(args) or 0
 
-        try:
-            for line in permissions.init_exchange(args.root, args.course_id, args.instructor):
-                print(line)
-        except (permissions.SetupRefused, OSError) as refused:
-            print(f"mlkit exchange init: {refused}", file=sys.stderr)
-            return 2
-        problems = permissions.exchange_problems(args.root, args.course_id,
-                                                 pwd.getpwnam(args.instructor).pw_uid)
-        for problem in problems:
-            print(f"mlkit exchange init: still a problem: {problem}", file=sys.stderr)
-        return 1 if problems else 0
-    if args.command == "doctor":
-        from mlkit.grading import doctor
 
-        try:
-            root = course.find(args.course)
-        except course.NotACourse as problem:
-            if args.course:
-                print(f"mlkit doctor: {problem}", file=sys.stderr)
-                return 2
-            root = None
-        return doctor.main(root, course.course_config(root) if root else None)
-    if args.command == "init":
-        try:
-            made = course.init(args.folder, args.assignments, args.course_id, args.group)
-        except (course.NotACourse, catalog.UnknownAssignment) as problem:
-            print(f"mlkit init: {problem}", file=sys.stderr)
-            return 2
-        print(f"a new course in {made}; next: cd {made} && mlkit release (nbgrader generate_assignment for each)")
-        return 0
-    if args.command in ("demo", "clean"):
-        try:
-            if args.command == "demo":
-                demo.main(args.into, args.assignments)
-            else:
-                demo.clean(args.into, args.yes)
-        except (demo.DemoRefused, catalog.UnknownAssignment) as refused:
-            print(f"mlkit {args.command}: {refused}", file=sys.stderr)
-            return 2
-    elif args.command == "selfgrade":
-        return selfgrade.main(args.notebook, args.workspace, args.assignment)
-    elif args.command == "practice":
-        from mlkit.study import practice
+def run_demo(args) -> int:
+    from mlkit import demo
+    from mlkit.authoring import catalog
 
-        return practice.main(args.algorithm, args.level, args.minutes, args.mock, args.workspace, args.open)
-    elif args.command == "study":
-        import os
-        import webbrowser
-
-        space = selfgrade.default_workspace(args.workspace)
-        page = selfgrade.write_report(space)
-        print(page)
-        if not args.no_open and not os.environ.get("CI"):
-            webbrowser.open(page.as_uri())
-    elif args.command == "hint":
-        from mlkit.study import hints
-
-        return hints.main(args.algorithm, args.check, args.workspace)
-    elif args.command == "student-build":
-        from mlkit.authoring import student_build
-
-        return student_build.main(args.out)
-    elif args.command == "rate":
-        return selfgrade.rate(args.algorithm, args.explanation, args.mastery, args.workspace)
+    try:
+        if args.command == "demo":
+            demo.main(args.into, args.assignments)
+        else:
+            demo.clean(args.into, args.yes)
+    except (demo.DemoRefused, catalog.UnknownAssignment) as refused:
+        print(f"mlkit {args.command}: {refused}", file=sys.stderr)
+        return 2
     return 0
 
 
-def _course_command(args) -> int:
+def run_init(args) -> int:
+    from mlkit import course
+    from mlkit.authoring import catalog
+
+    try:
+        made = course.init(args.folder, args.assignments, args.course_id, args.group)
+    except (course.NotACourse, catalog.UnknownAssignment) as problem:
+        print(f"mlkit init: {problem}", file=sys.stderr)
+        return 2
+    print(f"a new course in {made}; next: cd {made} && mlkit release (nbgrader generate_assignment for each)")
+    return 0
+
+
+def run_exchange(args) -> int:
+    """`mlkit exchange init`: make or repair a course's exchange folders, then check them as release does."""
+    import pwd
+
+    from mlkit.grading import permissions
+
+    try:
+        for line in permissions.init_exchange(args.root, args.course_id, args.instructor):
+            print(line)
+    except (permissions.SetupRefused, OSError) as refused:
+        print(f"mlkit exchange init: {refused}", file=sys.stderr)
+        return 2
+    problems = permissions.exchange_problems(args.root, args.course_id, pwd.getpwnam(args.instructor).pw_uid)
+    for problem in problems:
+        print(f"mlkit exchange init: still a problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def run_doctor(args) -> int:
+    from mlkit import course
+    from mlkit.grading import doctor
+
+    try:
+        root = course.find(args.course)
+    except course.NotACourse as problem:
+        if args.course:
+            print(f"mlkit doctor: {problem}", file=sys.stderr)
+            return 2
+        root = None
+    return doctor.main(root, course.course_config(root) if root else None)
+
+
+def run_student_build(args) -> int:
+    from mlkit.authoring import student_build
+
+    return student_build.main(args.out)
+
+
+def run_course_command(args) -> int:
     """The instructor's commands: each on the course it is given (or run in), with nbgrader's settings."""
+    from mlkit import course
+    from mlkit.authoring import catalog
+
+    try:
+        return _course_command(args)
+    except (course.NotACourse, catalog.UnknownAssignment) as problem:
+        print(f"mlkit {args.command}: {problem}", file=sys.stderr)
+        return 2
+
+
+def _course_command(args) -> int:
+    from mlkit import course, demo
+    from mlkit.authoring import catalog
+    from mlkit.reports import classreport, lms
+
     root = course.find(args.course)
     names = [catalog.resolve_assignment(name, root) for name in getattr(args, "assignments", None) or []]
     if args.command == "release":

@@ -4,11 +4,21 @@
 
     {"version": 2,
      "attempts": [{assignment, when, score, max_score, checks, mistakes,
-                   level, seconds, limit_seconds, over_time, hints}, ...],
+                   level, seconds, limit_seconds, over_time, hints, session, tries}, ...],
      "explanations": [{assignment, when, rating}, ...],   # 60-second answer vs the model answer, 1-5
      "self_ratings": {assignment: 1-5},                    # the learner's own mastery rating
      "pending_hints": {assignment: [{check, step, when}]},  # revealed since its last attempt (mlkit hint)
-     "sessions": {notebook path: {assignment, level, started, minutes}}}
+     "sessions": {notebook path: {assignment, level, started, minutes}},
+     "followups": [{assignment, followup, kind, topic, when, rating, score, max_score, mistakes, passed}, ...]}
+                                                           # interview follow-ups (record_followup)
+
+A session is one timed attempt at an algorithm: it starts with `mlkit
+practice` and ends with the first full-marks selfgrade of its notebook.  Every
+selfgrade in between is an attempt of that session (`session` is its start
+time, `tries` counts the selfgrades of the session so far, this one
+included), so the full-marks attempt's `seconds` and `tries` are the time and
+the tries it took to reach full marks.  A hint step of `GIVE_UP` records that
+the learner asked for the model answer before full marks.
 
 Version 1 (a JSON list of attempts, without level or time) is read and
 upgraded: those attempts count as guided ones of unknown duration.  A file
@@ -27,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 VERSION = 2
+GIVE_UP = 4  # the hint step recorded by `mlkit hint --give-up` (the model answer before full marks)
 LEARNER = "learner"  # the student id of the self-study workspace's own nbgrader course
 
 
@@ -42,7 +53,9 @@ class Attempt:
     seconds: float | None = None        # from `mlkit practice` to the graded attempt
     limit_seconds: float | None = None
     over_time: bool = False
-    hints: list[dict] = field(default_factory=list)  # revealed before this attempt: {"check": id, "step": 1..3}
+    hints: list[dict] = field(default_factory=list)  # revealed before this attempt: {"check": id, "step": 1..4}
+    session: str | None = None          # the start time of its `mlkit practice` session
+    tries: int = 1                      # selfgrades of that session up to this one
 
     @property
     def perfect(self) -> bool:
@@ -56,10 +69,49 @@ class History:
     self_ratings: dict[str, int] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
     pending_hints: dict[str, list[dict]] = field(default_factory=dict)
+    followups: list[dict] = field(default_factory=list)  # see record_followup
     notice: str = ""  # set when the file on disk had to be kept aside
 
     def of(self, assignment: str) -> list[Attempt]:
         return [a for a in self.attempts if a.assignment == assignment]
+
+    def session_of(self, attempt: Attempt) -> list[Attempt]:
+        """The attempts of `attempt`'s practice session up to it (just itself when it had no session)."""
+        if attempt.session is None:
+            return [attempt]
+        # The object itself where it is in this history (two attempts can be equal), else an equal one.
+        at = next((i for i, a in enumerate(self.attempts) if a is attempt), None)
+        at = self.attempts.index(attempt) if at is None else at
+        upto = self.attempts[:at + 1]
+        return [a for a in upto if a.assignment == attempt.assignment and a.session == attempt.session]
+
+    def hints_for(self, attempt: Attempt) -> list[dict]:
+        """Every hint revealed during `attempt`'s session before it was graded."""
+        return [hint for a in self.session_of(attempt) for hint in a.hints]
+
+
+def passed_followups(history: History, assignment: str) -> dict[str, bool]:
+    """{follow-up id: whether its latest answer passed} for `assignment`, from the records of
+    `record_followup` (spoken: rated 4 or 5 against the model answer; code: full marks)."""
+    latest: dict[str, bool] = {}
+    for entry in history.followups:
+        if entry.get("assignment") == assignment:
+            latest[str(entry.get("followup"))] = bool(entry.get("passed"))
+    return latest
+
+
+def default_workspace(given: str | Path | None = None) -> Path:
+    """The self-study workspace: `given` (a --workspace option), else $MLKIT_SELFSTUDY, else ~/.mlkit-selfstudy."""
+    if given:
+        return Path(given)
+    return Path(os.environ.get("MLKIT_SELFSTUDY", Path.home() / ".mlkit-selfstudy"))
+
+
+def workspace_option(workspace: Path | None) -> list[str]:
+    """The `--workspace` words a printed command needs to reach `workspace`: none for the default one."""
+    if workspace is None or Path(workspace).resolve() == default_workspace().resolve():
+        return []
+    return ["--workspace", str(Path(workspace).resolve())]
 
 
 def path(workspace: Path) -> Path:
@@ -83,7 +135,8 @@ def _parse(data) -> History:
                    explanations=list(data.get("explanations", [])),
                    self_ratings={str(k): int(v) for k, v in data.get("self_ratings", {}).items()},
                    sessions=dict(data.get("sessions", {})),
-                   pending_hints={str(k): list(v) for k, v in data.get("pending_hints", {}).items()})
+                   pending_hints={str(k): list(v) for k, v in data.get("pending_hints", {}).items()},
+                   followups=list(data.get("followups", [])))
 
 
 def load(workspace: Path) -> History:
@@ -107,7 +160,7 @@ def save(workspace: Path, history: History) -> None:
     """Write atomically: a crash mid-write leaves the previous file, never half of one."""
     data = {"version": VERSION, "attempts": [asdict(a) for a in history.attempts],
             "explanations": history.explanations, "self_ratings": history.self_ratings,
-            "sessions": history.sessions, "pending_hints": history.pending_hints}
+            "sessions": history.sessions, "pending_hints": history.pending_hints, "followups": history.followups}
     file = path(workspace)
     file.parent.mkdir(parents=True, exist_ok=True)
     temporary = file.with_name(file.name + ".tmp")

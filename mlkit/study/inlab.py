@@ -43,6 +43,24 @@ def workspace_of(notebook: Path) -> Path | None:
     return notebook.parents[2] if len(notebook.parents) > 2 and notebook.parents[1].name == "practice" else None
 
 
+def time_left(notebook: Path, now: dt.datetime | None = None) -> str:
+    """"Time left: 12 of 30 minutes (deadline 14:35 UTC)." for a practice notebook with a deadline, else ""."""
+    import json
+
+    try:
+        practice = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {}).get("mlkit_practice", {})
+        deadline = dt.datetime.fromisoformat(practice["deadline"])
+        minutes = float(practice["minutes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    left = (deadline - now).total_seconds() / 60
+    at = f"{deadline.astimezone():%H:%M} {deadline.astimezone().tzname()}"
+    if left >= 0:
+        return f"Time left: {left:.0f} of {minutes:.0f} minutes (deadline {at})."
+    return f"Time is up: {-left:.0f} minutes past the deadline ({at}); the clock runs on until full marks."
+
+
 def grade_this_notebook() -> int:
     notebook = this_notebook()
     if notebook is None:
@@ -50,6 +68,9 @@ def grade_this_notebook() -> int:
               "`mlkit selfgrade PATH` in a terminal.")
         return 2
     saved = dt.datetime.fromtimestamp(notebook.stat().st_mtime).strftime("%H:%M:%S")
+    left = time_left(notebook)
+    if left:
+        print(left)
     print(f"Grading {notebook.name} as saved at {saved} ...", flush=True)
     command = [sys.executable, "-m", "mlkit.cli", "selfgrade", str(notebook)]
     workspace = workspace_of(notebook)

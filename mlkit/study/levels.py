@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import datetime as dt
 
 import nbformat
 
@@ -95,18 +96,39 @@ def interview_prompt(release, minutes: int) -> str:
             "Only NumPy and Python's standard library are available.")
 
 
-def make(release, level: str, minutes: int | None = None):
-    """The practice notebook of `level`, cut from the release notebook `release`."""
+def deadline(started: dt.datetime, minutes: float) -> str:
+    """The local time `minutes` after `started` (aware), as the learner's clock shows it: "14:35 CET"."""
+    end = (started + dt.timedelta(minutes=minutes)).astimezone()
+    return f"{end:%H:%M} {end.tzname()}"
+
+
+def _clock_cell(level: str, minutes: int, started: dt.datetime):
+    """The notebook's first cell: when the clock started and the deadline, where the learner sees it on opening."""
+    return nbformat.v4.new_markdown_cell(
+        f"**Deadline {deadline(started, minutes)}** · {level} level, {minutes} minutes from "
+        f"{started.astimezone():%H:%M}. The clock runs until your first full-marks grade; the grading cell at the "
+        "end prints the time left each time you run it.")
+
+
+def make(release, level: str, minutes: int | None = None, started: dt.datetime | None = None):
+    """The practice notebook of `level`, cut from the release notebook `release`; with `started` (an aware
+    time) it opens with its deadline and records it (`metadata.mlkit_practice`)."""
     if level not in LEVELS:
         raise ValueError(f"no level {level!r}; the levels are {', '.join(LEVELS)}")
     nb = copy.deepcopy(release)
     nb.metadata["mlkit_practice"] = {"level": level}
-    if level == "guided":
-        nb.cells.append(_grading_cell())
-        return nb
     minutes = minutes or DEFAULT_MINUTES[level]
+    if started is not None:
+        nb.metadata["mlkit_practice"].update(
+            started=started.isoformat(timespec="seconds"),
+            deadline=(started + dt.timedelta(minutes=minutes)).isoformat(timespec="seconds"))
+    clock = [_clock_cell(level, minutes, started)] if started is not None else []
+    if level == "guided":
+        nb.cells = clock + nb.cells + [_grading_cell()]
+        nb.metadata["mlkit_practice"]["minutes"] = minutes
+        return nb
     kept = KEPT_SECTIONS[level]
-    cells = []
+    cells = list(clock)
     if level == "interview":
         cells.append(nbformat.v4.new_markdown_cell(interview_prompt(release, minutes)))
     for cell in nb.cells:

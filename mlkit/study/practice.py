@@ -5,14 +5,17 @@
 
 The notebook is written into the self-study workspace
 (`practice/<assignment>/<notebook>-<level>.ipynb`, beside the release's data
-files), and the session (level, start, minutes) is recorded in the history.
-`mlkit selfgrade` of that file then records the elapsed time with the
-attempt, and an attempt past its limit as over time.
+files), with its deadline in its first cell, and the session (level, start,
+minutes) is recorded in the history.  The session's clock runs until the
+first full-marks `mlkit selfgrade` of that file: every selfgrade before it is
+a try of the session, recorded with the time so far; an attempt past its
+limit is over time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import shutil
 import subprocess
 import sys
@@ -77,7 +80,7 @@ def start(workspace: Path, assignment: str | None = None, level: str | None = No
         if item.suffix != ".ipynb" and not (folder / item.name).exists():
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, folder / item.name)
     notebook = folder / f"{release_path.stem}-{level}.ipynb"
-    practice = levels.make(nbformat.read(release_path, as_version=4), level, minutes)
+    practice = levels.make(nbformat.read(release_path, as_version=4), level, minutes, started=now)
     if notebook.exists():  # never overwrite work: keep the previous attempt's file beside
         notebook.rename(notebook.with_name(f"{notebook.stem}.{now.strftime('%Y%m%dT%H%M%S')}.ipynb"))
     nbformat.write(practice, notebook)
@@ -102,8 +105,15 @@ def open_command(notebook: Path) -> list[str]:
     return [str(Path(sys.executable).parent / "jupyter"), "lab", str(notebook)]
 
 
+def command(args) -> int:
+    """`mlkit practice` (see mlkit.cli)."""
+    algorithm = args.algorithm or (args.mock if isinstance(args.mock, str) else None)  # --mock knn
+    return main(algorithm, args.level, args.minutes, bool(args.mock), args.workspace, args.open)
+
+
 def main(assignment: str | None, level: str | None, minutes: int | None, mock: bool, workspace: str | None,
          open_lab: bool) -> int:
+    from mlkit import invocation
     from mlkit.study import selfgrade
 
     space = selfgrade.default_workspace(workspace)
@@ -113,15 +123,17 @@ def main(assignment: str | None, level: str | None, minutes: int | None, mock: b
         print(f"mlkit practice: {error}", file=sys.stderr)
         return 2
     kind = "Mock interview" if mock else "Practice"
+    deadline = levels.deadline(dt.datetime.fromisoformat(session.started), session.minutes)
     print(f"{kind}: {session.assignment}, {session.level} level, {session.minutes} minutes; the clock started at "
-          f"{session.started}.")
+          f"{session.started} and runs until full marks (deadline {deadline}).")
     print(f"Notebook: {session.notebook}")
-    command = open_command(session.notebook)
+    lab = open_command(session.notebook)
     if open_lab:
-        subprocess.Popen(command, start_new_session=True)
-        print("JupyterLab is starting; grade from the notebook's toolbar-free cell or with:")
+        subprocess.Popen(lab, start_new_session=True)
+        print("JupyterLab is starting; grade from the notebook's last cell or with:")
     else:
-        print(f"Open it in JupyterLab:  {' '.join(command)}")
-        print("When you are done, grade it (the time is recorded with the attempt):")
-    print(f"  mlkit selfgrade {session.notebook}")
+        print(f"Open it in JupyterLab:  {' '.join(shlex.quote(word) for word in lab)}")
+        print("Grade it whenever you like (every try is recorded; the clock stops at full marks):")
+    extra = histories.workspace_option(space)
+    print(f"  {invocation.command('selfgrade', session.notebook.resolve(), *extra)}")
     return 0

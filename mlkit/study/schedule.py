@@ -10,13 +10,20 @@ The rating of an attempt comes from its result:
     full marks at the guided or blank level            Good
     full marks at the interview level, within time     Easy
 
-Mastery on the 1-5 scale, from evidence only (the learner's own rating is
-kept beside it, never mixed in):
+Mastery on the 1-5 scale, from spaced evidence only (the learner's own
+rating is kept beside it, never mixed in).  A *pass from memory* is an
+attempt with full marks at the blank or interview level, timed by `mlkit
+practice` and within its time, whose session revealed no hint beyond the
+first step (a question) and no model answer (`mlkit hint --give-up`):
 
-    1  no graded attempt yet          3  full marks at the guided level
-    2  attempted, never full marks    4  full marks at blank or interview level, within time
-                                      5  4, and the 60-second explanation self-rated 4 or 5
-                                         against the model answer
+    1  no graded attempt yet
+    2  attempted, never full marks
+    3  full marks at any level
+    4  two passes from memory on different days, at least 3 days apart
+    5  4, then an interview-level pass from memory at least 3 days after the
+       pass that reached 4, the 60-second explanation rated 4 or 5 against the
+       model answer, and at least 3 follow-up questions answered, the latest
+       answer of each passed (rated 4 or 5, or full marks for a code one)
 
 Levels unlock in order: blank after full marks at guided, interview after
 full marks at blank (a mock interview may be taken at any time).
@@ -29,7 +36,7 @@ from dataclasses import dataclass
 
 from fsrs import Card, Rating, Scheduler
 
-from mlkit.study.history import Attempt, History
+from mlkit.study.history import Attempt, History, passed_followups
 from mlkit.study.levels import LEVELS
 
 # Algorithms are practised over days, not minutes: no same-day learning steps, and an attempt with a failed
@@ -61,7 +68,7 @@ def rating(attempt: Attempt) -> Rating:
     return Rating(max(int(Rating.Again), int(best) - len(attempt.hints)))
 
 
-def _utc(when: str) -> dt.datetime:
+def utc(when: str) -> dt.datetime:
     moment = dt.datetime.fromisoformat(when)
     if moment.tzinfo is None:
         moment = moment.astimezone()  # a local time, as the history records it
@@ -74,7 +81,7 @@ def card(attempts: list[Attempt]) -> Card | None:
         return None
     current = Card()
     for attempt in attempts:
-        current, _ = SCHEDULER.review_card(current, rating(attempt), _utc(attempt.when))
+        current, _ = SCHEDULER.review_card(current, rating(attempt), utc(attempt.when))
     return current
 
 
@@ -82,16 +89,47 @@ def explained_well(history: History, assignment: str) -> bool:
     return any(e.get("assignment") == assignment and int(e.get("rating", 0)) >= 4 for e in history.explanations)
 
 
+SPACING = dt.timedelta(days=3)   # between two passes from memory that count towards mastery 4 and 5
+FOLLOWUPS_FOR_MASTERY = 3        # answered follow-up questions, each passed, for mastery 5
+
+
+def from_memory(history: History, attempt: Attempt) -> bool:
+    """A pass from memory: full marks at blank or interview level, timed and within time, its session's hints
+    no further than the first step (a question) and no model answer asked for."""
+    return (attempt.perfect and attempt.level in ("blank", "interview") and attempt.seconds is not None
+            and attempt.limit_seconds is not None and not attempt.over_time
+            and all(int(h.get("step") or 0) <= 1 for h in history.hints_for(attempt)))
+
+
+def spaced_passes(history: History, assignment: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(when mastery 4 was reached, when mastery 5's interview pass was made), each None until it is."""
+    passes = [(utc(a.when), a) for a in history.of(assignment) if from_memory(history, a)]
+    fourth = None
+    for i, (when, _) in enumerate(passes):
+        if any(when - earlier >= SPACING for earlier, _ in passes[:i]):  # 3 days apart: two different days
+            fourth = when
+            break
+    if fourth is None:
+        return None, None
+    fifth = next((when for when, a in passes if a.level == "interview" and when - fourth >= SPACING), None)
+    return fourth, fifth
+
+
+def followups_passed(history: History, assignment: str) -> bool:
+    latest = passed_followups(history, assignment)
+    return len(latest) >= FOLLOWUPS_FOR_MASTERY and all(latest.values())
+
+
 def mastery(history: History, assignment: str) -> int:
     attempts = history.of(assignment)
     if not attempts:
         return 1
-    from_memory = any(a.perfect and a.level in ("blank", "interview") and not a.over_time for a in attempts)
-    if from_memory:
-        return 5 if explained_well(history, assignment) else 4
-    if any(a.perfect for a in attempts):
-        return 3
-    return 2
+    fourth, fifth = spaced_passes(history, assignment)
+    if fourth is not None:
+        if fifth is not None and explained_well(history, assignment) and followups_passed(history, assignment):
+            return 5
+        return 4
+    return 3 if any(a.perfect for a in attempts) else 2
 
 
 def unlocked(history: History, assignment: str) -> list[str]:
@@ -150,20 +188,25 @@ def weakest(history: History, assignments: list[str], now: dt.datetime | None = 
     return min(statuses, key=urgency).assignment
 
 
+def met(history: History, assignment: str, kind: str) -> bool:
+    """Whether the history holds one piece of a checkpoint's evidence: `kind` "mock" (any interview-level pass
+    within 20 minutes), "explained" (the explanation rated 4 or 5) or a level (full marks at it or above,
+    within time)."""
+    if kind == "mock":
+        return any(a.level == "interview" and a.perfect and not a.over_time
+                   and a.limit_seconds is not None and a.limit_seconds <= 20 * 60 for a in history.attempts)
+    if kind == "explained":
+        return explained_well(history, assignment)
+    levels = LEVELS[LEVELS.index(kind):]
+    return any(a.perfect and a.level in levels and not a.over_time for a in history.of(assignment))
+
+
 def checkpoints(history: History) -> list[tuple[int, str, bool]]:
     """(day, what, done) for each checkpoint of the study plan."""
-    done = []
-    for day, what, evidence in PLAN:
-        ticks = []
-        for assignment, kind in evidence:
-            if kind == "mock":
-                ticks.append(any(a.level == "interview" and a.perfect and not a.over_time
-                                 and a.limit_seconds is not None and a.limit_seconds <= 20 * 60
-                                 for a in history.attempts))
-            elif kind == "explained":
-                ticks.append(explained_well(history, assignment))
-            else:
-                levels = LEVELS[LEVELS.index(kind):]
-                ticks.append(any(a.perfect and a.level in levels and not a.over_time for a in history.of(assignment)))
-        done.append((day, what, all(ticks)))
-    return done
+    return [(day, what, all(met(history, a, kind) for a, kind in evidence)) for day, what, evidence in PLAN]
+
+
+def missing(history: History, day: int) -> tuple[str, str] | None:
+    """The first (assignment, kind) of the checkpoint of `day` the history does not hold yet (None: done)."""
+    evidence = next(e for d, _, e in PLAN if d == day)
+    return next(((a, kind) for a, kind in evidence if not met(history, a, kind)), None)

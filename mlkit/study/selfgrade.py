@@ -15,39 +15,42 @@ is being imported: an attempt takes a few seconds, not the half minute of
 three `nbgrader` commands (benchmarks/selfgrade_latency.py).
 
 Each attempt is recorded in the study history (`mlkit.study.history`) with
-its level and, for a notebook written by `mlkit practice`, the time it took;
-the summary is printed, and the study dashboard (`report.html`,
-`mlkit.study.dashboard`) shows mastery, what is due and the trend.
+its level and, for a notebook written by `mlkit practice`, its session: the
+time since the session started and the number of tries so far (the session's
+clock stops at its first full marks).  The summary printed for a failed
+attempt shows what failed, the points and each diagnosed mistake's name, never
+its fix, a reference line or the model answer: those are earned one step at a
+time with `mlkit hint`.  At full marks it shows the time to full marks and the
+tries, the model 60-second answer and the feedback page (nbgrader's, with the
+fixes, as an instructor's class receives it).  The study dashboard
+(`report.html`, `mlkit.study.dashboard`) shows mastery, what is due and the trend.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
-from mlkit import course
+from mlkit import course, diagnostics, invocation
 from mlkit.authoring import catalog
-from mlkit.reports import results
 from mlkit.study import dashboard, levels, practice
 from mlkit.study import history as histories
 from mlkit.study.history import LEARNER, Attempt
 
+if TYPE_CHECKING:
+    from mlkit.reports import results
 
 
 class SelfStudyError(Exception):
     """A problem with the learner's input, reported as one line."""
 
 
-def default_workspace(given: str | Path | None = None) -> Path:
-    """The self-study workspace: `given` (a --workspace option), else $MLKIT_SELFSTUDY, else ~/.mlkit-selfstudy."""
-    if given:
-        return Path(given)
-    return Path(os.environ.get("MLKIT_SELFSTUDY", Path.home() / ".mlkit-selfstudy"))
+default_workspace = histories.default_workspace  # for the commands that import this module anyway
 
 
 def read_notebook(path: Path):
@@ -146,6 +149,16 @@ def practice_level(nb, record: histories.History, path: Path, now: dt.datetime):
     return level, seconds, limit
 
 
+def _session_of(record: histories.History, path: Path) -> tuple[str | None, int]:
+    """(session start, this try's number in it) of a notebook written by `mlkit practice`; (None, 1) otherwise."""
+    session = record.sessions.get(str(path.resolve()))
+    if not session:
+        return None, 1
+    started = session["started"]
+    earlier = [a for a in record.attempts if a.session == started and a.assignment == session["assignment"]]
+    return started, len(earlier) + 1
+
+
 def grade(path: Path, workspace: Path, wanted: str | None = None,
           now: dt.datetime | None = None) -> tuple[Attempt, list[results.CheckResult], Path]:
     """Grade one attempt; returns it, its checks and its feedback page."""
@@ -156,6 +169,7 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
         now = now or dt.datetime.now(dt.timezone.utc)
         record = histories.load(workspace)
         level, seconds, limit = practice_level(nb, record, path, now)
+        session, tries = _session_of(record, path)
         prepare_workspace(workspace, assignment)
         target = workspace / "submitted" / LEARNER / assignment
         shutil.rmtree(target, ignore_errors=True)
@@ -167,6 +181,8 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
         if parent is not None:
             parent.close()
 
+    from mlkit.reports import results  # imports nbgrader: after the grading kernel's zygote has started
+
     graded = nbformat.read(workspace / "autograded" / LEARNER / assignment / name, as_version=4)
     checks = results.check_results(graded, assignment)
     attempt = Attempt(
@@ -175,9 +191,11 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
         checks={c.test_id: c.passed for c in checks}, mistakes=[c.mistake for c in checks if c.mistake],
         level=level, seconds=seconds, limit_seconds=limit,
         over_time=seconds is not None and limit is not None and seconds > limit,
-        hints=record.pending_hints.pop(assignment, []))  # the hints revealed since the last attempt helped this one
+        hints=record.pending_hints.pop(assignment, []),  # the hints revealed since the last attempt helped this one
+        session=session, tries=tries)
     record.attempts.append(attempt)
-    record.sessions.pop(str(path.resolve()), None)  # the clock of that session stops here
+    if attempt.perfect:
+        record.sessions.pop(str(path.resolve()), None)  # the session's clock stops at its first full marks
     histories.save(workspace, record)
     feedback = workspace / "feedback" / LEARNER / assignment / name.replace(".ipynb", ".html")
     return attempt, checks, feedback
@@ -202,7 +220,10 @@ def model_explanation(assignment: str) -> str:
     return ""
 
 
-def terminal_summary(attempt: Attempt, checks: list[results.CheckResult]) -> str:
+def terminal_summary(attempt: Attempt, checks: list[results.CheckResult], with_fixes: bool = False) -> str:
+    """The checks of an attempt: each with its points; a failed one with its diagnosed mistake's name (or, with
+    no diagnosis, what the check found).  `with_fixes` adds the full diagnosis and its hint, as the feedback
+    page has them."""
     import textwrap
 
     lines = [f"{attempt.assignment}: {attempt.score:g} / {attempt.max_score:g} automatic points", ""]
@@ -211,38 +232,83 @@ def terminal_summary(attempt: Attempt, checks: list[results.CheckResult]) -> str
         mark = "PASS" if c.passed else "FAIL"
         lines += textwrap.wrap(c.description, 100, initial_indent=f"  {mark} {c.score:>2g}/{c.points:<2g}   ",
                                subsequent_indent=indent)
-        if not c.passed:
-            lines += textwrap.wrap(c.message, 100, initial_indent=indent + "-> ", subsequent_indent=indent + "   ")
-            if c.hint:
-                lines += textwrap.wrap("hint: " + c.hint, 100, initial_indent=indent + "   ",
-                                       subsequent_indent=indent + "   ")
+        if c.passed:
+            continue
+        declared = diagnostics.mistakes_for(attempt.assignment, c.test_id).get(c.mistake) if c.mistake else None
+        if declared is not None and not with_fixes:
+            found = f"mistake: {declared.short_name}"
+        else:
+            found = c.message
+        lines += textwrap.wrap(found, 100, initial_indent=indent + "-> ", subsequent_indent=indent + "   ")
+        if with_fixes and c.hint:
+            lines += textwrap.wrap("hint: " + c.hint, 100, initial_indent=indent + "   ",
+                                   subsequent_indent=indent + "   ")
     return "\n".join(lines)
+
+
+def clock_line(attempt: Attempt, record: histories.History) -> str:
+    """The session's clock after this attempt: time to full marks and tries, or the time so far and left."""
+    used = len(record.hints_for(attempt))
+    hints = f", {used} hint{'s' * (used != 1)}" if used else ""
+    tries = f"{attempt.tries} tr{'ies' if attempt.tries != 1 else 'y'}"
+    if attempt.seconds is None:
+        return ""
+    minutes, limit = attempt.seconds / 60, attempt.limit_seconds / 60
+    if attempt.perfect:
+        verdict = "over time" if attempt.over_time else "within time"
+        return (f"Time to full marks: {minutes:.1f} of {limit:.0f} minutes ({verdict}), {tries}{hints}, "
+                f"{attempt.level} level.")
+    left = (f"{limit - minutes:.1f} minutes left" if minutes <= limit
+            else f"{minutes - limit:.1f} minutes over the limit")
+    return (f"Time so far: {minutes:.1f} of {limit:.0f} minutes ({left}), {tries}{hints}, {attempt.level} level; "
+            "the clock runs until full marks.")
 
 
 def main(path: str, workspace: str | None, assignment: str | None) -> int:
     import sys
     import textwrap
 
+    notebook = Path(path).resolve()  # before grading: it runs in the workspace's folder
     try:
-        space = default_workspace(workspace)
-        attempt, checks, feedback = grade(Path(path), space, assignment)
+        space = default_workspace(workspace).resolve()
+        attempt, checks, feedback = grade(notebook, space, assignment)
     except SelfStudyError as error:
         print(f"mlkit selfgrade: {error}", file=sys.stderr)
         return 2
+    record = histories.load(space)
+    extra = histories.workspace_option(space)
     print(terminal_summary(attempt, checks))
-    if attempt.seconds is not None:
-        verdict = "over time" if attempt.over_time else "within time"
-        print(f"\nTime: {attempt.seconds / 60:.1f} of {attempt.limit_seconds / 60:.0f} minutes ({verdict}), "
-              f"{attempt.level} level.")
+    clock = clock_line(attempt, record)
+    if clock:
+        print("\n" + clock)
+    if not attempt.perfect:
+        first = next(c.test_id for c in checks if not c.passed)
+        print("\nFix it and grade again:")
+        print(f"  {invocation.command('selfgrade', notebook, *extra)}")
+        print(f"or earn a hint, one step at a time (a question, the formula, then the reference lines of {first}):")
+        print(f"  {invocation.command('hint', attempt.assignment, *extra)}")
+        print(f"Study dashboard: {write_report(space)}")
+        return 0
     model = model_explanation(attempt.assignment)
     if model:
         print("\nNow explain it out loud in 60 seconds, then compare with the model answer:")
         print(textwrap.indent(textwrap.fill(" ".join(model.split()), 100), "  "))
-        print(f"Rate your explanation (1-5): mlkit rate {attempt.assignment} --explanation N")
+        print("Rate your explanation (1-5):")
+        print(f"  {invocation.command('rate', attempt.assignment, '--explanation', *extra)}")
     report = write_report(space)
     print(f"\nFeedback for this attempt: {feedback}")
     print(f"Study dashboard (mastery, what is due, trend): {report}")
     return 0
+
+
+def command(args) -> int:
+    """`mlkit selfgrade` (see mlkit.cli)."""
+    return main(args.notebook, args.workspace, args.assignment)
+
+
+def rate_command(args) -> int:
+    """`mlkit rate` (see mlkit.cli)."""
+    return rate(args.algorithm, args.explanation, args.mastery, args.workspace)
 
 
 def rate(assignment: str, explanation: int | None, mastery: int | None, workspace: str | None) -> int:
@@ -257,6 +323,12 @@ def rate(assignment: str, explanation: int | None, mastery: int | None, workspac
     except PracticeError as error:
         print(f"mlkit rate: {error}", file=sys.stderr)
         return 2
+    if explanation == 0:  # `--explanation` without a number: ask for it
+        try:
+            explanation = int(input("How well did your 60-second explanation match the model answer (1-5)? "))
+        except (EOFError, ValueError):
+            print("mlkit rate: give a rating from 1 to 5 (--explanation 4)", file=sys.stderr)
+            return 2
     for value in (explanation, mastery):
         if value is not None and not 1 <= value <= 5:
             print("mlkit rate: ratings are 1 (cannot) to 5 (can teach)", file=sys.stderr)
