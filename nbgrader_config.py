@@ -34,7 +34,7 @@ c.Autograde.sanitize_preprocessors = [
 # `mlkit grade`) first moves any such entry of submitted/ aside; either way the notebook's grading issue
 # names what was left out.
 c.ExchangeFactory.collect = "mlkit.grading.submission.LinkSafeCollect"
-# On a shared hub (mlkit/grading/permissions.py, submission.py): releasing and collecting refuse an exchange whose course folder,
+# On a shared hub (mlkit/permissions.py, mlkit/grading/submission.py): releasing and collecting refuse an exchange whose course folder,
 # inbound, outbound or feedback folder another account could have made, renamed or opened (`mlkit exchange init`
 # sets it up); collection takes each student's own newest folder and skips, with the reason, any entry that
 # is not one.

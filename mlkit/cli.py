@@ -184,7 +184,7 @@ def run_exchange(args) -> int:
     """`mlkit exchange init`: make or repair a course's exchange folders, then check them as release does."""
     import pwd
 
-    from mlkit.grading import permissions
+    from mlkit import permissions
 
     try:
         for line in permissions.init_exchange(args.root, args.course_id, args.instructor):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlkit.authoring import catalog
-from mlkit.grading import permissions
+from mlkit import permissions
 
 ROOT = catalog.ROOT
 BIN = Path(sys.executable).parent  # nbgrader and alembic live beside this Python

@@ -378,7 +378,7 @@ def test_nothing_is_written_into_the_shared_environment(hub):
 def test_exchange_init_adopts_no_folder_another_account_made(tmp_path):
     """A course folder made in the exchange by another account before the set-up (the root is every account's
     to write in) is refused, not adopted: what it holds is that account's."""
-    from mlkit.grading import permissions
+    from mlkit import permissions
 
     root = tmp_path / "exchange"
     root.mkdir(mode=0o1777)

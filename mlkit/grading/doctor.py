@@ -15,7 +15,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from mlkit.grading import kernel, permissions, sandbox, treebound
+from mlkit import permissions
+from mlkit.grading import kernel, sandbox, treebound
 
 
 class Report:

@@ -11,7 +11,7 @@ Two plug-ins, both switched on in the course's `nbgrader_config.py`, keep them o
     Collects as nbgrader's own collect does (its ignore patterns, `max_file_size`, `max_dir_size`, group
     permissions, timestamps), from a staged copy that holds only the inbound's regular files and folders.
     On a shared hub the inbound is every student's to write into, so it also: refuses an exchange that
-    another account could have taken over (`mlkit.grading.permissions`); takes, per student, the newest
+    another account could have taken over (`mlkit.permissions`); takes, per student, the newest
     folder that student owns, and reports folders planted in a student's name by another account; and
     reports and skips any one entry it cannot read as a submission (a name without a date, a tree nested
     too deep or holding too many entries) while the rest of the class is collected.
@@ -43,7 +43,7 @@ from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignme
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.utils import parse_utc
 
-from mlkit.grading import permissions
+from mlkit import permissions
 from mlkit.grading.sandbox import open_regular_file
 
 RECORD_NAME = "left-out.json"
