@@ -8,7 +8,9 @@
      "explanations": [{assignment, when, rating}, ...],   # 60-second answer vs the model answer, 1-5
      "self_ratings": {assignment: 1-5},                    # the learner's own mastery rating
      "pending_hints": {assignment: [{check, step, when}]},  # revealed since its last attempt (mlkit hint)
-     "sessions": {notebook path: {assignment, level, started, minutes}}}
+     "sessions": {notebook path: {assignment, level, started, minutes}},
+     "followups": [{assignment, followup, kind, topic, when, rating, score, max_score, mistakes, passed}, ...]}
+                                                           # interview follow-ups (record_followup)
 
 Version 1 (a JSON list of attempts, without level or time) is read and
 upgraded: those attempts count as guided ones of unknown duration.  A file
@@ -56,6 +58,7 @@ class History:
     self_ratings: dict[str, int] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
     pending_hints: dict[str, list[dict]] = field(default_factory=dict)
+    followups: list[dict] = field(default_factory=list)  # see record_followup
     notice: str = ""  # set when the file on disk had to be kept aside
 
     def of(self, assignment: str) -> list[Attempt]:
@@ -83,7 +86,8 @@ def _parse(data) -> History:
                    explanations=list(data.get("explanations", [])),
                    self_ratings={str(k): int(v) for k, v in data.get("self_ratings", {}).items()},
                    sessions=dict(data.get("sessions", {})),
-                   pending_hints={str(k): list(v) for k, v in data.get("pending_hints", {}).items()})
+                   pending_hints={str(k): list(v) for k, v in data.get("pending_hints", {}).items()},
+                   followups=list(data.get("followups", [])))
 
 
 def load(workspace: Path) -> History:
@@ -107,9 +111,40 @@ def save(workspace: Path, history: History) -> None:
     """Write atomically: a crash mid-write leaves the previous file, never half of one."""
     data = {"version": VERSION, "attempts": [asdict(a) for a in history.attempts],
             "explanations": history.explanations, "self_ratings": history.self_ratings,
-            "sessions": history.sessions, "pending_hints": history.pending_hints}
+            "sessions": history.sessions, "pending_hints": history.pending_hints, "followups": history.followups}
     file = path(workspace)
     file.parent.mkdir(parents=True, exist_ok=True)
     temporary = file.with_name(file.name + ".tmp")
     temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
     os.replace(temporary, file)
+
+
+def record_followup(history: History, assignment: str, followup: str, kind: str, topic: str, when: str, *,
+                    rating: int | None = None, score: float | None = None, max_score: float | None = None,
+                    mistakes: list[str] | None = None) -> dict:
+    """Append one answered interview follow-up question (`mlkit followup`) to `history.followups`; returns it.
+
+    The record, one JSON object per answer (the latest of a follow-up is the one that counts):
+
+        {"assignment": "02_logistic_regression",   # the course notebook the follow-up belongs to
+         "followup": "complexity",                  # its id in catalog/<assignment>/followups.toml
+         "kind": "spoken" | "code",
+         "topic": "complexity" | "stability" | "change" | ...,
+         "when": "2026-12-07T09:00:00+00:00",       # ISO 8601 with the offset
+         "rating": 1..5 | None,                     # spoken: the learner's rating against the model answer
+         "score": float | None, "max_score": float | None,   # code: the exercise's hidden tests' points
+         "mistakes": [mistake id, ...],             # code: the mistakes its failed checks named ([] if none)
+         "passed": bool}                            # spoken: rating >= 4; code: full marks
+
+    Inputs: a spoken answer gives `rating` (1-5) and no score; a graded exercise gives `score` and
+    `max_score` (and `mistakes`) and no rating.
+    """
+    if kind == "spoken":
+        passed = rating is not None and rating >= 4
+    else:
+        passed = score is not None and max_score is not None and max_score > 0 and score >= max_score
+    entry = {"assignment": assignment, "followup": followup, "kind": kind, "topic": topic, "when": when,
+             "rating": rating, "score": score, "max_score": max_score, "mistakes": list(mistakes or []),
+             "passed": passed}
+    history.followups.append(entry)
+    return entry
