@@ -72,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     hint.add_argument("algorithm", nargs="?", help="default: the algorithm of your latest attempt")
     hint.add_argument("--check", help="which failed check (default: the first)")
     hint.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
+    follow = sub.add_parser("followup", help="the interviewer's follow-up questions, open after full marks at the "
+                                             "interview level: show, answer and rate them, or grade a code one")
+    follow.add_argument("algorithm", nargs="?", help="assignment name, number or part of it (knn, 07, logistic)")
+    follow.add_argument("question", nargs="?", help="a follow-up's id: its model answer (spoken) or its exercise "
+                                                    "notebook (code); default: list the questions")
+    follow.add_argument("--rate", type=int, metavar="N", help="1-5: how well your spoken answer matched the model")
+    follow.add_argument("--grade", nargs="?", const="", metavar="NOTEBOOK",
+                        help="grade a code follow-up's exercise (default: the notebook it wrote)")
+    follow.add_argument("--mutate", action="store_true", help="the mutation score of the graded follow-ups' tests")
+    follow.add_argument("-j", "--jobs", type=int, help="with --mutate: mutants run at once (default: one per core)")
+    follow.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
     scaffold = sub.add_parser("new", help="a new notebook in source/NN_name/ in the kit's seven sections, with its "
                                           "diagnostics file and catalog folder")
     scaffold.add_argument("name", help="two digits, an underscore, a name: 11_ridge_regression")
@@ -133,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         from mlkit.study import hints
 
         return hints.main(args.algorithm, args.check, args.workspace)
+    elif args.command == "followup":
+        from mlkit.study import followups
+
+        return followups.main(args.algorithm, args.question, args.rate, args.grade, args.mutate, args.workspace,
+                              args.jobs)
     elif args.command == "student-build":
         from mlkit.authoring import student_build
 

@@ -239,6 +239,10 @@ def main(path: str, workspace: str | None, assignment: str | None) -> int:
         print("\nNow explain it out loud in 60 seconds, then compare with the model answer:")
         print(textwrap.indent(textwrap.fill(" ".join(model.split()), 100), "  "))
         print(f"Rate your explanation (1-5): mlkit rate {attempt.assignment} --explanation N")
+    if attempt.perfect and attempt.level == "interview":  # a working solution: the interviewer's follow-ups
+        from mlkit.study import followups
+
+        print(followups.invitation(attempt.assignment))
     report = write_report(space)
     print(f"\nFeedback for this attempt: {feedback}")
     print(f"Study dashboard (mastery, what is due, trend): {report}")
