@@ -165,6 +165,30 @@ def invitation(assignment: str, root: Path = catalog.ROOT) -> str:
 # -- graded exercises ----------------------------------------------------------------------------------
 
 
+def reference_answers(followup: FollowUp, root: Path = catalog.ROOT) -> dict[str, str]:
+    """The exercise's reference answer cells (grade_id -> source, solution markers removed)."""
+    return catalog.reference_answers(followup.exercise, exercises_root(followup.assignment, root))
+
+
+def alternatives(followup: FollowUp, root: Path = catalog.ROOT) -> dict[str, dict[str, str]]:
+    """Other correct answers in other styles: name -> answer cells (`catalog/<exercise>/alternatives/*.py`)."""
+    folder = exercises_root(followup.assignment, root) / "catalog" / followup.exercise / "alternatives"
+    return {p.stem: catalog.parse_answer_cells(p.read_text()) for p in sorted(folder.glob("*.py"))}
+
+
+def wrong_answers(followup: FollowUp, root: Path = catalog.ROOT) -> list[catalog.Mutant]:
+    """Realistic mistakes, each with the declared mistake its feedback must name (`catalog/<exercise>/mutants.toml`,
+    the course catalog's format)."""
+    path = exercises_root(followup.assignment, root) / "catalog" / followup.exercise / "mutants.toml"
+    if not path.exists():
+        return []
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle).get("mutant", [])
+    return [catalog.Mutant(name=m["name"], cell=m["cell"], find=m["find"], replace=m["replace"],
+                           description=m["description"], diagnosis=m.get("diagnosis")) for m in raw]
+
+
+
 def _course(workspace: Path) -> Path:
     return workspace / COURSE
 
@@ -255,8 +279,8 @@ def grade_exercise(workspace: Path, followup: FollowUp, notebook: Path, root: Pa
 
 
 def _locked_message(assignment: str) -> str:
-    return (f"the follow-up questions of {assignment} open after full marks at the interview level: "
-            f"mlkit practice {assignment} --level interview (or a mock: mlkit practice --mock {assignment})")
+    return (f"the follow-up questions of {assignment} open after full marks at the interview level, in a mock "
+            f"interview (mlkit practice --mock {assignment}) or at that level once it is open")
 
 
 def _checks_text(checks) -> str:
