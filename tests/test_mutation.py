@@ -1,6 +1,6 @@
 """Machine-made mutants: the generator covers every operator, and a fixed sample is killed the same way twice.
 
-The full sweep is benchmarks/mutation_sweep.py (README, "Mutation score").
+The full sweep is benchmarks/mutation_sweep.py (docs/authoring/mutation-score.md).
 Here a small fixed sample per notebook is graded by the fast runner and
 again by the real `nbgrader autograde`: the verdicts must agree check by
 check, and every sampled mutant not reviewed as equivalent must be killed.
