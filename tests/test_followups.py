@@ -92,6 +92,18 @@ def test_the_reference_gradients_are_the_derivatives_of_their_losses():
     dw, db = weighted(X, labels, w, b, c)
     assert np.allclose(np.append(dw, db), numerical_gradient(log_loss, np.append(w, b)), rtol=1e-6, atol=1e-9)
 
+    adam = _function(followups.find("04_gradient_descent", "adam"), "adam_step")
+    g = np.array([3.0, -1e-3, 50.0])
+    first, m, v = adam(np.zeros(3), g, np.zeros(3), np.zeros(3), 1)
+    assert np.allclose(first, -0.001 * np.sign(g), rtol=1e-4)  # the corrected first step: lr against the sign
+    assert np.allclose(m, 0.1 * g) and np.allclose(v, 0.001 * g ** 2)
+
+    gain = _function(followups.find("06_decision_tree", "regression_tree"), "variance_reduction")
+    targets, mask = rng.normal(size=n), np.arange(n) < 6
+    squared_error = lambda part: np.sum((part - part.mean()) ** 2)  # noqa: E731
+    decrease = squared_error(targets) - squared_error(targets[mask]) - squared_error(targets[~mask])
+    assert np.isclose(gain(targets, mask), decrease / n)  # the decrease in total squared error, over n
+
     manhattan = _function(followups.find("07_knn", "manhattan"), "manhattan_distances")
     A, B = rng.normal(size=(4, d)), rng.normal(size=(6, d))
     assert np.allclose(manhattan(A, B), [[np.abs(a - q).sum() for q in B] for a in A])
