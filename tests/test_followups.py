@@ -68,8 +68,10 @@ def _function(followup, name):
     return namespace[name]
 
 
-def test_the_reference_gradients_are_the_derivatives_of_their_losses():
-    """The formulas the exercises teach, checked against central differences of the loss they state."""
+def test_the_reference_answers_do_what_their_questions_claim():
+    """The formulas the exercises teach, checked numerically: gradients against central differences of the loss
+    they state, Adam's first step, the gain as a decrease in squared error, the median as the L1 minimiser,
+    whitening's identity covariance, the L1 distance."""
     from mlkit.checks import numerical_gradient
 
     rng = np.random.default_rng(30)
@@ -103,6 +105,18 @@ def test_the_reference_gradients_are_the_derivatives_of_their_losses():
     squared_error = lambda part: np.sum((part - part.mean()) ** 2)  # noqa: E731
     decrease = squared_error(targets) - squared_error(targets[mask]) - squared_error(targets[~mask])
     assert np.isclose(gain(targets, mask), decrease / n)  # the decrease in total squared error, over n
+
+    update = _function(followups.find("08_kmeans", "k_medians"), "kmedians_update")
+    points = rng.standard_t(2, size=(31, 2))
+    (centre,) = update(points, np.zeros(31, dtype=int), np.zeros((1, 2)))
+    l1 = lambda c: np.abs(points - c).sum()  # noqa: E731  the cluster's total Manhattan distance
+    assert all(l1(centre) <= l1(centre + step) for step in rng.normal(size=(50, 2)) * 0.05)
+    assert l1(centre) <= l1(points.mean(axis=0))
+
+    whiten = _function(followups.find("09_pca", "whitening"), "whiten")
+    data = rng.normal(size=(50, 3)) @ [[2.0, 0.3, 0.0], [0.0, 1.0, 0.4], [0.0, 0.0, 0.3]]
+    values, vectors = np.linalg.eigh(np.cov(data, rowvar=False))
+    assert np.allclose(np.cov(whiten(data, data.mean(axis=0), vectors.T, values), rowvar=False), np.eye(3))
 
     manhattan = _function(followups.find("07_knn", "manhattan"), "manhattan_distances")
     A, B = rng.normal(size=(4, d)), rng.normal(size=(6, d))
