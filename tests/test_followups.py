@@ -131,42 +131,82 @@ def workspace(tmp_path_factory):
     return tmp_path_factory.mktemp("followups") / "workspace"
 
 
-def _submissions():
-    cases = []
-    for followup in CODE_FOLLOWUPS:
-        reference = followups.reference_answers(followup)
-        cases.append(pytest.param(followup, "reference", reference, None, id=f"{followup.exercise}-reference"))
-        for name, answers in followups.alternatives(followup).items():
-            cases.append(pytest.param(followup, name, {**reference, **answers}, None,
-                                      id=f"{followup.exercise}-alt-{name}"))
-        for wrong in followups.wrong_answers(followup):
-            cases.append(pytest.param(followup, wrong.name, wrong.apply(reference), wrong.diagnosis,
-                                      id=f"{followup.exercise}-{wrong.name}"))
+def _submissions(followup):
+    """(name, answers, the declared mistake it must name or None) of every catalogued submission of an exercise."""
+    reference = followups.reference_answers(followup)
+    cases = [("reference", reference, None)]
+    cases += [(f"alt-{name}", {**reference, **answers}, None)
+              for name, answers in followups.alternatives(followup).items()]
+    cases += [(wrong.name, wrong.apply(reference), wrong.diagnosis) for wrong in followups.wrong_answers(followup)]
     return cases
 
 
-@pytest.mark.parametrize("followup, name, answers, diagnosis", _submissions())
-def test_a_graded_followup_gives_full_marks_or_names_the_mistake(workspace, tmp_path, followup, name, answers,
-                                                                  diagnosis):
-    """Correct answers in any style get full marks; each realistic wrong one loses points with its mistake named."""
+def _verdicts_here(followup, answers) -> dict[str, tuple[bool, str | None]]:
+    """Test id -> (passed, the mistake a failed check named), the exercise's cells run in this process.
+
+    Quick, for every catalogued submission (trusted code of the kit's own catalog); the sandboxed path a learner's
+    notebook takes is test_a_graded_followup_through_the_self_study_path's."""
+    from mlkit.authoring import nbtext
+    from mlkit.checks import CheckFailed
+
+    root = followups.exercises_root(followup.assignment)
+    nb = nbformat.read(catalog.notebook_path(followup.exercise, root=root), as_version=4)
+    namespace: dict = {"__name__": "__main__"}
+    found = {}
+    for cell in nb.cells:
+        kind = nbtext.kind_of(cell)
+        if kind == "code":
+            exec(cell.source, namespace)
+        elif kind == "answer":
+            exec(answers[cell.metadata["nbgrader"]["grade_id"]], namespace)
+        elif kind == "tests":
+            try:
+                exec(cell.source, namespace)
+                found[cell.metadata["nbgrader"]["grade_id"]] = (True, None)
+            except CheckFailed as failed:
+                found[cell.metadata["nbgrader"]["grade_id"]] = (False, failed.mistake)
+            except Exception:  # noqa: BLE001  any other error fails the cell, as in nbgrader
+                found[cell.metadata["nbgrader"]["grade_id"]] = (False, None)
+    return found
+
+
+@pytest.mark.parametrize("followup", CODE_FOLLOWUPS, ids=lambda f: f.exercise)
+def test_every_catalogued_answer_gets_full_marks_or_its_mistake_named(followup, monkeypatch):
+    """Correct answers in any style pass every check; each realistic wrong one fails one, naming its mistake."""
+    monkeypatch.chdir(followups.exercises_root(followup.assignment))  # where the checks find its diagnostics
+    for name, answers, diagnosis in _submissions(followup):
+        verdicts = _verdicts_here(followup, answers)
+        if diagnosis is None:
+            assert all(passed for passed, _ in verdicts.values()), (name, verdicts)
+        else:
+            assert diagnosis in {mistake for passed, mistake in verdicts.values() if not passed}, (name, verdicts)
+
+
+@pytest.mark.parametrize("followup", CODE_FOLLOWUPS, ids=lambda f: f.exercise)
+def test_a_graded_followup_through_the_self_study_path(workspace, tmp_path, followup):
+    """Through nbgrader's autograde in the workspace, sandboxed: the reference gets full marks, and one realistic
+    wrong answer (each exercise's first) loses points with its mistake's sentence in the summary and the feedback."""
     course_root = followups.prepare(workspace, followup)
     release = catalog.notebook_path(followup.exercise, "release", course_root)
-    notebook = tmp_path / release.name
-    nbformat.write(catalog.fill_answers(nbformat.read(release, as_version=4), answers), notebook)
-    before = notebook.read_bytes()
-    checks, feedback = followups.grade_exercise(workspace, followup, notebook)
-    assert notebook.read_bytes() == before  # the learner's file is only read
-    score, points = sum(c.score for c in checks), sum(c.points for c in checks)
-    if diagnosis is None:
-        assert score == points > 0, [(c.test_id, c.message) for c in checks if not c.passed]
-        return
-    assert score < points
-    failed = [c for c in checks if not c.passed]
-    assert diagnosis in {c.mistake for c in failed}, [(c.test_id, c.mistake, c.message) for c in failed]
-    declared = diagnostics.catalog(followup.exercise, course=followups.exercises_root(followup.assignment))
-    message = next(per[diagnosis].message for per in declared.values() if diagnosis in per)
-    assert any(c.message == message for c in failed)
-    assert feedback.exists() and " ".join(message.split()[:6]) in " ".join(feedback.read_text().split())
+    reference = followups.reference_answers(followup)
+    wrong = followups.wrong_answers(followup)[0]
+    for answers, diagnosis in [(reference, None), (wrong.apply(reference), wrong.diagnosis)]:
+        notebook = tmp_path / release.name
+        nbformat.write(catalog.fill_answers(nbformat.read(release, as_version=4), answers), notebook)
+        before = notebook.read_bytes()
+        checks, feedback = followups.grade_exercise(workspace, followup, notebook)
+        assert notebook.read_bytes() == before  # the learner's file is only read
+        score, points = sum(c.score for c in checks), sum(c.points for c in checks)
+        if diagnosis is None:
+            assert score == points > 0, [(c.test_id, c.message) for c in checks if not c.passed]
+            continue
+        assert score < points
+        failed = [c for c in checks if not c.passed]
+        assert diagnosis in {c.mistake for c in failed}, [(c.test_id, c.mistake, c.message) for c in failed]
+        declared = diagnostics.catalog(followup.exercise, course=followups.exercises_root(followup.assignment))
+        message = next(per[diagnosis].message for per in declared.values() if diagnosis in per)
+        assert any(c.message == message for c in failed)
+        assert feedback.exists() and " ".join(message.split()[:6]) in " ".join(feedback.read_text().split())
 
 
 def test_mutate_runs_over_the_graded_followups_and_reports_their_score(capsys):
