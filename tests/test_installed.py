@@ -32,7 +32,7 @@ pytestmark = [
     pytest.mark.skipif(sandbox.detect().name == "none", reason="needs a sandbox (bubblewrap)"),
 ]
 ASSIGNMENT = "01_linear_regression"
-COURSE_ID = "numpy-ml-from-scratch"
+COURSE_ID = "ml-2027"  # what the workflow's `mlkit init --course-id` sets
 EDITED_TEST = "test_gd_one_step"  # the hidden test the workflow's last step edits, and its points
 
 
