@@ -177,15 +177,9 @@ def alternatives(followup: FollowUp, root: Path = catalog.ROOT) -> dict[str, dic
 
 
 def wrong_answers(followup: FollowUp, root: Path = catalog.ROOT) -> list[catalog.Mutant]:
-    """Realistic mistakes, each with the declared mistake its feedback must name (`catalog/<exercise>/mutants.toml`,
-    the course catalog's format)."""
-    path = exercises_root(followup.assignment, root) / "catalog" / followup.exercise / "mutants.toml"
-    if not path.exists():
-        return []
-    with path.open("rb") as handle:
-        raw = tomllib.load(handle).get("mutant", [])
-    return [catalog.Mutant(name=m["name"], cell=m["cell"], find=m["find"], replace=m["replace"],
-                           description=m["description"], diagnosis=m.get("diagnosis")) for m in raw]
+    """Realistic mistakes, each with the declared mistake its feedback must name (`catalog/<exercise>/mutants.toml`
+    under the exercise's course, in the course catalog's format)."""
+    return catalog.mutants(followup.exercise, exercises_root(followup.assignment, root))
 
 
 
