@@ -216,6 +216,8 @@ def test_mutate_runs_over_the_graded_followups_and_reports_their_score(capsys):
         assert re.search(rf"^{followup.exercise}: \d+ mutants", out, re.M), out
     scores = re.findall(r"^mutation score: ([\d.]+)%", out, re.M)
     assert len(scores) == len(CODE_FOLLOWUPS) and all(float(s) == 100.0 for s in scores), out
+    named = re.findall(r"^hand-written mistakes .*: (\d+) of (\d+) caught, (\d+) caught and named", out, re.M)
+    assert len(named) == len(CODE_FOLLOWUPS) and all(a == b == c != "0" for a, b, c in named), out
     for followup in CODE_FOLLOWUPS:  # the same runner `mlkit mutate` uses, over the exercise's own course layout
         mutants, _ = mutation.generate(followup.exercise, followups.exercises_root(followup.assignment))
         assert len(mutants) >= 5
