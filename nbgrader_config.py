@@ -35,6 +35,12 @@ c.Autograde.sanitize_preprocessors = [
 # names what was left out.
 c.ExchangeFactory.collect = "mlkit.grading.submission.LinkSafeCollect"
 c.Autograde.pre_convert_hook = "mlkit.grading.submission.set_aside_unsafe_files"
+# Submissions downloaded from an LMS (mlkit/grading/lmszip.py): `nbgrader zip_collect ASSIGNMENT` with the
+# collector of your LMS puts each student's notebook into submitted/, found by the roster (`mlkit roster
+# import`), with the time the LMS recorded.  Feedback release to the exchange leaves out (and names) the
+# students who did not submit through it, instead of stopping at the first; `mlkit handback` packs theirs.
+#   c.ZipCollectApp.collector_plugin = "mlkit.grading.lmszip.CanvasCollector"   # or MoodleCollector
+c.ExchangeFactory.release_feedback = "mlkit.grading.lmszip.ExchangeOnlyReleaseFeedback"
 c.Autograde.autograde_preprocessors = [
     "mlkit.grading.integrity.ReadGradingIssues",
     "mlkit.grading.integrity.ResilientExecute",

@@ -11,7 +11,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 from mlkit import course, demo  # noqa: E402
 from mlkit.authoring import catalog  # noqa: E402
-from mlkit.reports import classreport  # noqa: E402
+from mlkit.reports import classreport, lms  # noqa: E402
 from mlkit.study import selfgrade  # noqa: E402
 
 
@@ -98,12 +98,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="grade a sample of N mutants again through nbgrader autograde")
     mutate.add_argument("-j", "--jobs", type=int, help="mutants run at once (default: one per core)")
     mutate.add_argument("--course", help=course_help)
+    lms.add_commands(sub, course_help)  # the LMS's files: export, roster import, handback
     build = sub.add_parser("student-build", help="what students receive: release/ and the kit's wheel, "
                                                   "without source/ or the catalog")
     build.add_argument("out", help="an empty or new folder")
     args = parser.parse_args(argv)
 
-    if args.command in ("release", "gradebook", "grade", "class-report", "new", "lint", "mutate"):
+    if args.command in ("release", "gradebook", "grade", "class-report", "new", "lint", "mutate", *lms.COMMANDS):
         try:
             return _course_command(args)
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
@@ -186,6 +187,8 @@ def _course_command(args) -> int:
         from mlkit.authoring import mutation
 
         return mutation.main(root, catalog.resolve_assignment(args.assignment, root), args.confirm, args.jobs)
+    elif args.command in lms.COMMANDS:
+        return lms.run(args, root, names)
     return 0
 
 

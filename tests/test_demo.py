@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import subprocess
 import sys
@@ -39,10 +40,39 @@ def test_the_demo_makes_its_own_course_and_clean_removes_only_that(tmp_path):
     assert grades["alice"]["01_linear_regression"].auto_score == grades["alice"]["01_linear_regression"].auto_max
     assert grades["carol"]["01_linear_regression"].auto_score == 0
     assert _kit_state() == before, "the demo wrote into the kit's own course folder"
+    _the_demo_class_goes_to_canvas_and_moodle(made)
 
     asked = _mlkit("clean", cwd=tmp_path, stdin="n\n")
     assert "This removes the demo course" in asked.stdout and made.is_dir()  # it asks, and no means no
     assert _mlkit("clean", "--yes", cwd=tmp_path).returncode == 0 and not made.exists()
+
+
+def _the_demo_class_goes_to_canvas_and_moodle(made: Path) -> None:
+    """The demo class's grades in Canvas's and Moodle's import formats (docs/instructor/lms.md), read back."""
+    from nbgrader.api import Gradebook
+
+    (made / "canvas.csv").write_text("Student,ID,SIS User ID,SIS Login ID,Section\r\n" + "".join(
+        f"\"{name.capitalize()}, Demo\",{900 + number},,{name},\r\n"
+        for number, name in enumerate(["alice", "bob", "carol", "dave"])))
+    (made / "moodle.csv").write_text("First name,Last name,ID number,Email address,Username\r\n" + "".join(
+        f"Demo,{name.capitalize()},N{number},{name}@example.edu,{name}\r\n"
+        for number, name in enumerate(["alice", "bob", "carol", "dave"])))
+    with Gradebook(course.db_url(made)) as gb:
+        expected = {}
+        for name in ("alice", "bob", "carol", "dave"):
+            submission = gb.find_submission("01_linear_regression", name)
+            expected[name] = "" if submission.needs_manual_grade else f"{submission.score:g}"
+    for lms, identity in (("canvas", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]),
+                          ("moodle", ["First name", "Last name", "ID number", "Email address"])):
+        assert _mlkit("roster", "import", f"{lms}.csv", "--lms", lms, cwd=made).returncode == 0
+        run = _mlkit("export", "--lms", lms, cwd=made)
+        assert run.returncode == 0, run.stderr
+        with open(made / "exports" / f"grades-{lms}.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        assert rows[0] == [*identity, "01_linear_regression"]
+        body = rows[2:] if lms == "canvas" else rows[1:]
+        got = {row[3].split("@")[0]: row[-1] for row in body}  # SIS Login ID / the email's name
+        assert got == expected, lms
 
 
 def test_neither_runs_in_a_folder_the_demo_did_not_make(tmp_path):
