@@ -42,6 +42,7 @@ VERBS = {
     "study": "mlkit.study.dashboard:command",
     "rate": "mlkit.study.selfgrade:rate_command",
     "hint": "mlkit.study.hints:command",
+    "followup": "mlkit.study.followups:command",
 }
 
 
@@ -123,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     hint.add_argument("--give-up", action="store_true",
                       help="show the model 60-second answer before full marks (recorded: no mastery from this try)")
     hint.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
+    follow = sub.add_parser("followup", help="the interviewer's follow-up questions, open after full marks at the "
+                                             "interview level: show, answer and rate them, or grade a code one")
+    follow.add_argument("algorithm", nargs="?", help="assignment name, number or part of it (knn, 07, logistic)")
+    follow.add_argument("question", nargs="?", help="a follow-up's id: its model answer (spoken) or its exercise "
+                                                    "notebook (code); default: list the questions")
+    follow.add_argument("--rate", type=int, metavar="N", help="1-5: how well your spoken answer matched the model")
+    follow.add_argument("--grade", nargs="?", const="", metavar="NOTEBOOK",
+                        help="grade a code follow-up's exercise (default: the notebook it wrote)")
+    follow.add_argument("--mutate", action="store_true", help="the mutation score of the graded follow-ups' tests")
+    follow.add_argument("-j", "--jobs", type=int, help="with --mutate: mutants run at once (default: one per core)")
+    follow.add_argument("--workspace", help="self-study workspace (default ~/.mlkit-selfstudy)")
     scaffold = sub.add_parser("new", help="a new notebook in source/NN_name/ in the kit's seven sections, with its "
                                           "diagnostics file and catalog folder")
     scaffold.add_argument("name", help="two digits, an underscore, a name: 11_ridge_regression")

@@ -202,3 +202,26 @@ def test_the_lock_installs_on_debian_12s_own_python(tmp_path):
                                "--python-version", "3.11.2", "--only-binary=:all:", "--target", str(tmp_path / "t"),
                                "-r", str(lock)], capture_output=True, text=True)
     assert resolved.returncode == 0, resolved.stderr[-3000:]
+
+
+def test_the_installed_kit_carries_the_followup_questions_and_their_exercises(workflow, tmp_path):
+    """`mlkit followup` from the wheel: the questions and a graded exercise's notebook come from its course_files."""
+    from mlkit.study import followups
+    from mlkit.study import history as histories
+
+    workspace = tmp_path / "selfstudy"
+    histories.save(workspace, histories.History(attempts=[histories.Attempt(
+        "02_logistic_regression", "2026-12-07T09:00:00+00:00", 14, 14, {}, [], level="interview")]))
+    mlkit = str(workflow.venv / "bin" / "mlkit")
+    env = workflow.env(workflow.instructor_config)
+    listed = subprocess.run([mlkit, "followup", "02", "--workspace", str(workspace)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    known = followups.load("02_logistic_regression")
+    assert all(f.id in listed.stdout for f in known)
+    code = next(f for f in known if f.kind == "code")
+    written = subprocess.run([mlkit, "followup", "02", code.id, "--workspace", str(workspace)], cwd=tmp_path,
+                             env=env, capture_output=True, text=True)
+    assert written.returncode == 0, written.stderr
+    notebook = followups.exercise_notebook(workspace, code)
+    assert str(notebook) in written.stdout and "### BEGIN HIDDEN TESTS" not in notebook.read_text()

@@ -166,3 +166,34 @@ def save(workspace: Path, history: History) -> None:
     temporary = file.with_name(file.name + ".tmp")
     temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
     os.replace(temporary, file)
+
+
+def record_followup(history: History, assignment: str, followup: str, kind: str, topic: str, when: str, *,
+                    rating: int | None = None, score: float | None = None, max_score: float | None = None,
+                    mistakes: list[str] | None = None) -> dict:
+    """Append one answered interview follow-up question (`mlkit followup`) to `history.followups`; returns it.
+
+    The record, one JSON object per answer (the latest of a follow-up is the one that counts):
+
+        {"assignment": "02_logistic_regression",   # the course notebook the follow-up belongs to
+         "followup": "complexity",                  # its id in catalog/<assignment>/followups.toml
+         "kind": "spoken" | "code",
+         "topic": "complexity" | "stability" | "change" | ...,
+         "when": "2026-12-07T09:00:00+00:00",       # ISO 8601 with the offset
+         "rating": 1..5 | None,                     # spoken: the learner's rating against the model answer
+         "score": float | None, "max_score": float | None,   # code: the exercise's hidden tests' points
+         "mistakes": [mistake id, ...],             # code: the mistakes its failed checks named ([] if none)
+         "passed": bool}                            # spoken: rating >= 4; code: full marks
+
+    Inputs: a spoken answer gives `rating` (1-5) and no score; a graded exercise gives `score` and
+    `max_score` (and `mistakes`) and no rating.
+    """
+    if kind == "spoken":
+        passed = rating is not None and rating >= 4
+    else:
+        passed = score is not None and max_score is not None and max_score > 0 and score >= max_score
+    entry = {"assignment": assignment, "followup": followup, "kind": kind, "topic": topic, "when": when,
+             "rating": rating, "score": score, "max_score": max_score, "mistakes": list(mistakes or []),
+             "passed": passed}
+    history.followups.append(entry)
+    return entry

@@ -295,6 +295,10 @@ def main(path: str, workspace: str | None, assignment: str | None) -> int:
         print(textwrap.indent(textwrap.fill(" ".join(model.split()), 100), "  "))
         print("Rate your explanation (1-5):")
         print(f"  {invocation.command('rate', attempt.assignment, '--explanation', *extra)}")
+    if attempt.perfect and attempt.level == "interview":  # a working solution: the interviewer's follow-ups
+        from mlkit.study import followups
+
+        print(followups.invitation(attempt.assignment))
     report = write_report(space)
     print(f"\nFeedback for this attempt: {feedback}")
     print(f"Study dashboard (mastery, what is due, trend): {report}")
