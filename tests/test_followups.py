@@ -267,7 +267,7 @@ def test_followups_open_after_an_interview_pass_are_rated_graded_and_recorded(tm
     spoken = next(f for f in found if f.kind == "spoken")
     shown = run(workspace, "07", spoken.id)
     assert " ".join(spoken.answer.split()[:8]) in " ".join(shown.stdout.split())
-    assert f"mlkit followup 07_knn {spoken.id} --rate N" in shown.stdout
+    assert f"followup 07_knn {spoken.id} --rate N" in shown.stdout  # as the learner started the kit
     assert run(workspace, "07", spoken.id, "--rate", "6").returncode == 2
     assert run(workspace, "07", spoken.id, "--rate", "3").returncode == 0
 
@@ -306,7 +306,7 @@ def test_selfgrade_lists_the_followups_after_full_marks_in_a_mock_interview(tmp_
     assert selfgrade.main(str(session.notebook), str(workspace), None) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "Follow-up questions on 07_knn" in out
-    assert all(f"mlkit followup 07_knn {f.id}" in out for f in followups.load("07_knn"))
+    assert all(f"followup 07_knn {f.id}" in out for f in followups.load("07_knn"))
     assert _followup(workspace, "07", capsys=capsys).returncode == 0  # and the command opens
 
 
