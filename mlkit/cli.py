@@ -42,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--course", help=course_help)
     grade.add_argument("--scheduler", help="grade on the workers of this Dask scheduler (tcp://HOST:8786); "
                                            "default: c.MlkitGrade.scheduler, else this machine")
+    grade.add_argument("--feedback", action="store_true", help="also write each graded submission's feedback")
+    pages = sub.add_parser("feedback", help="nbgrader's generate_feedback for the class, in parallel or on the "
+                                            "Dask workers (pages as stock's)")
+    pages.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
+    pages.add_argument("-j", "--jobs", type=int, help="worker processes (default: one per core)")
+    pages.add_argument("--force", action="store_true", help="write feedback already up to date again")
+    pages.add_argument("--course", help=course_help)
+    pages.add_argument("--scheduler", help="render on the workers of this Dask scheduler (as mlkit grade)")
     report = sub.add_parser("class-report", help="write the class report (HTML with a chart, and CSV) after autograding")
     report.add_argument("--out", default="reports", help="output folder, in the course folder (default: reports/)")
     report.add_argument("--course", help=course_help)
@@ -91,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("out", help="an empty or new folder")
     args = parser.parse_args(argv)
 
-    if args.command in ("release", "gradebook", "grade", "class-report", "new", "lint", "mutate"):
+    if args.command in ("release", "gradebook", "grade", "feedback", "class-report", "new", "lint", "mutate"):
         try:
             return _course_command(args)
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
@@ -153,7 +161,14 @@ def _course_command(args) -> int:
     elif args.command == "grade":
         from mlkit.grading import parallel as grading  # imports nbgrader: only when grading
 
-        return grading.main(names, args.jobs, args.force, root, args.scheduler)
+        follow_up = None
+        if args.feedback:
+            from mlkit.grading import class_feedback as follow_up
+        return grading.main(names, args.jobs, args.force, root, args.scheduler, follow_up)
+    elif args.command == "feedback":
+        from mlkit.grading import class_feedback
+
+        return class_feedback.main(names, args.jobs, args.force, root, args.scheduler)
     elif args.command == "class-report":
         for path in classreport.write(root, root / args.out):
             print(path)
