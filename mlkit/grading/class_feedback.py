@@ -42,8 +42,9 @@ def report(results: list[tuple]) -> int:
         return 0
     print(feedback.summary(results))
     failed = [r for r in results if r[2] == feedback.FAILED]
-    for a, s, *rest in failed:
-        print(f"  feedback failed: {s} / {a} ({rest[1] if len(rest) > 1 and rest[1] else 'see the log above'})")
+    for result in failed:
+        reason = result[4] if len(result) > 4 and result[4] else "see the log above"
+        print(f"  feedback failed: {result[1]} / {result[0]} ({reason})")
     return len(failed)
 
 

@@ -60,6 +60,7 @@ def _store_rows(url: str, assignment: str, student: str, rows: dict) -> None:
 
     with Gradebook(url) as gb:
         timestamp = {"timestamp": rows["timestamp"]} if rows["timestamp"] else {}
+        gb.update_or_create_student(student)
         gb.update_or_create_submission(assignment, student, **timestamp)
         for name, wrote in rows["notebooks"].items():
             notebook = gb.find_submission_notebook(name, assignment, student)
@@ -196,10 +197,16 @@ def generate(root: Path, assignments: list[str], scheduler: str, force: bool | s
         bundles = {a: cluster.assignment_bundle(root, a, shown, db_url) for a in sorted({a for a, _ in todo})}
         scattered: dict[str, object] = {}
 
+        # On every worker, all before the first task runs (so a dead worker loses no copy, and no broadcast
+        # waits on a worker that died mid-run: the scheduler would retry its replication to it forever).
+        # In a list: a dict given to scatter would become one Dask key per entry.
+        for assignment, bundle in bundles.items():
+            (scattered[assignment],) = client.scatter([bundle], broadcast=True, hash=False)
+
         def bundle_on_workers(assignment: str):
-            # On every worker (a dead worker loses no copy); scattered again if every holder died.
+            # Scattered again, to the workers alive, if every holder died.
             if assignment not in scattered:
-                (scattered[assignment],) = client.scatter([bundles[assignment]], broadcast=True, hash=False)
+                (scattered[assignment],) = client.scatter([bundles[assignment]], hash=False)
             return scattered[assignment]
 
         with Gradebook(db_url, course_id) as gb:
