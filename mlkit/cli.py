@@ -27,6 +27,7 @@ VERBS = {
     "release": "mlkit.cli:run_course_command",
     "gradebook": "mlkit.cli:run_course_command",
     "grade": "mlkit.cli:run_course_command",
+    "feedback": "mlkit.cli:run_course_command",
     "class-report": "mlkit.cli:run_course_command",
     "new": "mlkit.cli:run_course_command",
     "lint": "mlkit.cli:run_course_command",
@@ -89,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--private-network", action="store_true",
                        help="accept a plain tcp:// scheduler: only trusted machines reach its port "
                             "(default: c.MlkitGrade.private_network, else refused)")
+    grade.add_argument("--feedback", action="store_true", help="also write each graded submission's feedback")
+    pages = sub.add_parser("feedback", help="nbgrader's generate_feedback for the class, in parallel or on the "
+                                            "Dask workers (pages as stock's)")
+    pages.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
+    pages.add_argument("-j", "--jobs", type=int, help="worker processes (default: one per core)")
+    pages.add_argument("--force", action="store_true", help="write feedback already up to date again")
+    pages.add_argument("--course", help=course_help)
+    pages.add_argument("--scheduler", help="render on the workers of this Dask scheduler (as mlkit grade)")
+    pages.add_argument("--private-network", action="store_true",
+                       help="accept a plain tcp:// scheduler (as mlkit grade)")
     report = sub.add_parser("class-report", help="write the class report (HTML with a chart, and CSV) after autograding")
     report.add_argument("--out", default="reports", help="output folder, in the course folder (default: reports/)")
     report.add_argument("--course", help=course_help)
@@ -256,7 +267,14 @@ def _course_command(args) -> int:
     elif args.command == "grade":
         from mlkit.grading import parallel as grading  # imports nbgrader: only when grading
 
-        return grading.main(names, args.jobs, args.force, root, args.scheduler, args.private_network)
+        follow_up = None
+        if args.feedback:
+            from mlkit.grading import class_feedback as follow_up
+        return grading.main(names, args.jobs, args.force, root, args.scheduler, args.private_network, follow_up)
+    elif args.command == "feedback":
+        from mlkit.grading import class_feedback
+
+        return class_feedback.main(names, args.jobs, args.force, root, args.scheduler, args.private_network)
     elif args.command == "class-report":
         for path in classreport.write(root, root / args.out):
             print(path)

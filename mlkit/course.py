@@ -167,6 +167,8 @@ class NotebookGrade:
     auto_score: float       # points from autograded test cells
     auto_max: float
     cells: dict[str, float]  # grade_id -> auto score of every graded cell
+    to_grade: float = 0.0    # points of answers still waiting for a manual grade (not in `score` yet)
+    answers_to_grade: int = 0  # how many answers those are
 
 
 def gradebook(course: Path, url: str | None = None) -> dict[str, dict[str, NotebookGrade]]:
@@ -184,28 +186,72 @@ def gradebook(course: Path, url: str | None = None) -> dict[str, dict[str, Noteb
             for submission in assignment.submissions:
                 for notebook in submission.notebooks:
                     tests = [g for g in notebook.grades if g.cell.cell_type == "code"]
+                    waiting = [g for g in notebook.grades if g.needs_manual_grade]
                     result.setdefault(submission.student.id, {})[assignment.name] = NotebookGrade(
                         score=notebook.score, max_score=notebook.max_score,
                         auto_score=sum(g.auto_score or 0.0 for g in tests),
                         auto_max=sum(g.max_score for g in tests),
                         cells={g.name: g.auto_score for g in notebook.grades},
+                        to_grade=sum(g.max_score - (g.score or 0.0) for g in waiting),
+                        answers_to_grade=len(waiting),
                     )
     return result
 
 
+def _score(score: float, max_score: float, to_grade: float) -> str:
+    """'12/15', or '12/15 +3 to grade' while 3 of its points wait for a manual grade."""
+    return f"{score:g}/{max_score:g}" + (f" +{to_grade:g} to grade" if to_grade else "")
+
+
 def format_gradebook(grades: dict[str, dict[str, NotebookGrade]], assignments: list[str]) -> str:
-    """A student x assignment table of 'score/max'."""
+    """A student x assignment table of 'score/max', each marked '+N to grade' while N of its points wait for a
+    manual grade (the total's too), and a last line saying how many answers wait, if any do."""
     short = [a.split("_", 1)[0] for a in assignments]
-    width = max([7] + [len(s) for s in grades])
-    lines = ["student".ljust(width) + "".join(f"{s:>10}" for s in short) + f"{'total':>12}"]
+    rows, waiting = [], 0
     for student in sorted(grades):
-        row, total, total_max = [], 0.0, 0.0
+        row, total, total_max, total_pending = [], 0.0, 0.0, 0.0
         for a in assignments:
             g = grades[student].get(a)
             if g is None:
-                row.append(f"{'-':>10}")
+                row.append("-")
                 continue
-            row.append(f"{g.score:>5g}/{g.max_score:<4g}")
-            total, total_max = total + g.score, total_max + g.max_score
-        lines.append(student.ljust(width) + "".join(row) + f"{total:>7g}/{total_max:<4g}")
+            row.append(_score(g.score, g.max_score, g.to_grade))
+            total, total_max, total_pending = total + g.score, total_max + g.max_score, total_pending + g.to_grade
+            waiting += g.answers_to_grade
+        rows.append((student, row, _score(total, total_max, total_pending)))
+    width = max([7] + [len(s) for s in grades])
+    column = max([9] + [len(cell) for _, row, _ in rows for cell in row])
+    total_width = max([11] + [len(total) for _, _, total in rows])
+    lines = ["student".ljust(width) + "".join(f"  {s:>{column}}" for s in short) + f"  {'total':>{total_width}}"]
+    for student, row, total in rows:
+        lines.append(student.ljust(width) + "".join(f"  {cell:>{column}}" for cell in row) + f"  {total:>{total_width}}")
+    if waiting:
+        lines.append(f"{waiting} answer{'s' if waiting != 1 else ''} still to grade by hand (nbgrader's formgrader: "
+                     "`jupyter lab`, Nbgrader > Manual Grading)")
+    return "\n".join(lines)
+
+
+def format_standing(grades: dict[str, dict[str, NotebookGrade]], assignments: list[str]) -> str:
+    """What `mlkit grade` ends with: per assignment, how many submissions, the distribution of their scores
+    (lowest, quartiles, highest, mean) and the answers still to grade by hand; and the count of those."""
+    import statistics
+
+    lines = ["scores (min / 25% / median / 75% / max, mean):"]
+    waiting = 0
+    for assignment in assignments:
+        got = [per[assignment] for per in grades.values() if assignment in per]
+        if not got:
+            continue
+        scores = sorted(g.score for g in got)
+        quartiles = statistics.quantiles(scores, n=4, method="inclusive") if len(scores) > 1 else scores * 3
+        spread = " / ".join(f"{v:g}" for v in (scores[0], *(round(q, 2) for q in quartiles), scores[-1]))
+        left = sum(g.answers_to_grade for g in got)
+        waiting += left
+        line = f"  {assignment:<24} {len(got):>4} graded  {spread} of {got[0].max_score:g}, mean " \
+               f"{statistics.fmean(scores):.3g}"
+        if left:
+            line += f"; {left} answer{'s' if left != 1 else ''} to grade by hand"
+        lines.append(line)
+    lines.append(f"answers left to grade by hand: {waiting}" + (" (nbgrader's formgrader: `jupyter lab`, Nbgrader > "
+                                                                 "Manual Grading)" if waiting else ""))
     return "\n".join(lines)

@@ -646,3 +646,52 @@ def test_a_forged_result_is_refused_and_fails_that_submission_alone(tmp_path):
     ran = {p.name: p.read_text() for p in tmp_path.glob("ran-*")}
     assert not [argv for argv in ran.values() if "mlkit.cli" in argv], ran  # never in `mlkit grade`
     assert f"ran-{os.getpid()}" in ran  # but in the plain client
+
+
+def test_feedback_on_two_workers_one_killed_lands_every_page_once(graded, tmp_path):
+    """`mlkit feedback --scheduler`: worker-a is killed while it renders; every page lands once, as stock's."""
+    # Both from the class the cluster graded (whose gradebook equals stock autograde's, tested above): the
+    # two graded copies of the fixture differ in the name of their deepest file.
+    stock, kit = tmp_path / "stock", tmp_path / "kit"
+    shutil.copytree(graded[1], stock)
+    shutil.copytree(graded[1], kit)
+    for folder in (stock, kit):
+        shutil.rmtree(folder / "feedback", ignore_errors=True)
+    for assignment in ASSIGNMENTS:
+        course.nbgrader(stock, "generate_feedback", assignment)
+    cluster = Cluster(tmp_path / "cluster")
+    try:
+        doomed = cluster.add_worker("worker-a")
+        cluster.add_worker("worker-b")
+        cluster.wait_for_workers(2)
+        from distributed import Client
+
+        with Client(cluster.address, timeout=30) as observer:
+            (address,) = [a for a, w in observer.scheduler_info()["workers"].items() if w["name"] == "worker-a"]
+        rendering = subprocess.Popen([sys.executable, "-m", "mlkit.cli", "feedback", "--course", str(kit),
+                                      "--scheduler", cluster.address], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=course.environment())
+        held: list[str] = []
+        with Client(cluster.address, timeout=30) as observer:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and not held and rendering.poll() is None:
+                held = [str(k) for k in observer.processing().get(address, ()) if "mlkit-feedback-" in str(k)]
+                time.sleep(0.05)
+            os.killpg(doomed.pid, signal.SIGKILL)
+        out, err = rendering.communicate(timeout=600)
+    finally:
+        cluster.stop()
+    assert held, "worker-a was killed before it rendered a page:\n" + cluster.log("worker-a")[-3000:]
+    assert rendering.returncode == 0, out + err[-3000:]
+    assert "feedback written for 10 of 10 submissions" in out and "10/10" in err
+
+    def pages(root):
+        return {p.relative_to(root / "feedback").as_posix(): p.read_bytes()
+                for p in sorted((root / "feedback").rglob("*")) if p.is_file()}
+
+    got, expected = pages(kit), pages(stock)
+    assert len([name for name in expected if name.endswith(".html")]) == 10
+    assert sorted(got) == sorted(expected)  # every page once, no half-written or staging folder left
+    assert [name for name in expected if got[name] != expected[name]] == []
+    assert sorted(p.name for p in (kit / "feedback").glob("*/*")) == sorted(
+        p.name for p in (stock / "feedback").glob("*/*"))

@@ -30,6 +30,7 @@ A progress bar (tqdm) on stderr counts graded submissions.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
@@ -217,6 +218,13 @@ def _grade_one(task: tuple[str, str, str, bool, str | None], config=None) -> tup
     return assignment, student, status, time.monotonic() - started
 
 
+def _grade_then(after, task: tuple[str, str, str, bool, str | None]) -> tuple:
+    """_grade_one's result and, after it, what `after(root, assignment, student, status, db_url)` returns, in the
+    worker that has just graded the submission (`mlkit grade --feedback`: its feedback pages)."""
+    assignment, student, status, seconds = _grade_one(task)
+    return assignment, student, status, seconds, after(task[2], assignment, student, status, task[4])
+
+
 def _tools_on_path() -> None:
     """nbgrader runs `alembic` (beside this Python) when it creates a gradebook."""
     tools = str(Path(sys.executable).parent)
@@ -293,10 +301,12 @@ def preflight(config) -> None:
 
 
 def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bool = False,
-          progress: bool = True, forked_kernels: bool = True, config=None) -> list[tuple[str, str, str, float]]:
+          progress: bool = True, forked_kernels: bool = True, config=None, after=None) -> list[tuple]:
     """Autograde every submission of `assignments`; returns (assignment, student, status, seconds) per task.
 
-    `config`: the course's configuration as `mlkit.course.course_config` resolves it (resolved here if not given)."""
+    `config`: the course's configuration as `mlkit.course.course_config` resolves it (resolved here if not given).
+    `after`: a module-level function run by the worker right after each submission, given (root, assignment,
+    student, status, db_url); what it returns ends that submission's tuple."""
     tasks = submissions(root, assignments)
     if not tasks:
         return []
@@ -323,7 +333,8 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
     pool = context.Pool(workers, initializer=_start_worker, initargs=(use_zygote, counter))
     try:
         work = [(a, s, str(root), force, db_url) for a, s in tasks]
-        for result in pool.imap_unordered(_grade_one, work):
+        task = _grade_one if after is None else functools.partial(_grade_then, after)
+        for result in pool.imap_unordered(task, work):
             results.append(result)
             bar.update()
         pool.close()  # workers exit normally, so each closes its zygote
@@ -334,10 +345,14 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
 
 
 def main(assignments: list[str], jobs: int | None, force: bool, root: Path, scheduler: str | None = None,
-         private_network: bool = False) -> int:
+         private_network: bool = False, follow_up=None) -> int:
     """`mlkit grade`: the named assignments (all by default) of the course in `root`, on this machine or, with
     a scheduler (`--scheduler` or `c.MlkitGrade.scheduler`), on the workers of a Dask cluster; a plain tcp://
-    scheduler only with `private_network` (--private-network or `c.MlkitGrade.private_network`)."""
+    scheduler only with `private_network` (--private-network or `c.MlkitGrade.private_network`).
+
+    `follow_up`: the feedback step (the module `mlkit.grading.class_feedback`, given by `mlkit grade --feedback`;
+    this module does not import it, which imports this one): on this machine each worker renders a submission's
+    feedback right after grading it; on a cluster the same workers render the graded submissions' feedback."""
     from mlkit import course
     from mlkit.authoring import catalog
     from mlkit.grading.sandbox import SandboxUnavailable
@@ -346,20 +361,27 @@ def main(assignments: list[str], jobs: int | None, force: bool, root: Path, sche
     config = course.course_config(root)
     scheduler = scheduler or config.get("MlkitGrade", {}).get("scheduler") or None
     reasons: dict[tuple[str, str], str] = {}
+    rendered: list[tuple] = []
     try:
         if scheduler:
             from mlkit.grading import cluster
 
             try:
                 found = cluster.grade(root, names, scheduler, force, config=config, private_network=private_network)
+                results = [(a, s, status, seconds) for a, s, status, seconds, _ in found]
+                if follow_up is not None:
+                    again = {(a, s) for a, s, status, _ in results if status == GRADED}
+                    rendered = follow_up.on_cluster(root, names, scheduler, again, config, private_network)
             except (cluster.SchedulerLost, cluster.WorkerCannotSandbox, cluster.InsecureTransport,
                     cluster.ConfigNotPortable) as stop:
                 print(f"mlkit grade: {stop}", file=sys.stderr)
                 return 2
-            results = [(a, s, status, seconds) for a, s, status, seconds, _ in found]
             reasons = {(a, s): why for a, s, _, _, why in found if why}
         else:
-            results = grade(root, names, jobs, force, config=config)
+            after = follow_up.after_grading if follow_up is not None else None
+            results = grade(root, names, jobs, force, config=config, after=after)
+            rendered = [(a, s, done, 0.0, "") for a, s, _, _, done in results] if after else []
+            results = [result[:4] for result in results]
     except SandboxUnavailable as stop:
         print(f"mlkit grade: {stop}", file=sys.stderr)
         return 2
@@ -372,4 +394,7 @@ def main(assignments: list[str], jobs: int | None, force: bool, root: Path, sche
     print(line if results else f"no submissions of {', '.join(names)} in {root / 'submitted'}")
     for a, s in by_status[FAILED]:
         print(f"  failed: {s} / {a} ({reasons.get((a, s), 'see the autograde log above')})")
-    return 1 if by_status[FAILED] else 0
+    if results:
+        print(course.format_standing(course.gradebook(root), names))
+    failed_pages = follow_up.report(rendered) if follow_up is not None and results else 0
+    return 1 if by_status[FAILED] or failed_pages else 0
