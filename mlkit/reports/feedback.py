@@ -26,7 +26,7 @@ from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List, Unicode
 
-from mlkit.reports import mathml
+from mlkit.reports import mathml, safehtml
 from mlkit.checks import DIAGNOSIS_MIME
 from mlkit.reports.results import SUMMARY_CSS, check_results, readable_error, summary_table_html
 
@@ -116,9 +116,13 @@ class RenderMathOffline(FeedbackStep):
     """LaTeX in Markdown cells becomes MathML, which browsers draw without MathJax or a network."""
 
     def preprocess(self, nb, resources):
+        budget = mathml.LatexBudget()
         for cell in nb.cells:
             if cell.cell_type == "markdown" and mathml.has_math(cell.source):
-                cell.source = mathml.markdown_with_mathml(cell.source)
+                # Past what the page shows of a cell (safehtml.MAX_CELL_CHARS) nothing is converted: the
+                # page leaves it out, and says so.
+                shown, rest = cell.source[:safehtml.MAX_CELL_CHARS], cell.source[safehtml.MAX_CELL_CHARS:]
+                cell.source = mathml.markdown_with_mathml(shown, budget) + rest
         return nb, resources
 
 
