@@ -86,12 +86,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="grade a sample of N mutants again through nbgrader autograde")
     mutate.add_argument("-j", "--jobs", type=int, help="mutants run at once (default: one per core)")
     mutate.add_argument("--course", help=course_help)
+    similar = sub.add_parser("similarity", help="rank pairs of submissions whose answer code is suspiciously alike "
+                                               "(reports/similarity_ASSIGNMENT.html and .csv)")
+    similar.add_argument("assignment", help="01, 01_linear_regression or linear_regression")
+    similar.add_argument("--archive", help="earlier cohorts' notebooks to compare with: any "
+                                           "<student>/<ASSIGNMENT>/*.ipynb below this folder")
+    similar.add_argument("--threshold", type=float, help="similarity flagged (default: 0.6)")
+    similar.add_argument("--out", default="reports", help="output folder, in the course folder (default: reports/)")
+    similar.add_argument("--course", help=course_help)
     build = sub.add_parser("student-build", help="what students receive: release/ and the kit's wheel, "
                                                   "without source/ or the catalog")
     build.add_argument("out", help="an empty or new folder")
     args = parser.parse_args(argv)
 
-    if args.command in ("release", "gradebook", "grade", "class-report", "new", "lint", "mutate"):
+    if args.command in ("release", "gradebook", "grade", "class-report", "new", "lint", "mutate", "similarity"):
         try:
             return _course_command(args)
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
@@ -157,6 +165,11 @@ def _course_command(args) -> int:
     elif args.command == "class-report":
         for path in classreport.write(root, root / args.out):
             print(path)
+    elif args.command == "similarity":
+        from mlkit.reports import similarity
+
+        return similarity.main(root, catalog.resolve_assignment(args.assignment, root), root / args.out,
+                               args.archive, args.threshold)
     elif args.command == "new":
         from mlkit.authoring import scaffold
 
