@@ -1,6 +1,6 @@
 """Mutation score of the hidden tests: every machine-made mutant of every reference solution, graded.
 
-    .venv/bin/python benchmarks/mutation_sweep.py [ASSIGNMENT ...] [--confirm 20] [--json FILE]
+    .venv/bin/python benchmarks/mutation_sweep.py [ASSIGNMENT ...] [--jobs 2] [--confirm 20] [--json FILE]
 
 Method
 - Mutants: `mlkit.authoring.mutation.generate` makes one mutant per mutation
@@ -17,6 +17,12 @@ Method
   `catalog/<assignment>/equivalent_mutants.toml` with a reviewed reason.
   Every other survivor is reported by id and description.
 - Kill rate = killed / (generated - identical - equivalent).
+- The reference comes first: a notebook whose reference solution fails one
+  of its own test cells gets no score (the cells and messages are printed).
+- Hand-written mistakes (`catalog/<assignment>/mutants.toml`) run beside
+  them: each must lose points and a failing check must name its declared
+  diagnosis; every other one is printed as a finding.
+- `--jobs N`: notebooks swept at once (each runs its mutants one at a time).
 - `--confirm N`: a fixed sample of N mutants per notebook is graded again
   through the real `nbgrader autograde` in a scratch course; each check's
   pass or fail must equal the fast verdict.
@@ -36,7 +42,7 @@ from mlkit.authoring import mutation
 
 def _summary(assignment: str) -> dict:
     result = mutation.sweep(assignment)
-    result["descriptions"] = {i: m.description for i, m in result.pop("mutants").items()}
+    result["descriptions"] = {i: m.description for i, m in result.pop("mutants", {}).items()}
     return result
 
 
@@ -52,10 +58,16 @@ def main() -> int:
     parser.add_argument("assignments", nargs="*")
     parser.add_argument("--confirm", type=int, default=0, help="mutants per notebook to confirm with nbgrader")
     parser.add_argument("--json", type=Path, help="write every verdict here")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks swept at once (default 2)")
     args = parser.parse_args()
     names = args.assignments or catalog.assignments()
-    with ProcessPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(_summary, names))
+    refused = [row for row in rows if row["reference_failures"]]
+    for row in refused:
+        print(f"{row['assignment']}: no score, its reference fails "
+              + "; ".join(f"{test}: {why}" for test, why in row["reference_failures"]))
+    rows = [row for row in rows if not row["reference_failures"]]
     print(f"{'notebook':<24}{'generated':>10}{'identical':>10}{'killed':>8}{'survived':>9}{'equivalent':>11}"
           f"{'kill rate':>11}")
     for row in rows:
@@ -64,7 +76,16 @@ def main() -> int:
     for row in rows:
         for mutant_id in row["survivors"]:
             print(f"  survivor {row['assignment']} {mutant_id}: {row['descriptions'][mutant_id]}")
-    status = 0
+        for why, ids in row["stale_equivalents"].items():
+            for mutant_id in ids:
+                print(f"  stale equivalent {row['assignment']} {mutant_id}: {why}")
+    mistakes = [(row["assignment"], m) for row in rows for m in row["named_mistakes"]]
+    print(f"hand-written mistakes: {len(mistakes)}, caught {sum(m['caught'] for _, m in mistakes)}, "
+          f"caught and named {sum(m['caught'] and m['named'] for _, m in mistakes)}")
+    for row in rows:
+        for line in mutation.mistake_findings(row["named_mistakes"]):
+            print(f"  {row['assignment']} {line}")
+    status = 1 if refused else 0
     if args.confirm:
         for row in rows:
             ids = mutation.sample(sorted(row["verdicts"]), args.confirm, seed=row["assignment"])

@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
                                         "the notebooks' sources with their data")
     start.add_argument("folder")
     start.add_argument("assignments", nargs="*", help="default: all")
+    start.add_argument("--course-id", help="nbgrader's course_id for the new course (default: the folder's name)")
     rel = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader generate_assignment")
     rel.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
     rel.add_argument("--course", help=course_help)
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.command == "init":
         try:
-            made = course.init(args.folder, args.assignments)
+            made = course.init(args.folder, args.assignments, args.course_id)
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
             print(f"mlkit init: {problem}", file=sys.stderr)
             return 2

@@ -8,6 +8,7 @@ scores are read from nbgrader's gradebook through `nbgrader.api.Gradebook`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,31 +38,65 @@ def nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.Complet
     return result
 
 
+# What a copy of the course leaves behind: Python's and Jupyter's caches, written by whoever ran it last.
+CACHES = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+KIT_COURSE_ID = "numpy-ml-from-scratch"
+
+
 def new_course(target: Path, assignments: list[str], root: Path = ROOT) -> Path:
-    """A fresh course folder holding the config and the given assignments' sources."""
+    """A fresh course folder holding the config and the given assignments' sources (without caches)."""
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / "nbgrader_config.py", target / "nbgrader_config.py")
     for assignment in assignments:
-        shutil.copytree(root / "source" / assignment, target / "source" / assignment, dirs_exist_ok=True)
+        shutil.copytree(root / "source" / assignment, target / "source" / assignment, dirs_exist_ok=True,
+                        ignore=CACHES)
     return target
 
 
-def init(target: Path, assignments: list[str] | None = None) -> Path:
-    """A new course in `target` (an empty or new folder): the course configuration, the notebooks' sources
-    with their data and their catalog, copied from the course the kit carries; the folders nbgrader fills
+def course_id_for(folder: Path, given: str | None) -> str:
+    """The new course's nbgrader course_id: `given`, else the folder's name made safe for the exchange's paths
+    (lower case, letters, digits, '-' and '_'). Never the kit's own: two courses on one exchange would share
+    its inbound and outbound folders."""
+    course_id = given if given is not None else re.sub(r"[^a-z0-9_-]+", "-", folder.name.lower()).strip("-_")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", course_id or ""):
+        raise NotACourse(f"{course_id!r} cannot be a course id (letters, digits, '.', '-', '_'); "
+                         "give one with --course-id")
+    if course_id == KIT_COURSE_ID:
+        raise NotACourse(f"{course_id!r} is the kit's own course id; give the course one of its own with --course-id")
+    return course_id
+
+
+def spec_for(spec: str, assignments: list[str]) -> str:
+    """SPEC.md with only the sections of `assignments` among the notebooks' (`## NN_name ...`); the general
+    sections are kept."""
+    parts = re.split(r"(?m)^(?=## )", spec)
+    kept = [part for part in parts if not re.match(r"## \d\d_", part)
+            or any(re.match(rf"## {re.escape(name)}\b", part) for name in assignments)]
+    return "".join(kept)
+
+
+def init(target: Path, assignments: list[str] | None = None, course_id: str | None = None) -> Path:
+    """A new course in `target` (an empty or new folder): the course configuration with its own course_id
+    (`course_id_for`), the notebooks' sources with their data and their catalog, and SPEC.md's sections of
+    those notebooks, copied from the course the kit carries without caches; the folders nbgrader fills
     start empty."""
     target = Path(target).expanduser().resolve()
+    course_id = course_id_for(target, course_id)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise NotACourse(f"{target} is not an empty folder: a new course starts in an empty or new one")
     if not (ROOT / "source").is_dir():
         raise NotACourse(f"this installation of the kit carries no course to copy ({ROOT / 'source'} is missing)")
     names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
     new_course(target, names)
+    config = target / "nbgrader_config.py"
+    setting = f'c.CourseDirectory.course_id = "{course_id}"'
+    text, count = re.subn(r"(?m)^c\.CourseDirectory\.course_id\s*=.*$", setting, config.read_text())
+    config.write_text(text if count else f"{text.rstrip()}\n{setting}\n")
     if (ROOT / "SPEC.md").is_file():  # the notebooks' API, which `mlkit lint` checks them against
-        shutil.copy2(ROOT / "SPEC.md", target / "SPEC.md")
+        (target / "SPEC.md").write_text(spec_for((ROOT / "SPEC.md").read_text(), names))
     for name in names:  # the alternatives, mistakes and reviewed equivalent mutants of each notebook
         if (catalog.CATALOG / name).is_dir():
-            shutil.copytree(catalog.CATALOG / name, target / "catalog" / name)
+            shutil.copytree(catalog.CATALOG / name, target / "catalog" / name, ignore=CACHES)
     for folder in ("submitted", "autograded", "feedback"):
         (target / folder).mkdir()
     return target

@@ -209,3 +209,23 @@ class JupyterLab:
         except ProcessLookupError:
             pass
         self.process.wait(timeout=30)
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def doc_commands(page: str, name: str) -> list[str]:
+    """The commands of the block marked `<!-- runs: NAME, ... -->` in docs/PAGE, in order.
+
+    Comments (after two spaces and a `#`) and blank lines are dropped, so a test runs what a reader would paste.
+    """
+    text = (DOCS / page).read_text()
+    block = text[text.index(f"<!-- runs: {name},"):]
+    block = block[block.index("```bash\n") + len("```bash\n"):]
+    block = block[:block.index("```")]
+    lines = []
+    for line in block.splitlines():
+        command = line.split("  #", 1)[0].strip()
+        if command and not command.startswith("#"):
+            lines.append(command)
+    return lines

@@ -135,7 +135,7 @@ def test_a_new_notebook_is_linted_released_graded_and_mutated(small_course):
     assert run.returncode == 0, run.stdout + run.stderr
     score = re.search(r"^mutation score: ([\d.]+)%", run.stdout, re.M)
     assert score and float(score[1]) == 100.0, run.stdout
-    assert "ridge:19:29:transpose:1: x_mean is one-dimensional" in run.stdout  # the equivalents, with reasons
+    assert "ridge:19:29-19:50:transpose:1: x_mean is one-dimensional" in run.stdout  # the equivalents, with reasons
     assert "confirmed through nbgrader autograde: 3 of 3 sampled mutants got the same verdict" in run.stdout
 
 
@@ -153,5 +153,87 @@ def test_emptied_hidden_tests_lower_the_score_and_list_the_survivors(small_cours
     score = float(re.search(r"^mutation score: ([\d.]+)%", run.stdout, re.M)[1])
     assert score < 100.0
     assert "survivors (no hidden test fails for these" in run.stdout
-    assert re.search(r"^ridge:\d+:\d+:\w+:-?\d+  \(", run.stdout, re.M)  # a survivor's id and what it changes
+    assert re.search(r"^ridge:\d+:\d+-\d+:\d+:\w+:-?\d+  \(", run.stdout, re.M)  # a survivor's id and what it changes
     assert "--- ridge (reference)" in run.stdout and "+++ ridge (ridge:" in run.stdout
+
+
+def _standardize_with(course_root: Path, find: str, replace: str) -> None:
+    """The scaffold's notebook 12_standardize with one line of its reference solution changed."""
+    assert _mlkit("new", "12_standardize", cwd=course_root).returncode == 0
+    path = course_root / "source" / "12_standardize" / "standardize.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "standardize")
+    assert answer.source.count(find) == 1
+    answer.source = answer.source.replace(find, replace)
+    nbformat.write(nb, path)
+
+
+def test_a_reference_its_own_hidden_test_fails_is_reported_by_lint_and_refused_by_mutate(small_course):
+    # ddof=1: the sample standard deviation, which the hidden test (like SPEC's population statistics) rejects.
+    _standardize_with(small_course, "std = X.std(axis=0)", "std = X.std(axis=0, ddof=1)")
+    linted = _mlkit("lint", "12", cwd=small_course)
+    assert linted.returncode == 1
+    assert ("source/12_standardize/standardize.ipynb [test_standardize]: the reference solution loses this cell's "
+            "points in its own tests: ") in linted.stdout, linted.stdout
+    mutated = _mlkit("mutate", "12", "--jobs", "2", cwd=small_course)
+    assert mutated.returncode == 1
+    assert not re.search(r"^mutation score:", mutated.stdout, re.M)
+    assert "no mutation score: the reference solution loses points" in mutated.stdout
+    assert re.search(r"^  test_standardize: .+", mutated.stdout, re.M), mutated.stdout
+
+
+def test_hand_written_mistakes_are_reported_unless_caught_and_named(small_course):
+    assert _mlkit("new", "12_standardize", cwd=small_course).returncode == 0
+    mistakes = small_course / "catalog" / "12_standardize" / "mutants.toml"
+    mistakes.write_text(mistakes.read_text() + '''
+[[mutant]]
+name = "row_statistics"
+description = "Takes the statistics over each row."
+cell = "standardize"
+find = "mean = X.mean(axis=0)                   # (d,)\\n    std = X.std(axis=0)"
+replace = "mean = X.mean(axis=1, keepdims=True)\\n    std = X.std(axis=1, keepdims=True)"
+diagnosis = "wrong_axis"
+
+[[mutant]]
+name = "no_scaling"
+description = "Only centres the columns."
+cell = "standardize"
+find = "return (X - mean) / std"
+replace = "return X - mean"
+diagnosis = "wrong_axis"
+
+[[mutant]]
+name = "harmless"
+description = "Writes the same division another way."
+cell = "standardize"
+find = "return (X - mean) / std"
+replace = "return (X - mean) * (1 / std)"
+diagnosis = "wrong_axis"
+''')
+    run = _mlkit("mutate", "12", "--jobs", "2", cwd=small_course)
+    assert run.returncode == 1
+    assert "hand-written mistakes (catalog/12_standardize/mutants.toml): 2 of 3 caught, 1 caught and named" \
+        in run.stdout, run.stdout
+    assert re.search(r"^  no_scaling: caught but not named: no failing check names `wrong_axis`", run.stdout, re.M)
+    assert re.search(r"^  harmless: not caught, every check gives full points", run.stdout, re.M)
+    assert "  row_statistics:" not in run.stdout  # caught, and the feedback names wrong_axis
+
+
+def test_lint_reports_a_hidden_type_or_dtype_demand_no_visible_test_shows(small_course):
+    assert _mlkit("new", "12_standardize", cwd=small_course).returncode == 0
+    path = small_course / "source" / "12_standardize" / "standardize.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_standardize")
+    test.source = test.source.replace("### END HIDDEN TESTS", "\n".join([
+        'check.ndarray(standardize(X_hidden), "standardize(X) on random data", kind="f")',  # shown: no finding
+        'check.ndarray(standardize(X_hidden)[:, 0], "column 0 of standardize(X)", kind="f")',
+        'check.that(type(standardize(X_hidden)) is np.ndarray, "standardize must return a numpy.ndarray.")',
+        "### END HIDDEN TESTS"]))
+    nbformat.write(nb, path)
+    run = _mlkit("lint", "12", cwd=small_course)
+    assert run.returncode == 1
+    where = "source/12_standardize/standardize.ipynb [test_standardize]"
+    assert re.search(rf"^{re.escape(where)}: line 14 of the cell \(hidden tests\) demands a dtype of kind f of "
+                     "`column`, which no visible test checks", run.stdout, re.M), run.stdout
+    assert f"{where}: line 15 of the cell (hidden tests) demands the type np.ndarray of `standardize`" in run.stdout
+    assert len(run.stdout.strip().splitlines()) == 2, run.stdout

@@ -1,6 +1,6 @@
-"""The README's instructor workflow, line by line, with the kit installed from its wheel and the course elsewhere.
+"""The documented instructor workflow (docs/instructor/workflow.md), line by line, with the kit installed from its wheel and the course elsewhere.
 
-The lines of the README's block marked `instructor-workflow` are run as they stand, with three substitutions
+The lines of the block marked `instructor-workflow` are run as they stand, with three substitutions
 only: the course folder, the exchange and the wheel's folder become folders of the test. The kit is built into
 a wheel and installed into a new virtual environment outside the repository by the block's own first two
 lines, so no file of the checkout is importable by what follows; `mlkit init` then writes the course from the
@@ -25,32 +25,24 @@ from mlkit import course
 from mlkit.authoring import catalog
 from mlkit.grading import sandbox
 
+import support
+
 pytestmark = [
     pytest.mark.xdist_group("installed"),
     pytest.mark.skipif(sandbox.detect().name == "none", reason="needs a sandbox (bubblewrap)"),
 ]
 ASSIGNMENT = "01_linear_regression"
-COURSE_ID = "numpy-ml-from-scratch"
-EDITED_TEST = "test_gd_one_step"  # the hidden test the README's last step edits, and its points
-MARK = "<!-- instructor-workflow"
+COURSE_ID = "ml-2027"  # what the workflow's `mlkit init --course-id` sets
+EDITED_TEST = "test_gd_one_step"  # the hidden test the workflow's last step edits, and its points
 
 
 def readme_block() -> list[str]:
-    """The commands of the README's instructor workflow, in order (comments and blank lines dropped)."""
-    text = (catalog.ROOT / "README.md").read_text()
-    block = text[text.index(MARK):]
-    block = block[block.index("```bash\n") + len("```bash\n"):]
-    block = block[:block.index("```")]
-    lines = []
-    for line in block.splitlines():
-        command = line.split("  #", 1)[0].strip()
-        if command and not command.startswith("#"):
-            lines.append(command)
-    return lines
+    """The commands of the documented instructor workflow, in order (comments and blank lines dropped)."""
+    return support.doc_commands("instructor/workflow.md", "instructor-workflow")
 
 
 class Workflow:
-    """Runs README lines in a bash of the installed environment, following `cd` as a shell would."""
+    """Runs the workflow's lines in a bash of the installed environment, following `cd` as a shell would."""
 
     def __init__(self, base: Path):
         self.base = base

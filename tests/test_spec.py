@@ -27,5 +27,5 @@ def test_every_assignment_has_its_section_and_notebook_name():
 
 
 def test_nothing_points_outside_the_repository():
-    for path in [catalog.ROOT / "README.md", *Path(catalog.ROOT / "mlkit").rglob("*.py")]:
+    for path in [catalog.ROOT / "README.md", *Path(catalog.ROOT / "docs").rglob("*.md"), *Path(catalog.ROOT / "mlkit").rglob("*.py")]:
         assert "../shared" not in path.read_text(), path

@@ -115,8 +115,9 @@ class Mutant:
         return {**answers, self.cell: source.replace(self.find, self.replace)}
 
 
-def mutants(assignment: str) -> list[Mutant]:
-    path = CATALOG / assignment / "mutants.toml"
+def mutants(assignment: str, root: Path = ROOT) -> list[Mutant]:
+    """The realistic mistakes of `root`'s catalog/<assignment>/mutants.toml (the kit's by default)."""
+    path = root / "catalog" / assignment / "mutants.toml"
     if not path.exists():
         return []
     with path.open("rb") as handle:
@@ -127,7 +128,7 @@ def mutants(assignment: str) -> list[Mutant]:
             description=m["description"], diagnosis=m.get("diagnosis"),
             in_sample_class=m.get("in_sample_class", False),
         )
-        for m in raw["mutant"]
+        for m in raw.get("mutant", [])
     ]
 
 

@@ -14,7 +14,14 @@ Each finding names the notebook, the cell (its grade_id, or its position) and wh
   test of that cell (`check.fail("id")`, `mistakes={"id": ...}`, `shape_errors("id")`, `mistake="id"`);
 - the release, if built, carries no solution or hidden-test line of the source;
 - where SPEC.md (the course's, else the kit's) has a section for the assignment, every name it lists is defined at
-  in an answer cell (a function, a class, or a method of one).
+  in an answer cell (a function, a class, or a method of one);
+- no hidden demand a student cannot see: a hidden region that requires a dtype kind (`check.ndarray(..., kind=)`)
+  or a type or container (`type(x) is T`, `isinstance(x, T)` in a `check.that`) of something no visible test
+  checks it of (matched by the first name in the check's label or message) is reported: show the demand in a
+  visible test (and SPEC.md), or check only values;
+- the reference solution (the answer cells without their markers) gets full points from the notebook's own
+  tests, hidden ones included, run by the fast runner of `mlkit mutate`: every test cell it fails is reported
+  with the failure's message.
 
 Errors make the exit status 1. The kit's own ten notebooks pass, and CI runs `mlkit lint` on them.
 """
@@ -31,7 +38,7 @@ from pathlib import Path
 import nbformat
 
 from mlkit import diagnostics
-from mlkit.authoring import catalog, nbtext
+from mlkit.authoring import catalog, mutation, nbtext
 
 SECTIONS = ["What you will build", "The derivation", "Your implementation", "Tests", "A picture", "Real data",
             "Explain it in 60 seconds"]
@@ -187,7 +194,105 @@ def lint_notebook(root: Path, assignment: str) -> list[Finding]:
     _diagnostics(root, assignment, tests, say)
     _release(root, assignment, nb, say)
     _spec(root, assignment, answers, say)
+    _hidden_demands(tests, say)
+    _reference(root, assignment, say)
     return findings
+
+
+def _reference(root: Path, assignment: str, say) -> None:
+    for test_id, why in mutation.reference_failures(assignment, root):
+        say(test_id, f"the reference solution loses this cell's points in its own tests: {why}")
+
+
+def _split_hidden(source: str) -> tuple[str, str]:
+    """(the visible lines, the hidden lines) of a test cell, each as code (lines elsewhere left blank)."""
+    visible, hidden, inside = [], [], False
+    for line in source.splitlines():
+        mark = line.strip()
+        if mark in HIDDEN:
+            inside = mark == HIDDEN[0]
+            line = ""
+        (hidden if inside else visible).append(line)
+        (visible if inside else hidden).append("")
+    return "\n".join(visible), "\n".join(hidden)
+
+
+_NOT_A_SUBJECT = {"the", "each", "a", "an", "entry", "returned", "of", "after", "for", "with"}
+
+
+def _subject(node: ast.AST | None) -> str:
+    """What a demand is about, as one word: the first name in a check's label or message ("_relu_grad(z)" ->
+    "_relu_grad", "each loss_history entry" -> "loss_history"); "" when it is no string literal."""
+    if isinstance(node, (ast.Constant, ast.JoinedStr)):
+        text = node.value if isinstance(node, ast.Constant) else " ".join(
+            part.value for part in node.values if isinstance(part, ast.Constant))
+        words = [w for w in re.findall(r"[A-Za-z_]\w*", str(text)) if w.lower() not in _NOT_A_SUBJECT]
+        return words[0] if words else ""
+    return ""
+
+
+def _subject_of(checked: ast.AST, message: ast.AST | None) -> str:
+    """What a type demand is about: the attribute or key checked (m.grads -> "grads", out["scores"] -> "scores"),
+    else the first name of the check's message."""
+    if isinstance(checked, ast.Attribute):
+        return checked.attr
+    if isinstance(checked, ast.Subscript) and isinstance(checked.slice, ast.Constant):
+        return str(checked.slice.value)
+    return _subject(message)
+
+
+def _demands(code: str, explicit_only: bool) -> dict[tuple[str, str, str], int]:
+    """{(what is demanded, its value, of what): a line number} for the dtype and type demands in `code`:
+    `check.ndarray(value, label, kind=K)` (of what: `_subject(label)`), and `type(x) is T` or `isinstance(x, T)`
+    in the condition of `check.that(condition, message)` (of what: `_subject_of(x, message)`). A label or
+    message that is no string literal leaves "of what" open ("").
+
+    A `check.ndarray` without `kind=` demands a float dtype; `explicit_only` leaves those out (in a hidden
+    region they are what `check.ndarray` always checks, as the README says and the visible tests show).
+    Float scalars (`check.real_float`) are SPEC's general rule, and not listed."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return {}
+    found: dict[tuple[str, str, str], int] = {}
+
+    def add(demand, line):
+        found.setdefault(demand, line)
+
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+            continue
+        label = node.args[1] if len(node.args) > 1 else None
+        if node.func.attr == "ndarray":
+            kind = next((k.value for k in node.keywords if k.arg == "kind"), None)
+            value = kind.value if isinstance(kind, ast.Constant) else "f"
+            if (kind is not None or not explicit_only) and not set("fiub") <= set(str(value)):
+                add(("a dtype of kind", str(value), _subject(label)), node.lineno)  # every kind accepted: none
+        elif node.func.attr == "that":
+            for inner in ast.walk(node.args[0]):
+                if isinstance(inner, ast.Call) and getattr(inner.func, "id", None) == "isinstance" \
+                        and len(inner.args) == 2:
+                    add(("the type", ast.unparse(inner.args[1]), _subject_of(inner.args[0], label)), inner.lineno)
+                elif isinstance(inner, ast.Compare) and isinstance(inner.left, ast.Call) and inner.left.args \
+                        and getattr(inner.left.func, "id", None) == "type" and isinstance(inner.ops[0], ast.Is):
+                    add(("the type", ast.unparse(inner.comparators[0]), _subject_of(inner.left.args[0], label)),
+                        inner.lineno)
+    return found
+
+
+def _hidden_demands(tests: dict[str, str], say) -> None:
+    """Every hidden demand (`_demands`) on a subject that no visible part of the notebook's test cells shows."""
+    split = {test_id: _split_hidden(catalog.strip_solution_markers(source)) for test_id, source in tests.items()}
+    shown = set().union(*(_demands(visible, explicit_only=False) for visible, _ in split.values())) if split else set()
+    for test_id, (_, hidden) in split.items():
+        for (what, value, subject), line in sorted(_demands(hidden, explicit_only=True).items(),
+                                                   key=lambda item: item[1]):
+            if (what, value, subject) not in shown and not (subject == "" and any(
+                    (w, v) == (what, value) for w, v, _ in shown)):
+                said = f"{what} {value}" if value else what
+                say(test_id, f"line {line} of the cell (hidden tests) demands {said} of `{subject}`, which no "
+                             "visible test checks: a correct answer of another type would lose points it cannot see "
+                             "coming; check values only, or show the demand in a visible test (and SPEC.md)")
 
 
 def _diagnostics(root: Path, assignment: str, tests: dict[str, str], say) -> None:
@@ -256,6 +361,8 @@ def _spec(root: Path, assignment: str, answers: list, say) -> None:
 
 
 def lint(root: Path, assignments: list[str]) -> list[Finding]:
+    """Every finding for `assignments`, in their order (one after the other: each grades its reference in a
+    forked process, and forking from one thread only keeps that safe)."""
     return [finding for assignment in assignments for finding in lint_notebook(root, assignment)]
 
 

@@ -19,9 +19,20 @@ change to the syntax tree, of one of these kinds (`OPERATORS`):
     statement       one statement of a block deleted
     transpose       `.T` removed; `.T` added to a matrix product's left operand
 
-A mutant's id (`cell:line:column:operator:variant`) is stable while the
-reference does not change.  Mutants whose code equals the reference after
-the change are *identical* and are reported, not run.
+A mutant's id (`cell:line:column-end_line:end_column:operator:variant`) is
+stable while the reference does not change, and names one mutant: the span
+from the node's first to its last character tells apart nodes that start at
+the same place (`2 * np.pi * v` holds `2 * np.pi` at the same column), and
+two distinct nodes of one kind never share a span.  Mutants whose code
+equals the reference after the change are *identical* and are reported, not
+run.
+
+Before any mutant counts, the reference itself must get full points from its
+own hidden tests (`reference_failures`, which `mlkit lint` reports too): a
+test the reference fails would "kill" every mutant and say nothing.  The
+hand-written realistic mistakes of `catalog/<assignment>/mutants.toml` run
+beside the machine-made ones (`named_mistakes`): each must lose points, and
+the failing check must name the diagnosis the mistake declares.
 
 `verdicts(assignment, answers)` runs a submission's answers and the source
 notebook's test cells (hidden tests included) in a fresh forked process, in
@@ -33,8 +44,10 @@ a sample of every sweep is confirmed through the real `nbgrader autograde`
     mlkit mutate ASSIGNMENT [--confirm N] [--jobs N]
 
 prints `mutation score: P%` (killed over non-equivalent), the reviewed
-equivalents it left out with their reasons, and every survivor as a short
-unified diff with its id: what the hidden tests should catch next.
+equivalents it left out with their reasons, the stale ones (matching no
+mutant, or a killed one), the hand-written mistakes caught and named, and
+every survivor as a short unified diff with its id: what the hidden tests
+should catch next.  It prints no score when the reference loses points.
 """
 
 from __future__ import annotations
@@ -101,12 +114,13 @@ class _Points(ast.NodeVisitor):
 
     def __init__(self, lines: set[int]):
         self.lines = lines
-        self.points: list[tuple[int, str, int, str, int, int]] = []   # (node index, op, variant, text, line, col)
+        self.points: list[tuple[int, str, int, str, str]] = []   # (node index, op, variant, text, span)
         self.nodes: list[ast.AST] = []
 
     def _add(self, node, operator: str, variant: int, description: str) -> None:
         self.nodes.append(node)
-        self.points.append((len(self.nodes) - 1, operator, variant, description, node.lineno, node.col_offset))
+        span = f"{node.lineno}:{node.col_offset}-{node.end_lineno}:{node.end_col_offset}"
+        self.points.append((len(self.nodes) - 1, operator, variant, description, span))
 
     def _inside(self, node) -> bool:
         return getattr(node, "lineno", None) in self.lines
@@ -228,7 +242,7 @@ def generate(assignment: str, root: Path = catalog.ROOT) -> tuple[list[Generated
     """Every mutant of the reference; returns (mutants to run, ids of mutants identical to the reference)."""
     nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
     reference = catalog.reference_answers(assignment, root)
-    mutants, identical = [], []
+    mutants, identical, seen = [], [], set()
     for cell in nb.cells:
         if nbtext.kind_of(cell) != "answer":
             continue
@@ -238,8 +252,11 @@ def generate(assignment: str, root: Path = catalog.ROOT) -> tuple[list[Generated
         baseline = ast.unparse(tree)
         finder = _Points(lines)
         finder.visit(tree)
-        for index, operator, variant, description, line, column in finder.points:
-            mutant_id = f"{grade_id}:{line}:{column}:{operator}:{variant}"
+        for index, operator, variant, description, span in finder.points:
+            mutant_id = f"{grade_id}:{span}:{operator}:{variant}"
+            if mutant_id in seen:  # would let one verdict or one reviewed equivalence stand for two mutants
+                raise RuntimeError(f"two mutants of {assignment} share the id {mutant_id}")
+            seen.add(mutant_id)
             code = _mutate(tree, index, operator, variant, lines)
             if code == baseline:
                 identical.append(mutant_id)
@@ -252,13 +269,23 @@ def generate(assignment: str, root: Path = catalog.ROOT) -> tuple[list[Generated
 # -- reviewed equivalents ------------------------------------------------------------------------------
 
 
-def equivalents(assignment: str, root: Path = catalog.ROOT) -> dict[str, str]:
-    """Mutant id -> the reviewed one-line reason it cannot be told apart from the reference."""
+def _equivalent_entries(assignment: str, root: Path) -> list[dict]:
     path = root / "catalog" / assignment / "equivalent_mutants.toml"
     if not path.exists():
-        return {}
+        return []
     with path.open("rb") as handle:
-        return {entry["id"]: entry["reason"] for entry in tomllib.load(handle).get("equivalent", [])}
+        return tomllib.load(handle).get("equivalent", [])
+
+
+def equivalents(assignment: str, root: Path = catalog.ROOT) -> dict[str, str]:
+    """Mutant id -> the reviewed one-line reason it cannot be told apart from the reference."""
+    return {entry["id"]: entry["reason"] for entry in _equivalent_entries(assignment, root)}
+
+
+def duplicate_equivalents(assignment: str, root: Path = catalog.ROOT) -> list[str]:
+    """Ids listed more than once in the reviewed equivalents (each entry is meant for one mutant)."""
+    ids = [entry["id"] for entry in _equivalent_entries(assignment, root)]
+    return sorted({i for i in ids if ids.count(i) > 1})
 
 
 # -- the fast runner -----------------------------------------------------------------------------------
@@ -279,7 +306,16 @@ def _answer_order(assignment: str, root: Path) -> list[str]:
     return catalog.answer_cell_ids(nb)
 
 
-def _run_here(setup: list[str], order: list[str], answers: dict, tests: list[tuple[str, str]]) -> dict[str, bool]:
+def _failure(error: BaseException) -> dict:
+    """What a failed test cell said: the declared mistake it named (None if none) and its one-line message."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if not isinstance(error, AssertionError) or not message:
+        message = f"{type(error).__name__}: {message}".rstrip(": ")
+    return {"mistake": getattr(error, "mistake", None), "message": message[:300]}
+
+
+def _run_here(setup: list[str], order: list[str], answers: dict, tests: list[tuple[str, str]]) -> dict:
+    """Test id -> None (passed) or its failure (`_failure`), for one submission, in this process."""
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     namespace: dict = {"__name__": "__main__"}
     sys.stdout = sys.stderr = io.StringIO()
@@ -290,14 +326,14 @@ def _run_here(setup: list[str], order: list[str], answers: dict, tests: list[tup
             exec(compile(answers[grade_id], f"<{grade_id}>", "exec"), namespace)
         except BaseException:  # noqa: B036  an answer cell's error costs the tests that need it, as in nbgrader
             pass
-    passed = {}
+    outcome = {}
     for test_id, source in tests:
         try:
             exec(compile(source, f"<{test_id}>", "exec"), namespace)
-            passed[test_id] = True
-        except BaseException:  # noqa: B036
-            passed[test_id] = False
-    return passed
+            outcome[test_id] = None
+        except BaseException as error:  # noqa: B036
+            outcome[test_id] = _failure(error)
+    return outcome
 
 
 @functools.cache
@@ -306,10 +342,12 @@ def _notebook_parts(assignment: str, root: Path) -> tuple[list[str], list[str], 
     return _setup_cells(assignment, root), _answer_order(assignment, root), _test_cells(assignment, root)
 
 
-def verdicts(assignment: str, answers: dict, root: Path = catalog.ROOT,
-             seconds: float = MUTANT_SECONDS) -> dict[str, bool] | str:
-    """Test id -> passed, for one submission, in a forked process; "timeout" or "crashed" if it did not finish."""
+def outcomes(assignment: str, answers: dict, root: Path = catalog.ROOT,
+             seconds: float = MUTANT_SECONDS) -> dict[str, dict | None] | str:
+    """Test id -> None (passed) or {"mistake": declared id or None, "message": one line}, for one submission
+    run in a forked process; "timeout" or "crashed" if it did not finish."""
     setup, order, tests = _notebook_parts(assignment, Path(root))
+    warm()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -343,22 +381,65 @@ def verdicts(assignment: str, answers: dict, root: Path = catalog.ROOT,
         return "crashed"
 
 
+@functools.cache
+def warm() -> None:
+    """Import what every notebook's setup cell imports, once, before the first fork: each child then starts
+    with it loaded (this keeps `mlkit lint`, which grades every reference, fast)."""
+    import numpy  # noqa: F401
+
+    import mlkit.checks  # noqa: F401
+
+
+def verdicts(assignment: str, answers: dict, root: Path = catalog.ROOT,
+             seconds: float = MUTANT_SECONDS) -> dict[str, bool] | str:
+    """Test id -> passed, for one submission, in a forked process; "timeout" or "crashed" if it did not finish."""
+    found = outcomes(assignment, answers, root, seconds)
+    return found if isinstance(found, str) else {test: failure is None for test, failure in found.items()}
+
+
+def reference_failures(assignment: str, root: Path = catalog.ROOT) -> list[tuple[str, str]]:
+    """(test cell, why) for every test cell the notebook's own reference solution fails; [] at full points."""
+    found = outcomes(assignment, catalog.reference_answers(assignment, root), root)
+    if isinstance(found, str):
+        why = f"did not finish within {MUTANT_SECONDS:g} s" if found == "timeout" else "crashed the test process"
+        return [("notebook", f"running the reference solution and the tests {why}")]
+    return [(test, failure["message"]) for test, failure in found.items() if failure is not None]
+
+
 def killed(verdict) -> bool:
     return not isinstance(verdict, dict) or not all(verdict.values())
 
 
 def sweep(assignment: str, root: Path = catalog.ROOT, jobs: int = 1, progress: bool = False) -> dict:
-    """Every generated mutant's verdict, and the summary row of the report."""
+    """Every generated mutant's verdict, the hand-written mistakes' results, and the summary row of the report.
+
+    When the reference itself fails a test cell, nothing else runs: `reference_failures` lists why and
+    `kill_rate` is None (a test the reference fails kills every mutant and proves nothing)."""
+    failing = reference_failures(assignment, root)
+    if failing:
+        return {"assignment": assignment, "reference_failures": failing, "kill_rate": None}
     mutants, identical = generate(assignment, root)
     reviewed = equivalents(assignment, root)
-    results = _run_all(assignment, mutants, root, jobs, progress)
+    handwritten = catalog.mutants(assignment, root)
+    runs = {m.id: m.answers for m in mutants}
+    problems = {}
+    reference = catalog.reference_answers(assignment, root)
+    for mistake in handwritten:
+        try:
+            runs[f"catalog:{mistake.name}"] = mistake.apply(reference)
+        except (KeyError, ValueError) as error:
+            problems[mistake.name] = f"cannot be applied to the reference: {error}"
+    found = _run_all(assignment, runs, root, jobs, progress)
+    results = {m.id: _as_verdict(found[m.id]) for m in mutants}
     survived = [m.id for m in mutants if not killed(results[m.id])]
     equivalent = [i for i in survived if i in reviewed]
     unexplained = [i for i in survived if i not in reviewed]
     non_equivalent = len(mutants) - len(equivalent)
     kill_count = len(mutants) - len(survived)
+    made = {m.id for m in mutants}
     return {
         "assignment": assignment,
+        "reference_failures": [],
         "generated": len(mutants) + len(identical),
         "identical": len(identical),
         "killed": kill_count,
@@ -367,27 +448,66 @@ def sweep(assignment: str, root: Path = catalog.ROOT, jobs: int = 1, progress: b
         "kill_rate": kill_count / non_equivalent if non_equivalent else 1.0,
         "survivors": unexplained,
         "equivalents": {i: reviewed[i] for i in sorted(equivalent)},  # left out of the score, with the reasons
-        "stale_equivalents": sorted(set(reviewed) - set(equivalent)),  # listed, but killed or no longer made
+        "stale_equivalents": {  # each listed entry must silence one surviving mutant
+            "no longer made": sorted(set(reviewed) - made),
+            "killed": sorted(i for i in set(reviewed) & made if killed(results[i])),
+            "listed twice": duplicate_equivalents(assignment, root),
+        },
+        "named_mistakes": [_named(m, found.get(f"catalog:{m.name}"), problems.get(m.name)) for m in handwritten],
         "mutants": {m.id: m for m in mutants},
         "verdicts": results,
     }
 
 
-def _run_all(assignment: str, mutants: list[GeneratedMutant], root: Path, jobs: int, progress: bool) -> dict:
-    """{mutant id: verdict}, `jobs` mutants at a time (each in a process of its own), with a progress bar."""
+def _as_verdict(found):
+    return found if isinstance(found, str) else {test: failure is None for test, failure in found.items()}
+
+
+def _named(mistake: catalog.Mutant, found, problem: str | None) -> dict:
+    """One hand-written mistake's result: caught (it loses points) and named (a failing check says its diagnosis)."""
+    failed = {} if found is None else {"notebook": found} if isinstance(found, str) else {
+        test: failure for test, failure in found.items() if failure is not None}
+    named = any(isinstance(f, dict) and f["mistake"] == mistake.diagnosis for f in failed.values()) \
+        if mistake.diagnosis else False
+    return {"name": mistake.name, "description": mistake.description, "diagnosis": mistake.diagnosis,
+            "problem": problem, "caught": problem is None and bool(failed), "named": named,
+            "failed": {test: f["message"] if isinstance(f, dict) else f"the run: {f}" for test, f in failed.items()}}
+
+
+def mistake_findings(named_mistakes: list[dict]) -> list[str]:
+    """One line per hand-written mistake the hidden tests miss, or catch without naming what it declares."""
+    findings = []
+    for entry in named_mistakes:
+        if entry["problem"]:
+            findings.append(f"{entry['name']}: {entry['problem']}")
+        elif not entry["caught"]:
+            findings.append(f"{entry['name']}: not caught, every check gives full points ({entry['description']})")
+        elif not entry["diagnosis"]:
+            findings.append(f"{entry['name']}: caught by {', '.join(entry['failed'])}, but it declares no "
+                            "`diagnosis`, the mistake id its feedback should name")
+        elif not entry["named"]:
+            said = "; ".join(f"{test}: {message}" for test, message in entry["failed"].items())
+            findings.append(f"{entry['name']}: caught but not named: no failing check names `{entry['diagnosis']}` "
+                            f"(the feedback says {said})")
+    return findings
+
+
+def _run_all(assignment: str, runs: dict[str, dict], root: Path, jobs: int, progress: bool) -> dict:
+    """{run id: outcomes} for submissions {run id: answers}, `jobs` at a time (each in a process of its own)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
     _notebook_parts(assignment, Path(root))  # read the notebook once, before the threads start
-    with tqdm(total=len(mutants), desc=f"mutants of {assignment}", unit="mutant", file=sys.stderr,
+    with tqdm(total=len(runs), desc=f"mutants of {assignment}", unit="mutant", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar, ThreadPoolExecutor(max(1, jobs)) as pool:
-        def one(mutant):
-            verdict = verdicts(assignment, mutant.answers, root)
+        def one(item):
+            run_id, answers = item
+            found = outcomes(assignment, answers, root)
             bar.update()
-            return mutant.id, verdict
+            return run_id, found
 
-        return dict(pool.map(one, mutants))
+        return dict(pool.map(one, runs.items()))
 
 
 def autograde_verdicts(assignment: str, answers_by_id: dict[str, dict],
@@ -444,9 +564,22 @@ def survivor_diff(mutant: GeneratedMutant, reference: dict[str, str]) -> str:
 
 
 def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None, progress: bool = True) -> int:
-    """`mlkit mutate`: the mutation score of one notebook's hidden tests, the equivalents left out, the survivors."""
+    """`mlkit mutate`: the mutation score of one notebook's hidden tests, the equivalents left out, the survivors,
+    and the hand-written mistakes caught and named."""
     jobs = jobs or os.cpu_count() or 1
-    result = sweep(assignment, root, jobs, progress)
+    try:
+        result = sweep(assignment, root, jobs, progress)
+    except tomllib.TOMLDecodeError as error:
+        print(f"mlkit mutate: catalog/{assignment}/mutants.toml or equivalent_mutants.toml cannot be read: {error}",
+              file=sys.stderr)
+        return 2
+    if result["reference_failures"]:
+        print(f"{assignment}: no mutation score: the reference solution loses points in its own hidden tests, so "
+              "every mutant would be \"killed\" by a test that fails correct code too:")
+        for test, why in result["reference_failures"]:
+            print(f"  {test}: {why}")
+        print(f"Fix the reference or the test first (`mlkit lint {assignment}` reports the same).")
+        return 1
     run = result["generated"] - result["identical"]
     print(f"{assignment}: {result['generated']} mutants of the answer cells ({result['identical']} identical to the "
           f"reference, not run); {result['killed']} killed, {result['equivalent']} equivalent, "
@@ -456,9 +589,18 @@ def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None,
         print(f"\nequivalent, left out of the score (catalog/{assignment}/equivalent_mutants.toml):")
         for mutant_id, reason in result["equivalents"].items():
             print(f"  {mutant_id}: {reason}")
-    if result["stale_equivalents"]:
-        print("\nlisted as equivalent but killed, or no longer made (remove them from the list): "
-              + ", ".join(result["stale_equivalents"]))
+    stale = {why: ids for why, ids in result["stale_equivalents"].items() if ids}
+    for why, ids in stale.items():
+        print(f"\nlisted in catalog/{assignment}/equivalent_mutants.toml but {why} (each entry must match one "
+              "surviving mutant: remove or re-key it): " + ", ".join(ids))
+    mistakes = result["named_mistakes"]
+    findings = mistake_findings(mistakes)
+    if mistakes:
+        print(f"\nhand-written mistakes (catalog/{assignment}/mutants.toml): "
+              f"{sum(m['caught'] for m in mistakes)} of {len(mistakes)} caught, "
+              f"{sum(m['caught'] and m['named'] for m in mistakes)} caught and named")
+        for line in findings:
+            print(f"  {line}")
     reference = catalog.reference_answers(assignment, root)
     if result["survivors"]:
         print("\nsurvivors (no hidden test fails for these; test what they change, or list them as equivalent "
@@ -475,8 +617,9 @@ def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None,
               "got the same verdict, check by check" + (f"; differ: {', '.join(differ)}" if differ else ""))
         if differ:
             return 1
-    return 1 if result["survivors"] else 0
+    return 1 if result["survivors"] or stale or findings else 0
 
 
-__all__ = ["GeneratedMutant", "autograde_verdicts", "equivalents", "generate", "killed", "main", "same_verdict",
-           "sample", "survivor_diff", "sweep", "verdicts"]
+__all__ = ["GeneratedMutant", "autograde_verdicts", "duplicate_equivalents", "equivalents", "generate", "killed",
+           "main", "mistake_findings", "outcomes", "reference_failures", "same_verdict", "sample", "survivor_diff",
+           "sweep", "verdicts", "warm"]

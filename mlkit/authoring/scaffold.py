@@ -10,7 +10,7 @@ writes
                                                         explanation with its model answer
     source/11_ridge_regression/diagnostics.toml         the mistakes the hidden tests name: its format, and the
                                                         one worked entry the scaffold's hidden test uses
-    catalog/11_ridge_regression/mutants.toml            realistic mistakes for the kit's own tests (none yet)
+    catalog/11_ridge_regression/mutants.toml            realistic mistakes `mlkit mutate` checks are caught and named
     catalog/11_ridge_regression/equivalent_mutants.toml reviewed equivalent mutants for `mlkit mutate` (none yet)
 
 The worked example is a small, complete algorithm (standardising the columns of a matrix), so the scaffold
@@ -155,8 +155,10 @@ message = "The statistics are taken over each row (axis=1) instead of each colum
 hint = "mean = X.mean(axis=0) and std = X.std(axis=0) have shape (d,), one value per feature."
 '''
 
-MUTANTS = '''# Realistic mistakes in {assignment}, each graded in the kit's tests: it must lose points and its feedback must
-# name the diagnosis. One table per mistake (see catalog/01_linear_regression/mutants.toml for worked examples):
+MUTANTS = '''# Realistic mistakes students make in {assignment}, written down by you.
+# `mlkit mutate {assignment}` runs each against the hidden tests and reports it unless it loses points AND a
+# failing check names its `diagnosis` (the sentence the student reads in the feedback). One table per mistake,
+# one text substitution in one answer cell (worked examples: the kit's catalog/01_linear_regression/mutants.toml):
 #
 #   [[mutant]]
 #   name = "short_name"
@@ -171,8 +173,10 @@ EQUIVALENTS = '''# Machine-made mutants of {assignment} that no test can tell ap
 # reason; `mlkit mutate` leaves them out of the score and lists them.
 #
 #   [[equivalent]]
-#   id = "<cell>:<line>:<column>:<operator>:<variant>"
+#   id = "<cell>:<line>:<column>-<end line>:<end column>:<operator>:<variant>"   (as `mlkit mutate` prints it)
 #   reason = "Why no correct test can tell it apart."
+#
+# Each entry silences the one mutant of that id; an entry that matches no surviving mutant is reported.
 '''
 
 

@@ -247,7 +247,7 @@ class ResilientExecute(Execute):
     ).tag(config=True)
     allow_unsandboxed = Bool(
         False, help="Run student code in a plain separate process where this machine cannot sandbox it "
-                    "(see the README's sandbox matrix). Off: grading refuses to start there."
+                    "(see docs/security/sandbox.md). Off: grading refuses to start there."
     ).tag(config=True)
     student_call_seconds = Float(
         20.0, help="Seconds one request to the student process may take (a call, an attribute, an answer "

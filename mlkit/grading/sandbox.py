@@ -128,7 +128,7 @@ def require(allow_unsandboxed: bool) -> Mode:
     if mode.name == "none" and not allow_unsandboxed:
         raise SandboxUnavailable(
             f"mlkit: grading stopped before running any student code: {mode.why}. Install bubblewrap "
-            "(and grade as root, or allow unprivileged user namespaces; see the README's sandbox matrix), or set "
+            "(and grade as root, or allow unprivileged user namespaces; see docs/security/sandbox.md), or set "
             "c.ResilientExecute.allow_unsandboxed = True in nbgrader_config.py to accept unsandboxed grading.")
     return mode
 

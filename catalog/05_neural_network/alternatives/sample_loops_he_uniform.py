@@ -21,7 +21,7 @@ class NeuralNetwork:
         return np.where(z > 0, z, 0.0)
 
     def _relu_grad(self, z):
-        return np.where(z > 0, 1.0, 0.0)
+        return z > 0                                      # a boolean mask: only its values count
 
     def _softmax(self, Z):
         top = np.max(Z, axis=1, keepdims=True)

@@ -63,8 +63,8 @@ class DecisionTreeClassifier:
                 if not found or g > best_gain:
                     best_gain, best_feature, best_threshold, found = g, j, t, True
         if not found:
-            return None, None, 0.0
-        return best_feature, best_threshold, best_gain
+            return [None, None, 0.0]
+        return [best_feature, best_threshold, best_gain]          # a list: SPEC asks for the three values
 
     def _leaf(self, y):
         counts = Counter(y.tolist())

@@ -60,6 +60,5 @@ def stratified_k_fold(X, y, k=5, random_state=42):
             folds[position % k].append(rows[j])
     n = len(y)
     for f in range(k):
-        test = np.array(sorted(folds[f]))
-        train = np.array([r for r in range(n) if r not in set(folds[f])])
-        yield train, test
+        in_test = set(folds[f])
+        yield [r for r in range(n) if r not in in_test], sorted(in_test)   # index lists: SPEC asks for the indices

@@ -1,0 +1,59 @@
+"""`mlkit init` makes a course of the instructor's own: its course id, the notebooks asked for, no caches."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mlkit import course
+from mlkit.authoring import catalog, lint
+
+
+def _mlkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlkit.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=course.environment())
+
+
+def _config(folder: Path):
+    return course.course_config(folder)
+
+
+def test_init_gives_the_course_its_id_the_two_notebooks_and_their_spec(tmp_path):
+    made = tmp_path / "courses" / "ml-2027"
+    run = _mlkit("init", str(made), "01", "07", "--course-id", "ml-2027", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert _config(made).CourseDirectory.course_id == "ml-2027"
+    assert sorted(p.name for p in (made / "source").iterdir()) == ["01_linear_regression", "07_knn"]
+    assert sorted(p.name for p in (made / "catalog").iterdir()) == ["01_linear_regression", "07_knn"]
+    spec = (made / "SPEC.md").read_text()
+    assert lint.spec_names(made / "SPEC.md", "01_linear_regression") and lint.spec_names(made / "SPEC.md", "07_knn")
+    assert [a for a in catalog.assignments() if f"## {a}" in spec] == ["01_linear_regression", "07_knn"]
+    assert "## What student code may use" in spec  # the general rules stay
+    assert not [p for p in made.rglob("*") if p.name in ("__pycache__", ".ipynb_checkpoints") or p.suffix == ".pyc"]
+    assert _mlkit("lint", cwd=made).returncode == 0
+
+
+def test_the_id_comes_from_the_folder_and_is_never_the_kits(tmp_path):
+    assert _mlkit("init", str(tmp_path / "Fall 2027"), "02", cwd=tmp_path).returncode == 0
+    assert _config(tmp_path / "Fall 2027").CourseDirectory.course_id == "fall-2027"
+    refused = _mlkit("init", str(tmp_path / course.KIT_COURSE_ID), "02", cwd=tmp_path)
+    assert refused.returncode == 2 and "--course-id" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / course.KIT_COURSE_ID / "nbgrader_config.py").exists()
+
+
+def test_caches_in_the_kits_course_are_not_copied(tmp_path, monkeypatch):
+    kit = tmp_path / "kit"
+    for name in ("source", "catalog"):
+        shutil.copytree(catalog.ROOT / name / "07_knn", kit / name / "07_knn", ignore=course.CACHES)
+    shutil.copy2(catalog.ROOT / "nbgrader_config.py", kit / "nbgrader_config.py")
+    for folder in (kit / "source" / "07_knn", kit / "catalog" / "07_knn" / "alternatives"):
+        (folder / "__pycache__").mkdir()
+        (folder / "__pycache__" / "stale.cpython-311.pyc").write_bytes(b"\0")
+        (folder / ".ipynb_checkpoints").mkdir()
+    monkeypatch.setattr(course, "ROOT", kit)
+    monkeypatch.setattr(catalog, "CATALOG", kit / "catalog")
+    made = course.init(tmp_path / "ml-2027", ["07"], "ml-2027")
+    assert (made / "source" / "07_knn" / "knn.ipynb").is_file() and (made / "catalog" / "07_knn").is_dir()
+    assert not [p for p in made.rglob("*") if p.name in ("__pycache__", ".ipynb_checkpoints") or p.suffix == ".pyc"]
