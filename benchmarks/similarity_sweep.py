@@ -10,7 +10,8 @@ Method
   (the first mutant of `mutants.toml`, those the sample class uses first, whose code differs from the
   reference's once names are abstracted: a name-only slip is the reference to the comparison), each made by
   `plant_copy`:
-  every local variable and argument renamed, methods of each class and functions of each cell in reverse
+  every local variable and positional argument renamed (not a constructor's or a keyword argument's, which
+  are the notebook's API), methods of each class and functions of each cell in reverse
   order, the original comments removed and others written, a blank line after every third line.
 - Each notebook's submissions (independents, the wrong solution, both copies) are built as students' notebooks
   (`catalog.submission_notebook`), their answer code taken from the solution cells as the command takes it,
@@ -54,9 +55,13 @@ class _Rename(ast.NodeTransformer):
 
 
 def _locals(function: ast.FunctionDef) -> list[str]:
-    names = [a.arg for a in function.args.args + function.args.kwonlyargs if a.arg not in ("self", "cls")]
-    names += [n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
-    return list(dict.fromkeys(names))
+    """The names a copier can rename without changing the notebook's API: what the function assigns, and its
+    positional arguments without a default (a constructor's or a keyword argument's name is the SPEC's)."""
+    positional = function.args.args[:len(function.args.args) - len(function.args.defaults)]
+    arguments = [] if function.name == "__init__" else [a.arg for a in positional if a.arg not in ("self", "cls")]
+    kept = {a.arg for a in function.args.args + function.args.kwonlyargs} - set(arguments)
+    assigned = [n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+    return [name for name in dict.fromkeys(arguments + assigned) if name not in kept]
 
 
 def plant_copy(source: str, seed: int = 0) -> str:
@@ -70,7 +75,7 @@ def plant_copy(source: str, seed: int = 0) -> str:
             counter += 1
         for statement in function.body:
             _Rename(mapping).visit(statement)
-        for argument in function.args.args + function.args.kwonlyargs:
+        for argument in function.args.args:
             argument.arg = mapping.get(argument.arg, argument.arg)
     for holder in [tree, *[n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]]:
         functions = [n for n in holder.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]

@@ -5,7 +5,7 @@
 What is compared: each submitted notebook's answer code, the sources of its code cells that nbgrader marks as
 solution cells (`metadata.nbgrader.solution`), in notebook order.  Fingerprints are copydetect's: the code is
 tokenised (Pygments), every name becomes one letter by kind, comments, blank lines and spacing drop out, and the
-hashes of its k-grams are winnowed.  Fingerprints that occur in the release's answer cells (the scaffold: class
+hashes of its k-grams (20 tokens) are its fingerprints, every one of them (see GUARANTEE).  Fingerprints that occur in the release's answer cells (the scaffold: class
 and function headers, docstrings) or in the reference answers (the solution everyone is taught towards) are
 boilerplate: dropped from every submission before comparing, so that neither the scaffold nor writing the
 expected solution makes two students alike.
@@ -36,7 +36,9 @@ from copydetect.utils import highlight_overlap
 from mlkit.authoring import catalog
 
 NOISE = 20          # tokens: a match shorter than this is never reported (copydetect's k)
-GUARANTEE = 25      # tokens: a match this long is always found (window = GUARANTEE - NOISE + 1)
+# Every k-gram is a fingerprint (a winnowing window of 1): answers are short, and which k-grams a wider window
+# keeps depends on the hashes, which Python salts per process; with it a pair's score moved by 0.2 between runs.
+GUARANTEE = NOISE   # tokens: a match this long is always found (window = GUARANTEE - NOISE + 1)
 THRESHOLD = 0.6     # similarity at which a pair is flagged (see the README for how it was chosen)
 
 
