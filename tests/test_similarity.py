@@ -93,7 +93,7 @@ def test_the_report_shows_student_code_side_by_side_escaped(reported):
     assert page.count("<table class='side'>") >= 2 and "<mark>" in page
 
 
-def test_the_class_report_counts_the_flagged_pairs(reported):
+def test_the_class_report_counts_the_flagged_pairs(reported, tmp_path):
     c, _ = reported
-    # This class alone (no archive): alice and bob.
-    assert classreport._similar_pairs(c, ASSIGNMENT, c / "reports") == f"<a href='similarity_{ASSIGNMENT}.html'>1</a>"
+    assert classreport._similar_pairs(ASSIGNMENT, c / "reports") == f"<a href='similarity_{ASSIGNMENT}.html'>2</a>"
+    assert "mlkit similarity 07_knn" in classreport._similar_pairs(ASSIGNMENT, tmp_path)  # not run yet
