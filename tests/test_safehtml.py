@@ -95,6 +95,11 @@ def _render_only(markdown: str, resources: dict | None = None) -> str:
     ("MathML", "<math>" + "<mrow>" * 2000 + "<mi>deep</mi>" + "</mrow>" * 2000 + "</math>"),
     ("a name with a dot, closed by another name", "<x.y>deep</x>" * 5000),
     ("a non-breaking space in a name", "<div\u00a0x>deep</div>" * 5000),
+    # A quote where a browser reads it as a character, not a value's start: what follows is tags to it (in an
+    # HTML block, which Markdown passes on as it is; an earlier tokenizer took it all for one tag: 3,000 deep).
+    ("a quote in an attribute's name", '<div>\n<a b"c' + "<div>" * 3000 + '">deep'),
+    ("a quote after an attribute's =", '<div>\n<a b=="c>' + "<div>" * 3000 + '">deep'),
+    ("a quote in an attribute's name that starts with =", '<div>\n<a ="c>' + "<div>" * 3000 + '">deep'),
 ])
 def test_nesting_is_bounded_whatever_the_markup(name, markup):
     """What the cleaner builds stays within MAX_DEPTH elements counted, plus what a browser's parser adds on its

@@ -111,9 +111,14 @@ CLOSES_PARAGRAPH = frozenset({"address", "article", "aside", "blockquote", "cent
                               "p", "pre", "section", "summary", "table", "ul"})
 SCRIPT_LIKE = frozenset({"script", "style"})  # dropped with their content, as the cleaner drops them
 RAW_TEXT = frozenset({"xmp", "iframe", "noembed", "noframes", "textarea", "title", "plaintext"})  # text inside
-# A tag as a browser reads it, with "<" only inside a quoted value, so that a tag that does not match costs no
-# more than the text up to the next "<" outside quotes (possessive: no backtracking into a name or a value).
-TAG = re.compile(r"""<(/?)([A-Za-z][^\t\n\f\r /<>]*+)((?:[\t\n\f\r /](?:[^<>"']|"[^"]*+"|'[^']*+')*+)?)>""")
+# A tag as a browser's tokenizer reads it, in a subset of its forms: a quote only as an attribute's quoted value
+# (right after "="), "<" only inside one.  A browser ends a tag at the first ">" outside such a value, and so does
+# this, so the tag it parses from what is emitted is this one (a quote in a name, "a"b", would otherwise let "<"
+# and ">" hide inside what is taken for a value).  Anything else is text.  Possessive throughout, and a tag that
+# does not match costs no more than the text up to the next "<" outside a quoted value.
+_SPACE = r"[\t\n\f\r ]"
+_ATTRIBUTE = rf"""[^\t\n\f\r /<>"'=]++(?:{_SPACE}*+={_SPACE}*+(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r <>"'=`]++)?)?"""
+TAG = re.compile(rf"<(/?)([A-Za-z][^\t\n\f\r /<>]*+)((?:[\t\n\f\r /]++(?:{_ATTRIBUTE})?)*+)>")
 ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
