@@ -180,6 +180,10 @@ def main(root: Path, assignment: str, out: Path, archive: str | None, threshold:
     if archive is not None and not Path(archive).is_dir():
         print(f"mlkit similarity: no archive folder {archive}")
         return 2
+    if not any((root / "release" / assignment).glob("*.ipynb")):
+        # The release's answer cells are the scaffold every submission shares.
+        print(f"mlkit similarity: {assignment} has no release in {root / 'release'}: run `mlkit release` first")
+        return 2
     html_path, csv_path, pairs = write(root, assignment, out, Path(archive) if archive else None, threshold)
     flagged = [p for p in pairs if p.similarity >= threshold]
     print(f"{assignment}: {len(pairs)} pairs compared, {len(flagged)} at or above {threshold:.2f}")
