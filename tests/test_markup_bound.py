@@ -54,8 +54,14 @@ def _graded_class(root: Path) -> Path:
     return c
 
 
-def _seconds_per_page(c: Path, *options: str) -> dict[str, float]:
-    """generate_feedback for the class, once; how long each student's page took, from nbgrader's log."""
+def _seconds_per_page(c: Path, *options: str, runs: int = 2) -> dict[str, float]:
+    """How long each student's page took, from nbgrader's log, the least of `runs` runs of generate_feedback for
+    the class (a busy machine only ever adds time)."""
+    took = [_one_run(c, *options) for _ in range(runs)]
+    return {student: min(run[student] for run in took) for student in took[0]}
+
+
+def _one_run(c: Path, *options: str) -> dict[str, float]:
     log = course.nbgrader(c, "generate_feedback", ASSIGNMENT, "--force", *LOG_FORMAT, *options).stderr
     started, took = {}, {}
     for line in log.splitlines():
@@ -99,9 +105,9 @@ def test_every_page_is_written(runs):
 def test_a_hostile_page_takes_no_longer_than_an_honest_one(runs, student):
     _, took = runs["kit"]
     honest = max(took[name] for name in HONEST)
-    # An honest page takes about half a second; the slack is for a busy machine's noise, not for the attack
-    # (without the bounds mallory's page alone took minutes).
-    assert took[student] <= 2 * honest + 0.5, f"{student}'s page took {took[student]:.2f} s, an honest one {honest:.2f} s"
+    # An honest page takes under half a second; the slack is for a busy machine's noise, not for the attack
+    # (without the bounds mallory's page alone took minutes, eve's several seconds).
+    assert took[student] <= 2 * honest + 1.0, f"{student}'s page took {took[student]:.2f} s, an honest one {honest:.2f} s"
 
 
 @pytest.mark.parametrize("student", ["mallory", "trudy", "eve"])
