@@ -29,6 +29,7 @@ VERBS = {
     "grade": "mlkit.cli:run_course_command",
     "feedback": "mlkit.cli:run_course_command",
     "class-report": "mlkit.cli:run_course_command",
+    "similarity": "mlkit.cli:run_course_command",
     "new": "mlkit.cli:run_course_command",
     "lint": "mlkit.cli:run_course_command",
     "mutate": "mlkit.cli:run_course_command",
@@ -160,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="grade a sample of N mutants again through nbgrader autograde")
     mutate.add_argument("-j", "--jobs", type=int, help="mutants run at once (default: one per core)")
     mutate.add_argument("--course", help=course_help)
+    similar = sub.add_parser("similarity", help="rank pairs of submissions whose answer code is suspiciously alike "
+                                               "(reports/similarity_ASSIGNMENT.html and .csv)")
+    similar.add_argument("assignment", help="01, 01_linear_regression or linear_regression")
+    similar.add_argument("--archive", help="earlier cohorts' notebooks to compare with: any "
+                                           "<student>/<ASSIGNMENT>/*.ipynb below this folder")
+    similar.add_argument("--threshold", type=float, help="similarity flagged (default: 0.6)")
+    similar.add_argument("--out", default="reports", help="output folder, in the course folder (default: reports/)")
+    similar.add_argument("--course", help=course_help)
     from mlkit.reports import lms  # its verbs' arguments are defined beside their code
 
     lms.add_commands(sub, course_help)  # the LMS's files: export, roster import, handback
@@ -278,6 +287,11 @@ def _course_command(args) -> int:
     elif args.command == "class-report":
         for path in classreport.write(root, root / args.out):
             print(path)
+    elif args.command == "similarity":
+        from mlkit.reports import similarity
+
+        return similarity.main(root, catalog.resolve_assignment(args.assignment, root), root / args.out,
+                               args.archive, args.threshold)
     elif args.command == "new":
         from mlkit.authoring import scaffold
 

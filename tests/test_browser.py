@@ -64,3 +64,43 @@ def test_class_report_chart_fits_a_1280_pixel_page(tmp_path):
     width = int(dom.split('data-width="')[1].split('"')[0])
     assert right <= 1280 and width <= 1280, (right, width)
     assert ink(pixels[:, 1100:1280]) > 0.001  # the fifth column is drawn, not cut off
+
+
+def test_feedback_page_opens_with_the_summary_whose_rows_lead_to_their_cells():
+    """The page starts with the kit's summary, not nbgrader's list of "Test cell (Score ...)": each check is
+    the test cell's own opening sentence, as written, and a click on it brings its cell into view."""
+    from playwright.sync_api import sync_playwright
+
+    from support import ARTIFACTS, browser_page
+
+    graded = graded_catalog("01_linear_regression")
+    (path,) = (graded.course / "feedback" / "mutant-gradient_sign_flipped" / "01_linear_regression").glob("*.html")
+    source = nbformat.read(catalog.notebook_path("01_linear_regression"), as_version=4)
+    checks = {cell.metadata.nbgrader["grade_id"]: cell.source.splitlines()[0].lstrip("# ")
+              for cell in source.cells
+              if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata.nbgrader.get("solution")
+              and cell.cell_type == "code"}
+    with sync_playwright() as kit:
+        browser, page = browser_page(kit)
+        try:
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "feedback-01-opens-with-summary.png"))
+            shown = page.evaluate("""() => ({
+                heading: document.querySelector('.panel-heading').innerText,
+                first_table: document.querySelector('table').className,
+                rows: [...document.querySelectorAll('.mlkit-summary-table tbody tr td:first-child a')]
+                      .map(a => [a.getAttribute('href'), a.textContent]),
+                summary_top: document.querySelector('.mlkit-summary').getBoundingClientRect().top,
+            })""")
+            scores = graded.grades["mutant-gradient_sign_flipped"].cells
+            failed = next(test_id for test_id in checks if scores[test_id] == 0)
+            page.click(f".mlkit-summary-table a[href='#{failed}']")
+            page.wait_for_function(f"() => Math.abs(document.querySelector('a[name=\"{failed}\"]')"
+                                   ".getBoundingClientRect().top) < 50")
+        finally:
+            browser.close()
+    assert "Test cell" not in shown["heading"] and "Written response" in shown["heading"]
+    assert shown["first_table"] == "mlkit-summary-table" and shown["summary_top"] < 200
+    assert shown["rows"] == [[f"#{test_id}", sentence] for test_id, sentence in checks.items()]

@@ -13,6 +13,7 @@ without its defence before it counts as stopped by it.
                     sandbox back to what the kit did before it
     hidden_prints   feedback keeps what cells with hidden tests printed, and their errors' messages
     cell_output     no cap on a cell's outputs taken together
+    markup_bound    Markdown goes to the HTML cleaner unbounded (no cap on its size, nesting or count)
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ import json
 import sys
 from pathlib import Path
 
+from jinja2 import pass_context
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+from mlkit.reports import safehtml
 from mlkit.reports.feedback import RedactHiddenTests
 
 HERE = Path(__file__).resolve().parent
 KERNEL_DEFENCES = {"names", "writeback", "handles", "environment", "system_files", "folder", "sort_watch",
                    "output_budget", "sandbox", "tree_bound", "dev_readonly", "private_copies"}
-DEFENCES = KERNEL_DEFENCES | {"boundary", "rebuild", "hidden_prints", "cell_output", "links"}
+DEFENCES = KERNEL_DEFENCES | {"boundary", "rebuild", "hidden_prints", "cell_output", "links", "markup_bound"}
 
 
 def weaken(course: Path, defences: set[str]) -> None:
@@ -58,6 +63,8 @@ def weaken(course: Path, defences: set[str]) -> None:
     if "cell_output" in defences:
         lines += ["c.LimitOutputSize.max_cell_chars = 10**12", "c.LimitOutputSize.max_outputs = 10**9",
                   "c.LimitOutput.max_lines = -1"]
+    if "markup_bound" in defences:
+        lines.append("c.HTMLExporter.filters = {'markdown2html': 'weakened.markdown2html_unbounded'}")
     with open(course / "nbgrader_config.py", "a") as config:
         config.write("\n".join(lines) + "\n")
 
@@ -84,3 +91,13 @@ class RedactKeepingPrints(RedactHiddenTests):
                 output.traceback = [message]
             cell.outputs = streams + [o for o in cell.outputs if o.get("output_type") != "stream"]
         return cell, resources
+
+
+@pass_context
+def markdown2html_unbounded(context, source: str) -> str:
+    """The course's Markdown filter as it was before its bounds: rendered, then cleaned, whatever the size."""
+    cell = context.get("cell", {}) or {}
+    path = (context.get("resources", {}) or {}).get("metadata", {}).get("path", "")
+    renderer = IPythonRenderer(escape=False, attachments=cell.get("attachments", {}), embed_images=False,
+                               path=path, exclude_anchor_links=True)
+    return safehtml.clean(MarkdownWithMath(renderer=renderer).render(source))

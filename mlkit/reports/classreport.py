@@ -101,6 +101,18 @@ def mistake_message(assignment: str, test_id: str, mistake: str, course: Path | 
     return declared.message if declared else mistake
 
 
+def _similar_pairs(assignment: str, out: Path) -> str:
+    """The pairs `mlkit similarity` flagged for `assignment` (from its CSV in `out`), linked to its report; the
+    command to run when it has not run: comparing every pair of a class of a thousand takes minutes, which the
+    class report should not spend each time."""
+    table = out / f"similarity_{assignment}.csv"
+    if not table.is_file():
+        return f"not compared yet (<code>mlkit similarity {html.escape(assignment)}</code>)"
+    with table.open(newline="") as handle:
+        flagged = sum(row.get("flagged") == "1" for row in csv.DictReader(handle))
+    return f"<a href='{html.escape(table.with_suffix('.html').name)}'>{flagged}</a>"
+
+
 def write(root: Path, out: Path) -> tuple[Path, Path]:
     scores, maxima, stats = collect(root)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,11 +136,11 @@ def write(root: Path, out: Path) -> tuple[Path, Path]:
              f"<div class='mlkit-chart'>{distribution_svg(scores, maxima)}</div>" if scores else
              "<p>No submission has been graded yet: run <code>mlkit grade</code> (or nbgrader autograde) first.</p>",
              "<h2>Summary per assignment</h2><table><tr><th>assignment</th><th>submissions</th>"
-             "<th>mean score</th><th>full marks</th></tr>"]
+             "<th>mean score</th><th>full marks</th><th>similar pairs (mlkit similarity)</th></tr>"]
     for name in sorted(scores):
         values, top = scores[name], maxima[name]
         parts.append(f"<tr><td>{html.escape(name)}</td><td>{len(values)}</td><td>{sum(values) / len(values):.1f} / {top:g}</td>"
-                     f"<td>{sum(v >= top for v in values)}</td></tr>")
+                     f"<td>{sum(v >= top for v in values)}</td><td>{_similar_pairs(name, out)}</td></tr>")
     parts.append("</table><h2>Most common diagnosed mistakes</h2><table><tr><th>count</th><th>assignment</th>"
                  "<th>check</th><th>mistake</th></tr>")
     for n, s, m in common[:20]:

@@ -21,12 +21,11 @@ the same with no network.
 
 from __future__ import annotations
 
-import nbformat
 from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import List, Unicode
+from traitlets import List, Unicode, default, validate
 
-from mlkit.reports import mathml
+from mlkit.reports import mathml, safehtml, templates
 from mlkit.checks import DIAGNOSIS_MIME
 from mlkit.reports.results import SUMMARY_CSS, check_results, readable_error, summary_table_html
 
@@ -98,17 +97,16 @@ class RedactHiddenTests(FeedbackStep):
 
 
 class AddCheckSummary(FeedbackStep):
-    """Insert the summary table of checks as the report's first cell."""
+    """The summary table of checks, which the page opens with (`resources["mlkit_summary"]`, placed by the
+    course's feedback template, `mlkit/reports/templates/offline/index.html.j2`, in place of nbgrader's list of
+    test cells: each row links to its cell).  Every text in it that a student could have shaped is escaped."""
 
     def preprocess(self, nb, resources):
         results = check_results(nb, resources["nbgrader"]["assignment"])
         if results:
-            table = summary_table_html(results, title="Summary of the automatic checks")
-            cell = nbformat.v4.new_markdown_cell(table)
-            # The table's style goes in the page's head: a Markdown cell keeps no <style> (mlkit/reports/safehtml.py).
+            resources["mlkit_summary"] = summary_table_html(results, title="Summary of the automatic checks",
+                                                            link_cells=True)
             resources.setdefault("inlining", {}).setdefault("css", []).append(SUMMARY_CSS)
-            cell.metadata["mlkit"] = {"summary": True}
-            nb.cells.insert(0, cell)
         return nb, resources
 
 
@@ -116,9 +114,13 @@ class RenderMathOffline(FeedbackStep):
     """LaTeX in Markdown cells becomes MathML, which browsers draw without MathJax or a network."""
 
     def preprocess(self, nb, resources):
+        budget = mathml.LatexBudget()
         for cell in nb.cells:
             if cell.cell_type == "markdown" and mathml.has_math(cell.source):
-                cell.source = mathml.markdown_with_mathml(cell.source)
+                # Past what the page shows of a cell (safehtml.MAX_CELL_CHARS) nothing is converted: the
+                # page leaves it out, and says so.
+                shown, rest = cell.source[:safehtml.MAX_CELL_CHARS], cell.source[safehtml.MAX_CELL_CHARS:]
+                cell.source = mathml.markdown_with_mathml(shown, budget) + rest
         return nb, resources
 
 
@@ -126,4 +128,17 @@ class OfflineFeedbackExporter(HTMLExporter):
     """The exporter of feedback pages (GenerateFeedback.exporter_class), configured on its own.
 
     The course sets its template (`mlkit/reports/templates/offline`) for this class alone: nbgrader's
-    formgrader renders its pages with HTMLExporter too, and needs its own template there."""
+    formgrader renders its pages with HTMLExporter too, and needs its own template there.  That template
+    extends nbgrader's `feedback/index.html.j2`, found in nbgrader's own template folder (set here, not in the
+    course's configuration, so that a course configured by an earlier kit finds it too)."""
+
+    @default("extra_template_paths")
+    def _nbgrader_templates(self) -> list[str]:
+        return [templates.nbgrader_templates()]
+
+    @validate("extra_template_paths")
+    def _with_nbgrader_templates(self, proposal) -> list[str]:
+        # nbgrader's GenerateFeedback sets HTMLExporter.extra_template_paths (to its static files) for every
+        # exporter, this one included.
+        paths = list(proposal["value"])
+        return paths if templates.nbgrader_templates() in paths else [*paths, templates.nbgrader_templates()]

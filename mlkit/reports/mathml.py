@@ -8,7 +8,10 @@ themselves, so each `$...$` and `$$...$$` of a Markdown cell is replaced by a
 Markdown renderer leaves them.
 
 A formula latex2mathml cannot convert stays as its LaTeX source, in a `<code>`
-element that says so, rather than breaking the page.
+element that says so, rather than breaking the page.  So does a formula past a page's
+`LatexBudget` (latex2mathml takes about 25 microseconds a character, more for a
+long formula): a student's text cannot make the conversion take longer than that
+budget allows.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+from dataclasses import dataclass
 
 from latex2mathml.converter import convert
 
@@ -45,31 +49,56 @@ def latex_to_mathml(latex: str, display: bool = False) -> str:
     return rendered
 
 
-def _math_outside_code(text: str) -> str:
+MAX_FORMULA_CHARS = 1_000   # one formula (the longest of the course: 191)
+MAX_PAGE_LATEX = 10_000     # all formulas of one page (a release notebook has under 800)
+
+
+@dataclass
+class LatexBudget:
+    """Characters of LaTeX still to convert on one page; a formula past it stays as its source."""
+
+    left: int = MAX_PAGE_LATEX
+
+    def spend(self, latex: str) -> bool:
+        if len(latex) > min(self.left, MAX_FORMULA_CHARS):
+            return False
+        self.left -= len(latex)
+        return True
+
+
+def _unconverted(latex: str) -> str:
+    return (f'<code class="mlkit-unrendered-math" title="not rendered: past the page\'s formula budget">'
+            f"{html.escape(latex)}</code>")
+
+
+def _math_outside_code(text: str, budget: LatexBudget | None) -> str:
     pieces, position = [], 0
     for span in _CODE_SPAN.finditer(text):
-        pieces.append(_replace_math(text[position:span.start()]))
+        pieces.append(_replace_math(text[position:span.start()], budget))
         pieces.append(span.group(0))
         position = span.end()
-    pieces.append(_replace_math(text[position:]))
+    pieces.append(_replace_math(text[position:], budget))
     return "".join(pieces)
 
 
-def _replace_math(text: str) -> str:
+def _replace_math(text: str, budget: LatexBudget | None) -> str:
     def one(match: re.Match) -> str:
-        if match.group("block") is not None:
-            return latex_to_mathml(match.group("block"), display=True)
-        return latex_to_mathml(match.group("inline"))
+        display = match.group("block") is not None
+        latex = match.group("block") if display else match.group("inline")
+        if budget is not None and not budget.spend(latex):
+            return _unconverted(latex)
+        return latex_to_mathml(latex, display=display)
     return _MATH.sub(one, text)
 
 
-def markdown_with_mathml(source: str) -> str:
-    """A Markdown cell's text with every formula outside code replaced by MathML."""
+def markdown_with_mathml(source: str, budget: LatexBudget | None = None) -> str:
+    """A Markdown cell's text with every formula outside code replaced by MathML (while `budget`, shared by
+    the cells of one page, lasts; None: every formula)."""
     out, prose, in_fence = [], [], None
     for line in source.splitlines(keepends=True):
         fence = _FENCE.match(line.lstrip())
         if in_fence is None and fence:
-            out.append(_math_outside_code("".join(prose)))
+            out.append(_math_outside_code("".join(prose), budget))
             prose, in_fence = [], fence.group(1)
             out.append(line)
         elif in_fence is not None:
@@ -78,7 +107,7 @@ def markdown_with_mathml(source: str) -> str:
                 in_fence = None
         else:
             prose.append(line)
-    out.append(_math_outside_code("".join(prose)))
+    out.append(_math_outside_code("".join(prose), budget))
     return "".join(out)
 
 

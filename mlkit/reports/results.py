@@ -25,7 +25,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 @dataclass
 class CheckResult:
     test_id: str
-    description: str        # the cell's opening sentence, without "# Checks "
+    description: str        # the cell's opening sentence as written ("Checks that ..."), without its "#"
     points: float
     score: float
     mistake: str | None     # declared mistake id, when one was recognised
@@ -39,8 +39,7 @@ class CheckResult:
 
 def _description(source: str) -> str:
     first = source.splitlines()[0] if source else ""
-    text = re.sub(r"^#\s*Checks\s+", "", first).strip() or "(no description)"
-    return text[0].upper() + text[1:]
+    return first.lstrip("#").strip() or "(no description)"
 
 
 # Errors the grader raises with a message of its own; any other error in a cell with hidden tests comes from
@@ -103,8 +102,14 @@ def _inert(text: str) -> str:
     return " ".join(html.escape(text).split()).replace("$", "&#36;")
 
 
-def summary_table_html(results: list[CheckResult], title: str = "Checks") -> str:
-    """The summary table shown at the top of every feedback report."""
+def _check(result: CheckResult, link: bool) -> str:
+    text = html.escape(result.description)
+    return f"<a href='#{html.escape(result.test_id, quote=True)}'>{text}</a>" if link else text
+
+
+def summary_table_html(results: list[CheckResult], title: str = "Checks", link_cells: bool = False) -> str:
+    """The summary table shown at the top of every feedback report; with `link_cells`, each check links to its
+    cell on the page (nbgrader's feedback page puts an anchor named after the cell's grade id above it)."""
     total = sum(r.score for r in results)
     available = sum(r.points for r in results)
     rows = []
@@ -116,14 +121,14 @@ def summary_table_html(results: list[CheckResult], title: str = "Checks") -> str
             if r.hint:
                 detail += f"<br><span class='mlkit-hint'>Hint: {html.escape(r.hint)}</span>"
         rows.append(
-            f"<tr class='mlkit-{status}'><td>{html.escape(r.description)}</td>"
+            f"<tr class='mlkit-{status}'><td>{_check(r, link_cells)}</td>"
             f"<td class='mlkit-points'>{r.score:g} / {r.points:g}</td>"
             f"<td class='mlkit-status'>{'&#10003; passed' if r.passed else '&#10007; failed'}</td>"
             f"<td>{detail}</td></tr>"
         )
     return (
         f"<div class='mlkit-summary'><h2>{html.escape(title)}: {total:g} / {available:g} automatic points</h2>"
-        "<table class='mlkit-summary-table'><thead><tr><th>What is checked</th><th>Points</th><th>Result</th>"
+        "<table class='mlkit-summary-table'><thead><tr><th>Check</th><th>Points</th><th>Result</th>"
         "<th>Diagnosis</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
     )
 
@@ -138,4 +143,8 @@ SUMMARY_CSS = """
 .mlkit-failed { background: #fff5f5; }
 .mlkit-points { white-space: nowrap; }
 .mlkit-hint { color: #555; }
+.mlkit-summary h2 { font-size: 18px; margin-top: 0.5em; }
+.mlkit-others-title { margin: 0 0 0.3em 0; font-weight: bold; }
+.mlkit-others { margin: 0 0 0.5em 0; }
+.mlkit-cut { color: #555; }
 """

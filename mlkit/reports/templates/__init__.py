@@ -8,10 +8,14 @@ from pathlib import Path
 OFFLINE = "offline"  # nbgrader's feedback page without MathJax: formulas arrive as MathML
 
 
-def basedirs() -> list[str]:
-    """HTMLExporter.extra_template_basedirs for the course: this folder, and nbgrader's own
-    (which holds the feedback template ours extends; nbgrader sets it only when the course does not)."""
+def nbgrader_templates() -> str:
+    """nbgrader's own template folder, which holds the feedback template ours extends."""
     import nbgrader
 
-    nbgrader_templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
-    return [os.fspath(Path(__file__).parent), os.fspath(nbgrader_templates)]
+    return os.fspath(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates")
+
+
+def basedirs() -> list[str]:
+    """HTMLExporter.extra_template_basedirs for the course: this folder, and nbgrader's own
+    (nbgrader sets it only when the course does not)."""
+    return [os.fspath(Path(__file__).parent), nbgrader_templates()]
