@@ -34,6 +34,12 @@ c.Autograde.sanitize_preprocessors = [
 # `mlkit grade`) first moves any such entry of submitted/ aside; either way the notebook's grading issue
 # names what was left out.
 c.ExchangeFactory.collect = "mlkit.grading.submission.LinkSafeCollect"
+# On a shared hub (mlkit/grading/permissions.py, submission.py): releasing and collecting refuse an exchange whose course folder,
+# inbound, outbound or feedback folder another account could have made, renamed or opened (`mlkit exchange init`
+# sets it up); collection takes each student's own newest folder and skips, with the reason, any entry that
+# is not one.
+c.ExchangeFactory.release_assignment = "mlkit.grading.submission.CheckedReleaseAssignment"
+c.ExchangeFactory.release_feedback = "mlkit.grading.submission.CheckedReleaseFeedback"
 c.Autograde.pre_convert_hook = "mlkit.grading.submission.set_aside_unsafe_files"
 # Submissions downloaded from an LMS (mlkit/grading/lmszip.py): `nbgrader zip_collect ASSIGNMENT` with the
 # collector of your LMS puts each student's notebook into submitted/, found by the roster (`mlkit roster
@@ -55,8 +61,8 @@ c.Autograde.autograde_preprocessors = [
 ]
 # The grading boundary (mlkit/grading/): the kernel nbgrader starts is the
 # trusted grading kernel, which runs the test cells; answer cells run in a
-# sandboxed student process and reach the tests only as data.
-kernel.install()
+# sandboxed student process and reach the tests only as data.  Its kernelspec comes with the kit
+# (mlkit/grading/kernels/): loading this file writes nothing, so a read-only environment serves the course.
 c.ResilientExecute.kernel_name = kernel.KERNEL_NAME
 # Where this machine cannot sandbox student code, grading refuses to start.
 # A course that accepts running it in a plain separate process says so here:

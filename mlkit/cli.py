@@ -28,6 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("folder")
     start.add_argument("assignments", nargs="*", help="default: all")
     start.add_argument("--course-id", help="nbgrader's course_id for the new course (default: the folder's name)")
+    start.add_argument("--group", help="a group of graders who may read the course too (default: its owner only)")
+    exchange = sub.add_parser("exchange", help="the nbgrader exchange on a shared machine")
+    exchange_sub = exchange.add_subparsers(dest="exchange_command", required=True)
+    exchange_init = exchange_sub.add_parser("init", help="as root: make or repair the exchange ROOT for a course, "
+                                                         "so that no student can take it over")
+    exchange_init.add_argument("root", help="the exchange folder (the course's c.Exchange.root)")
+    exchange_init.add_argument("--course", required=True, dest="course_id", help="the course id (c.CourseDirectory.course_id)")
+    exchange_init.add_argument("--instructor", required=True, help="the account that releases and collects")
+    doctor = sub.add_parser("doctor", help="check what the kit relies on here (sandbox, tree bound, course and "
+                                           "exchange permissions, gradebook, scheduler); exit 1 on a problem")
+    doctor.add_argument("--course", help="the course folder (default: the folder this runs in, if it is one)")
     rel = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader generate_assignment")
     rel.add_argument("assignments", nargs="*", help="default: all (01, 01_linear_regression or linear_regression)")
     rel.add_argument("--course", help=course_help)
@@ -99,9 +110,36 @@ def main(argv: list[str] | None = None) -> int:
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
             print(f"mlkit {args.command}: {problem}", file=sys.stderr)
             return 2
+    if args.command == "exchange":
+        import pwd
+
+        from mlkit.grading import permissions
+
+        try:
+            for line in permissions.init_exchange(args.root, args.course_id, args.instructor):
+                print(line)
+        except (permissions.SetupRefused, OSError) as refused:
+            print(f"mlkit exchange init: {refused}", file=sys.stderr)
+            return 2
+        problems = permissions.exchange_problems(args.root, args.course_id,
+                                                 pwd.getpwnam(args.instructor).pw_uid)
+        for problem in problems:
+            print(f"mlkit exchange init: still a problem: {problem}", file=sys.stderr)
+        return 1 if problems else 0
+    if args.command == "doctor":
+        from mlkit.grading import doctor
+
+        try:
+            root = course.find(args.course)
+        except course.NotACourse as problem:
+            if args.course:
+                print(f"mlkit doctor: {problem}", file=sys.stderr)
+                return 2
+            root = None
+        return doctor.main(root, course.course_config(root) if root else None)
     if args.command == "init":
         try:
-            made = course.init(args.folder, args.assignments, args.course_id)
+            made = course.init(args.folder, args.assignments, args.course_id, args.group)
         except (course.NotACourse, catalog.UnknownAssignment) as problem:
             print(f"mlkit init: {problem}", file=sys.stderr)
             return 2

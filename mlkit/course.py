@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlkit.authoring import catalog
+from mlkit.grading import permissions
 
 ROOT = catalog.ROOT
 BIN = Path(sys.executable).parent  # nbgrader and alembic live beside this Python
@@ -75,15 +76,26 @@ def spec_for(spec: str, assignments: list[str]) -> str:
     return "".join(kept)
 
 
-def init(target: Path, assignments: list[str] | None = None, course_id: str | None = None) -> Path:
+def init(target: Path, assignments: list[str] | None = None, course_id: str | None = None,
+         group: str | None = None) -> Path:
     """A new course in `target` (an empty or new folder): the course configuration with its own course_id
     (`course_id_for`), the notebooks' sources with their data and their catalog, and SPEC.md's sections of
     those notebooks, copied from the course the kit carries without caches; the folders nbgrader fills
-    start empty."""
+    start empty.  The course folder is its owner's only (0700), or also readable by the graders' `group`
+    (0750): it holds the hidden tests, and will hold the gradebook and every student's work."""
+    import grp
+
     target = Path(target).expanduser().resolve()
     course_id = course_id_for(target, course_id)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise NotACourse(f"{target} is not an empty folder: a new course starts in an empty or new one")
+    if group is not None:
+        try:
+            grp.getgrnam(group)
+        except KeyError:
+            raise NotACourse(f"no group named {group!r} on this machine (--group names the graders' group)") from None
+    target.mkdir(parents=True, exist_ok=True)
+    permissions.make_private(target, group)  # before anything private is written into it
     if not (ROOT / "source").is_dir():
         raise NotACourse(f"this installation of the kit carries no course to copy ({ROOT / 'source'} is missing)")
     names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
@@ -139,6 +151,7 @@ def find(given: str | Path | None = None) -> Path:
     if not (root / "source").is_dir() or not (folder / "nbgrader_config.py").is_file() and root == folder:
         raise NotACourse(f"{root} is not a course folder (it needs nbgrader_config.py and source/): run the "
                          "command in the course folder or pass --course DIR")
+    permissions.warn_if_open(root)
     return root
 
 

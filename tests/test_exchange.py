@@ -52,7 +52,7 @@ def one_machine(tmp_path, monkeypatch):
     exchange, cache, config = tmp_path / "exchange", tmp_path / "cache", tmp_path / "jupyter-config"
     for folder in (exchange, cache, config):
         folder.mkdir()
-    exchange.chmod(0o777)  # as nbgrader's documentation sets it up for a shared exchange
+    exchange.chmod(0o1777)  # as `mlkit exchange init` makes it (sticky: nobody renames the course folder)
     (config / "nbgrader_config.py").write_text(
         f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\nc.Exchange.cache = {str(cache)!r}\n")
     for name, value in {"JUPYTER_CONFIG_DIR": config, "JUPYTER_RUNTIME_DIR": tmp_path / "runtime"}.items():

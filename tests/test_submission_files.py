@@ -88,6 +88,26 @@ def test_a_copied_tree_holds_regular_files_only(tmp_path):
     assert {e["path"] for e in left_out} == {"secret", "linked-folder", "pipe"}
 
 
+def test_a_copied_tree_is_cut_past_its_depth_and_refused_past_its_entries(tmp_path, monkeypatch):
+    """A pathological tree costs the collection a bounded amount of work: folders past MAX_DEPTH are left out
+    (and named), a tree of more than MAX_ENTRIES entries is refused for that student alone.  (700 nested
+    folders through the real `nbgrader collect`: tests/test_hostile_classmate.py.)"""
+    deep = tmp_path / "deep"
+    (deep / "/".join(["d"] * (submission.MAX_DEPTH + 5))).mkdir(parents=True)
+    (deep / "notebook.ipynb").write_text("{}")
+    left_out = submission.copy_regular_tree(deep, tmp_path / "deep-copy")
+    assert (tmp_path / "deep-copy" / "notebook.ipynb").is_file()
+    (cut,) = left_out
+    assert len(Path(cut["path"]).parts) == submission.MAX_DEPTH + 1 and "nested deeper" in cut["kind"]
+    monkeypatch.setattr(submission, "MAX_ENTRIES", 200)  # the bound as the copy reads it, kept small here
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    for number in range(submission.MAX_ENTRIES + 1):
+        (wide / f"f{number}").touch()
+    with pytest.raises(submission.TooLarge, match="files and folders"):
+        submission.copy_regular_tree(wide, tmp_path / "wide-copy")
+
+
 # -- links and special files in submitted/, graded for real --------------------------------------------------
 
 PLANTED = {
@@ -207,7 +227,7 @@ def _exchange_course(tmp_path: Path, monkeypatch, kit_collect: bool, check_owner
     exchange, config = tmp_path / "exchange", tmp_path / "jupyter-config"
     for folder in (exchange, config):
         folder.mkdir()
-    exchange.chmod(0o777)
+    exchange.chmod(0o1777)  # as `mlkit exchange init` makes it: a sticky bit
     (config / "nbgrader_config.py").write_text(f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\n"
                                                f"c.Exchange.cache = {str(tmp_path / 'cache')!r}\n")
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config))

@@ -79,6 +79,28 @@ def switch_off(defences: set[str]) -> None:
 
         sandbox.private_copy = whole_folder
 
+    if "private_copies" in defences:
+        # The student's private copy as it was made before: readable by every account, left in /tmp after grading.
+        made = sandbox.private_copy
+
+        def open_copy(workdir, folder):
+            target = made(workdir, folder)
+            for path in [target, *target.rglob("*")]:
+                os.chmod(path, 0o555 if path.is_dir() else 0o444)
+            return target
+
+        class NoWatch:
+            def __init__(self, folders):
+                pass
+
+            def close(self):
+                pass
+
+        sandbox.private_copy = open_copy
+        sandbox.hand_to = lambda copy, mode, uid: None
+        sandbox.RemovalWatch = NoWatch
+        sandbox.sweep_stale_folders = lambda *args: 0
+
     if "sort_watch" in defences:
         # The watch sees sorts, but not the calls that switch it off or go around it.
         copy = Path(tempfile.mkdtemp(prefix="mlkit-weakened-student-"))

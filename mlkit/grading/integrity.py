@@ -60,7 +60,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
 
-from mlkit.grading import sandbox, submission
+from mlkit.grading import kernel, sandbox, submission
 
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
 # A notebook of the course is some 50 kB and 60 cells; past these it is graded as empty, with the reason.
@@ -256,6 +256,9 @@ class ResilientExecute(Execute):
 
     def create_kernel_manager(self):
         manager = super().create_kernel_manager()
+        # The kit's kernelspecs come with the package (mlkit.grading.kernel.SPECS), not installed anywhere.
+        specs = manager.kernel_spec_manager
+        specs.kernel_dirs = kernel.spec_folders(list(specs.kernel_dirs))
         make_client = manager.client
 
         def client(**kwargs):

@@ -11,7 +11,10 @@ The student process (`mlkit/grading/student.py`) runs under bubblewrap with:
     the notebook's folder                at the folder's own path, so `data/...` opens as in
                                          JupyterLab: a private read-only folder holding the
                                          release's files of the assignment and the student's
-                                         notebook, nothing else of the submission or the course
+                                         notebook, nothing else of the submission or the course;
+                                         on the host, that copy is readable by the student's user
+                                         ID only (`hand_to`) and removed when the grading kernel
+                                         ends, however it ends (`RemovalWatch`)
     /tmp                                 private, size-capped scratch space (also HOME)
     no network                           a network namespace of its own: not even the machine's
                                          loopback; the grader talks to it over two pipes
@@ -255,8 +258,37 @@ def release(cleanup: list) -> None:
     for item in cleanup:
         if isinstance(item, treebound.TreeBound):
             item.close()
+        elif isinstance(item, RemovalWatch):
+            continue  # closed last: its folders are removed here first
         else:
             _remove_tree(item)
+    for item in cleanup:
+        if isinstance(item, RemovalWatch):
+            item.close()
+
+
+class RemovalWatch:
+    """A small process that removes the student process's folders when this grading kernel ends, however it
+    ends (nbclient's shutdown, where a forked kernel leaves through os._exit, a crash, a kill): it waits for
+    the end of a pipe only this process holds open, so the notebook's copy never outlives its grading.
+
+    It runs in a session of its own, so the signal that stops the kernel's process group leaves it to work."""
+
+    def __init__(self, folders: list[Path]):
+        read_end, self._write_end = os.pipe()  # neither is inherited by other children (Python's default)
+        try:
+            self.process = subprocess.Popen(
+                ["sh", "-c", 'cat >/dev/null; for f in "$@"; do chmod -R u+rwx "$f"; rm -rf "$f"; done',
+                 "mlkit-removal-watch", *map(str, folders)],
+                stdin=read_end, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        finally:
+            os.close(read_end)
+
+    def close(self) -> None:
+        if self._write_end >= 0:
+            os.close(self._write_end)
+            self._write_end = -1
 
 
 def _remove_tree(path: Path) -> None:
@@ -295,10 +327,16 @@ def sweep_stale_folders(prefixes: tuple[str, ...] = (COPY_PREFIX, SITE_PREFIX)) 
                     continue
                 pid = entry.name[len(prefix):].split("-", 1)[0]
                 if pid.isdigit() and int(pid) != os.getpid() and _owner_gone(int(pid)) \
-                        and entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.geteuid():
+                        and entry.is_dir(follow_symlinks=False) \
+                        and _ours(entry.stat(follow_symlinks=False).st_uid):
                     _remove_tree(Path(entry.path))
                     removed += 1
     return removed
+
+
+def _ours(uid: int) -> bool:
+    """A folder this grader made: its own, or (as root) handed to a student process's user ID."""
+    return uid == os.geteuid() or (os.geteuid() == 0 and FIRST_UID <= uid < FIRST_UID + UID_RANGE)
 
 
 def bound_met(cleanup: list) -> str:
@@ -350,8 +388,21 @@ def private_copy(workdir: Path, folder: Folder) -> Path:
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         _copy_regular_file(path, target / relative)
     for path in [target, *target.rglob("*")]:
-        os.chmod(path, 0o555 if path.is_dir() else 0o444)
+        os.chmod(path, 0o500 if path.is_dir() else 0o400)
     return target
+
+
+def hand_to(copy: Path, mode: Mode, uid: int) -> None:
+    """Make the private copy readable by the student process's user alone.
+
+    Its folders and files are its owner's only (mkdtemp's folder and `private_copy`'s modes): as root the
+    owner becomes the student process's user ID; in a user namespace the grader's own user is the student's
+    (mapped to nobody inside); unsandboxed the student process is the grader.  Another account on the
+    machine (a classmate polling /tmp while the class is graded) opens nothing in it."""
+    if mode.name != "root":
+        return
+    for path in [copy, *copy.rglob("*")]:
+        os.lchown(path, uid, uid)
 
 
 class NotARegularFile(OSError):
@@ -398,12 +449,18 @@ def start(workdir: Path, folder: Folder, request_fd: int, reply_fd: int, mode: M
     except OSError:
         pass  # a folder that cannot be swept now is swept by a later start
     copy = private_copy(workdir, folder)
-    cleanup: list[Path] = [copy]
+    cleanup: list = [copy]
+    try:
+        hand_to(copy, mode, uid)
+        cleanup.append(RemovalWatch([copy]))
+    except BaseException:
+        release(cleanup)
+        raise
     fds = (request_fd, reply_fd, *([watch_fd] if watch_fd >= 0 else []))
     argv_tail = [str(_python()), "-I", "-S", f"{INSIDE}/student.py", str(request_fd), str(reply_fd), str(watch_fd)]
     if mode.name == "none":  # allowed by the course: still a separate process, just not sandboxed
         site = Path(tempfile.mkdtemp(prefix=f"{SITE_PREFIX}{os.getpid()}-"))
-        cleanup.append(site)
+        cleanup.insert(0, site)
         for package in _numpy_dirs():
             (site / package.name).symlink_to(package)
         argv = [str(_python()), "-I", "-S", str(HERE / "student.py"), str(request_fd), str(reply_fd), str(watch_fd),

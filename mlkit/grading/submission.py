@@ -10,6 +10,11 @@ Two plug-ins, both switched on in the course's `nbgrader_config.py`, keep them o
 `LinkSafeCollect`  (ExchangeFactory.collect)
     Collects as nbgrader's own collect does (its ignore patterns, `max_file_size`, `max_dir_size`, group
     permissions, timestamps), from a staged copy that holds only the inbound's regular files and folders.
+    On a shared hub the inbound is every student's to write into, so it also: refuses an exchange that
+    another account could have taken over (`mlkit.grading.permissions`); takes, per student, the newest
+    folder that student owns, and reports folders planted in a student's name by another account; and
+    reports and skips any one entry it cannot read as a submission (a name without a date, a tree nested
+    too deep or holding too many entries) while the rest of the class is collected.
 
 `set_aside_unsafe_files`  (Autograde.pre_convert_hook; `mlkit grade` runs autograde, so both)
     Before autograde copies `submitted/<student>/<assignment>/`, each link, FIFO, socket or device file
@@ -23,6 +28,7 @@ and records it as that notebook's grading issue (the formgrader's comment and `n
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -31,8 +37,13 @@ import stat
 import tempfile
 from pathlib import Path
 
-from nbgrader.exchange.default.collect import ExchangeCollect, pwd
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.exchange.default.collect import ExchangeCollect, groupby, pwd
+from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
+from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+from nbgrader.utils import parse_utc
 
+from mlkit.grading import permissions
 from mlkit.grading.sandbox import open_regular_file
 
 RECORD_NAME = "left-out.json"
@@ -146,7 +157,14 @@ def set_aside_unsafe_files(assignment=None, student=None, notebooks=(), **_) -> 
 
 
 class TooLarge(Exception):
-    """A submission holds more bytes than the course allows (nbgrader's max_dir_size)."""
+    """A submission holds more bytes than the course allows (nbgrader's max_dir_size), or more entries than
+    MAX_ENTRIES."""
+
+
+# A submission is a notebook and a few files.  Deeper folders are left out (and named); more entries than
+# this stop that submission's copy: both are bounds on the work one student's tree costs the collection.
+MAX_DEPTH = 32
+MAX_ENTRIES = 10_000
 
 
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -164,6 +182,7 @@ def copy_regular_tree(source: Path, target: Path, max_file_bytes: int | None = N
     source, target = Path(source), Path(target)
     left_out: list[dict] = []
     copied = [0]
+    entries_seen = [0]
 
     def leave(relative: Path, what: str) -> None:
         left_out.append({"path": relative.as_posix(), "kind": what, "step": "collect"})
@@ -197,6 +216,9 @@ def copy_regular_tree(source: Path, target: Path, max_file_bytes: int | None = N
         into.mkdir(exist_ok=True)
         with os.scandir(folder_fd) as entries:
             names = sorted(entry.name for entry in entries)
+        entries_seen[0] += len(names)
+        if entries_seen[0] > MAX_ENTRIES:
+            raise TooLarge(f"the submission holds more than {MAX_ENTRIES} files and folders")
         for name in names:
             here = relative / name
             try:
@@ -207,6 +229,9 @@ def copy_regular_tree(source: Path, target: Path, max_file_bytes: int | None = N
             if what is not None:
                 leave(here, what)
             elif stat.S_ISDIR(mode):
+                if len(here.parts) > MAX_DEPTH:
+                    leave(here, f"a folder nested deeper than {MAX_DEPTH} levels")
+                    continue
                 try:
                     inner = os.open(name, _FOLDER_FLAGS, dir_fd=folder_fd)
                 except OSError:
@@ -234,10 +259,79 @@ STUDENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 
 
 class LinkSafeCollect(ExchangeCollect):
-    """nbgrader's collect, copying only the regular files of each submission."""
+    """nbgrader's collect, copying only the regular files of each submission, each student's own."""
+
+    def init_src(self):
+        """nbgrader's choice of one inbound folder per student, but only among the folders that student owns,
+        and without stopping at a folder whose name is not a submission's."""
+        if self.coursedir.course_id == "":
+            self.fail("No course id specified. Re-run with --course flag.")
+        self.course_path = os.path.join(self.root, self.coursedir.course_id)
+        self.inbound_path = os.path.join(self.course_path, "inbound")
+        _refuse_unsafe_exchange(self)
+        permissions.warn_if_open(self.coursedir.root, self.log)
+        if not os.path.isdir(self.inbound_path):
+            self.fail(f"Course not found: {self.inbound_path}")
+        student_id = self.coursedir.student_id if self.coursedir.student_id else "*"
+        pattern = os.path.join(glob.escape(self.inbound_path), f"{student_id}+{self.coursedir.assignment_id}+*")
+        records = []
+        for path in sorted(glob.glob(pattern)):
+            record = self._readable_record(path)
+            if record is not None:
+                records.append(record)
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            try:
+                self.duedate = gb.find_assignment(self.coursedir.assignment_id).duedate
+            except MissingEntry:
+                self.duedate = None
+        self.src_records = []
+        for submissions in groupby(records, lambda record: record["username"]).values():
+            newest_first = self._sort_by_timestamp(submissions)
+            if self.duedate is not None and self.before_duedate:
+                in_time = [record for record in newest_first if record["timestamp"] <= self.duedate]
+                newest_first = in_time or newest_first
+            self.src_records.append(newest_first[0])
+
+    def _readable_record(self, path: str) -> dict | None:
+        """The record of one inbound folder, or None (said in the log) when it is no student's submission."""
+        name = os.path.basename(path)
+        parts = name.rsplit("+", 3)
+        if len(parts) < 3:
+            self.log.error("Not collected: %r is not named as nbgrader names a submission", name[:200])
+            return None
+        try:
+            timestamp = parse_utc(parts[2])
+        except Exception as error:  # dateutil's ValueError, OverflowError, ...: the name is the student's text
+            self.log.error("Not collected: %r has no readable date in its name (%s)", name[:200],
+                           type(error).__name__)
+            return None
+        username = parts[0]
+        if self.check_owner and pwd is not None:
+            try:
+                owner_id = os.lstat(path).st_uid
+            except OSError:
+                return None
+            try:
+                owner = pwd.getpwuid(owner_id).pw_name
+            except KeyError:
+                owner = f"user ID {owner_id}"
+            if owner != username:
+                # Planted in a classmate's name: it must not hide (or replace) that classmate's own folders.
+                self.log.error("Not collected: %s claims to be %s's but belongs to %s; %s's own submissions "
+                               "are collected as if it were not there", path, username, owner, username)
+                return None
+        if timestamp.tzinfo is not None:
+            timestamp = timestamp.replace(tzinfo=None)  # nbgrader compares naive UTC times
+        return {"username": username, "filename": name, "timestamp": timestamp}
 
     def do_copy(self, src, dest, log=None):
-        if not self._copy_checked(src, dest, log):
+        try:
+            collected = self._copy_checked(src, dest, log)
+        except (RecursionError, OSError, ValueError) as error:
+            # One student's entry that nbgrader's own copy cannot take: that student alone is not collected.
+            self.log.error("Not collected: %s (%s: %s)", src, type(error).__name__, str(error)[:200])
+            collected = False
+        if not collected:
             try:
                 Path(dest).parent.rmdir()  # the student's folder nbgrader made for it, if nothing else is there
             except OSError:
@@ -287,3 +381,44 @@ class LinkSafeCollect(ExchangeCollect):
             _write_record(Path(dest), left_out)
             self.log.warning("Left out of %s (never opened): %s", dest, reason(left_out))
         return True
+
+
+def _refuse_unsafe_exchange(exchange, need_feedback: bool = False, missing_ok: bool = False) -> None:
+    """Stop an exchange command (nbgrader's `fail`) when another account could have taken the exchange over."""
+    if exchange.coursedir.groupshared:
+        return  # a course shared by a group of graders: nbgrader's own checks of group ownership apply
+    problems = permissions.exchange_problems(exchange.root, exchange.coursedir.course_id, need_feedback=need_feedback,
+                                             missing_ok=missing_ok)
+    if problems:
+        exchange.fail("the exchange is not safe for this course on a shared machine:\n  "
+                      + "\n  ".join(str(problem) for problem in problems))
+
+
+def _secure_inbound(exchange) -> None:
+    """The inbound nbgrader has just made (setgid 0733) gets the sticky bit, when it is ours to change."""
+    inbound = Path(exchange.root) / exchange.coursedir.course_id / "inbound"
+    try:
+        status = os.lstat(inbound)
+    except OSError:
+        return
+    if stat.S_ISDIR(status.st_mode) and status.st_uid == os.geteuid() and not status.st_mode & stat.S_ISVTX:
+        os.chmod(inbound, (stat.S_IMODE(status.st_mode) | stat.S_ISVTX) & ~0o004)
+
+
+class CheckedReleaseAssignment(ExchangeReleaseAssignment):
+    """nbgrader's release_assignment, refusing an exchange that another account could take over."""
+
+    def init_dest(self):
+        _refuse_unsafe_exchange(self, missing_ok=True)  # before nbgrader's own owner check, which names no fix
+        super().init_dest()
+        _secure_inbound(self)
+        _refuse_unsafe_exchange(self)
+
+
+class CheckedReleaseFeedback(ExchangeReleaseFeedback):
+    """nbgrader's release_feedback, refusing an exchange whose feedback folder is not the instructor's."""
+
+    def init_dest(self):
+        _refuse_unsafe_exchange(self, missing_ok=True)
+        super().init_dest()
+        _refuse_unsafe_exchange(self, need_feedback=True)

@@ -49,10 +49,11 @@ KERNEL_FIRST_USE_MODULES = (
 
 
 def install() -> Path:
+    """The forked kernel's kernelspec folder, which comes with the kit (`mlkit.grading.kernel.SPECS`): its
+    program is spawn.py beside this file.  Nothing is written."""
     from mlkit.grading import kernel
 
-    return kernel.write_kernelspec(KERNEL_NAME, ["-S", spawn.__file__, "{connection_file}"],
-                                   "Python 3 (mlkit trusted grading kernel, forked)", interrupt_mode="message")
+    return kernel.SPECS / KERNEL_NAME
 
 
 # -- the zygote ---------------------------------------------------------------------------------------

@@ -1,0 +1,392 @@
+"""A hostile classmate on a shared hub, with real Unix accounts: an instructor, `alice` (honest) and `mallory`.
+
+The hub is set up as the README's instructor workflow says: the kit's wheel installed into an environment of
+Debian's own Python (3.11.2, the Python a hub machine has) that root owns and every account may use but not
+change, `mlkit exchange init` run as root, the course made by `mlkit init` in the instructor's home (mode 0755,
+as `useradd -m` leaves it on Debian), released by the instructor, fetched and submitted by both students
+with nbgrader's own commands under their own accounts.  Each attack then comes from mallory's account
+(`runuser`), through the real commands (`nbgrader submit`, `nbgrader collect`, `mlkit grade`), and is shown
+to succeed with its defence switched off before it counts as contained with it:
+
+    the exchange taken over (rename the course folder)        test_the_exchange_cannot_be_taken_over
+    a folder planted in alice's name, a name without a date,  test_collection_takes_each_students_own_folder_
+      a submission nested 700 folders deep                      and_survives_any_one_entry
+    the sandbox's copies read in /tmp during grading          test_a_classmate_reads_no_notebook_while_the_class_is_graded
+    the course read in the instructor's home                  test_the_course_is_the_instructors_alone
+    a read-only environment                                   test_nothing_is_written_into_the_shared_environment
+
+Accounts are named with a random suffix (several runs may share a machine) and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mlkit import course
+from mlkit.authoring import catalog
+
+ASSIGNMENT = "01_linear_regression"
+NOTEBOOK = "linear_regression"
+COURSE_ID = "ml-2027"  # what `mlkit init` sets for ~/courses/ml-2027 (the folder's name)
+DEBIAN_PYTHON = Path("/usr/bin/python3.11")
+STOCK_COLLECT = "--ExchangeFactory.collect=nbgrader.exchange.default.collect.ExchangeCollect"
+STOCK_RELEASE = ("--ExchangeFactory.release_assignment="
+                 "nbgrader.exchange.default.release_assignment.ExchangeReleaseAssignment")
+
+pytestmark = [
+    pytest.mark.xdist_group("accounts"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="makes Unix accounts: runs as root (as CI does)"),
+    pytest.mark.skipif(not (shutil.which("useradd") and shutil.which("runuser") and shutil.which("bwrap")),
+                       reason="needs useradd, runuser and bubblewrap"),
+    pytest.mark.skipif(not DEBIAN_PYTHON.is_file(), reason="needs the machine's own Python 3.11"),
+]
+
+
+class Hub:
+    """The machine's accounts, the shared environment, the exchange and the course."""
+
+    def __init__(self, base: Path, suffix: str):
+        self.base = base
+        self.venv = base / "venv"
+        self.exchange = base / "srv" / "nbgrader" / "exchange"
+        self.instructor, self.alice, self.mallory = (f"{name}-{suffix}" for name in ("teach", "alice", "mallory"))
+        self.accounts = [self.instructor, self.alice, self.mallory]
+
+    def home(self, account: str) -> Path:
+        return Path(pwd.getpwnam(account).pw_dir)
+
+    @property
+    def course(self) -> Path:
+        return self.home(self.instructor) / "courses" / "ml-2027"
+
+    def run(self, account: str, command: str, cwd: Path | None = None, check: bool = True,
+            background: bool = False):
+        """`command` in bash as `account`, with a clean login-like environment and the shared kit on PATH."""
+        home = self.home(account)
+        env = ["env", "-i", f"HOME={home}", f"USER={account}", f"LOGNAME={account}", "LANG=C.UTF-8",
+               f"PATH={self.venv / 'bin'}:/usr/bin:/bin"]
+        argv = ["runuser", "-u", account, "--", *env, "bash", "-c", command]
+        if background:
+            return subprocess.Popen(argv, cwd=cwd or home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True)
+        done = subprocess.run(argv, cwd=cwd or home, capture_output=True, text=True)
+        if check:
+            assert done.returncode == 0, f"{account}: {command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done
+
+    def student_config(self, account: str, exchange: Path | None = None) -> None:
+        folder = self.home(account) / ".jupyter"
+        folder.mkdir(exist_ok=True)
+        (folder / "nbgrader_config.py").write_text(
+            f"c = get_config()\nc.CourseDirectory.course_id = {COURSE_ID!r}\n"
+            f"c.Exchange.root = {str(exchange or self.exchange)!r}\n")
+        _give(folder, account)
+
+    def answer(self, account: str, answers: dict) -> None:
+        """Write answers into the student's fetched notebook (her own file, her own account keeps it)."""
+        path = self.home(account) / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        nb = catalog.fill_answers(nbformat.read(path, as_version=4), answers)
+        nbformat.write(nb, path)
+        _give(path, account)
+
+
+def _give(path: Path, account: str) -> None:
+    entry = pwd.getpwnam(account)
+    for item in [path, *(path.rglob("*") if path.is_dir() else [])]:
+        os.lchown(item, entry.pw_uid, entry.pw_gid)
+
+
+def _graded(hub: Hub) -> dict[str, float]:
+    return {s: per[ASSIGNMENT].auto_score for s, per in course.gradebook(hub.course).items() if ASSIGNMENT in per}
+
+
+@pytest.fixture(scope="module")
+def hub():
+    suffix = secrets.token_hex(3)
+    base = Path(tempfile.mkdtemp(prefix=f"mlkit-hub-{suffix}-", dir="/opt" if os.path.isdir("/opt") else None))
+    os.chmod(base, 0o755)
+    hub = Hub(base, suffix)
+    made: list[str] = []
+    try:
+        # The kit's wheel, in an environment of the machine's own Python that root owns and all may use.
+        wheels = base / "dist"
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(catalog.ROOT)],
+                       check=True, capture_output=True)
+        subprocess.run([str(DEBIAN_PYTHON), "-m", "venv", str(hub.venv)], check=True)
+        (wheel,) = wheels.glob("mlkit-*.whl")
+        install = subprocess.run([str(hub.venv / "bin" / "pip"), "install", "-q", "-c",
+                                  str(catalog.ROOT / "requirements.lock"), str(wheel)], capture_output=True, text=True)
+        assert install.returncode == 0, install.stderr[-3000:]  # the lock installs on Debian 12's python3
+        for account in hub.accounts:
+            subprocess.run(["useradd", "-m", "-s", "/bin/bash", account], check=True, capture_output=True)
+            made.append(account)
+            os.chmod(hub.home(account), 0o755)  # Debian's useradd -m (HOME_MODE unset, UMASK 022)
+        # The README's set-up, as root then as the instructor.
+        subprocess.run([str(hub.venv / "bin" / "mlkit"), "exchange", "init", str(hub.exchange), "--course",
+                        COURSE_ID, "--instructor", hub.instructor], check=True, capture_output=True)
+        hub.run(hub.instructor, "mlkit init ~/courses/ml-2027 01")
+        hub.run(hub.instructor, f"echo 'c.Exchange.root = \"{hub.exchange}\"' >> nbgrader_config.py && "
+                                f"mlkit release && nbgrader release_assignment {ASSIGNMENT}", cwd=hub.course)
+        for account, answers in ((hub.alice, catalog.reference_answers(ASSIGNMENT)),
+                                 (hub.mallory, _wrong_answers())):
+            hub.student_config(account)
+            hub.run(account, f"nbgrader fetch_assignment {ASSIGNMENT}")
+            hub.answer(account, answers)
+            hub.run(account, f"nbgrader submit {ASSIGNMENT}")
+        yield hub
+    finally:
+        for account in made:
+            subprocess.run(["pkill", "-KILL", "-u", account], capture_output=True)
+            subprocess.run(["userdel", "-r", account], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _wrong_answers() -> dict:
+    reference = catalog.reference_answers(ASSIGNMENT)
+    return next(m for m in catalog.mutants(ASSIGNMENT) if m.name == "gradient_sign_flipped").apply(reference)
+
+
+def _collected_notebook(hub: Hub, student: str, folder: str = "submitted") -> Path:
+    return hub.course / folder / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+
+
+def test_the_exchange_cannot_be_taken_over(hub):
+    course_folder = hub.exchange / COURSE_ID
+    # Contained: the root is sticky, so mallory cannot rename the instructor's course folder away.
+    taken = hub.run(hub.mallory, f"mv {course_folder} {course_folder}.old", check=False)
+    assert taken.returncode != 0 and "Operation not permitted" in taken.stderr
+    assert course_folder.is_dir() and pwd.getpwuid(course_folder.stat().st_uid).pw_name == hub.instructor
+
+    # Defence off: an exchange made as the README said before (`chmod 777`), released by stock nbgrader.
+    old = hub.base / "old-exchange"
+    old.mkdir()
+    os.chmod(old, 0o777)
+    hub.run(hub.instructor, f"nbgrader release_assignment {ASSIGNMENT} --Exchange.root={old} {STOCK_RELEASE}",
+            cwd=hub.course)
+    hub.run(hub.mallory, f"mv {old / COURSE_ID} {old / COURSE_ID}.old && mkdir -p {old / COURSE_ID / 'inbound'} && "
+                         f"cp -r {old / COURSE_ID}.old/outbound {old / COURSE_ID} && "
+                         f"chmod 777 {old / COURSE_ID / 'inbound'}")
+    # alice's next submission lands in mallory's folder, where mallory reads it.
+    hub.student_config(hub.alice, old)
+    try:
+        hub.run(hub.alice, f"nbgrader submit {ASSIGNMENT}")
+    finally:
+        hub.student_config(hub.alice)
+    stolen = hub.run(hub.mallory, f"cat {old / COURSE_ID / 'inbound'}/{hub.alice}+*/{NOTEBOOK}.ipynb")
+    assert nbformat.reads(stolen.stdout, as_version=4).cells  # the attack is real: alice's notebook, read
+
+    # Contained: the kit's release and collect refuse that exchange, naming the fix.
+    for command in (f"nbgrader release_assignment {ASSIGNMENT} --force", f"nbgrader collect {ASSIGNMENT}"):
+        refused = hub.run(hub.instructor, f"{command} --Exchange.root={old}", cwd=hub.course, check=False)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0, said
+        assert f"belongs to {hub.mallory}" in said and "mlkit exchange init" in said, said
+
+
+def test_collection_takes_each_students_own_folder_and_survives_any_one_entry(hub):
+    inbound = hub.exchange / COURSE_ID / "inbound"
+    planted = inbound / f"{hub.alice}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+x"
+    undated = inbound / f"{hub.mallory}+{ASSIGNMENT}+not-a-date+x"
+    deep = inbound / f"{hub.mallory}+{ASSIGNMENT}+2098-01-01 00:00:00.000000 UTC+y"
+    # mallory writes into the inbound without listing it: her own names only.
+    hub.run(hub.mallory, f"mkdir '{planted}' '{undated}' && cp -r ~/{ASSIGNMENT} '{deep}' && "
+                         f"cd '{deep}' && for i in $(seq 700); do mkdir d && cd d; done")
+
+    def collect(folder: str, stock: bool):
+        return hub.run(hub.instructor, f"nbgrader collect {ASSIGNMENT} --CourseDirectory.submitted_directory="
+                                       f"{folder} {STOCK_COLLECT if stock else ''}", cwd=hub.course, check=False)
+
+    # Defence off (nbgrader's own collect): the undated name stops the class's collection.
+    off = collect("submitted-off-1", stock=True)
+    assert off.returncode != 0 and not (hub.course / "submitted-off-1").exists(), off.stdout + off.stderr
+
+    # Contained: every student collected from her own newest folder; each planted entry named and skipped.
+    on = collect("submitted", stock=False)
+    said = on.stdout + on.stderr
+    assert on.returncode == 0, said
+    assert _collected_notebook(hub, hub.alice).is_file() and _collected_notebook(hub, hub.mallory).is_file()
+    assert f"claims to be {hub.alice}'s but belongs to {hub.mallory}" in said
+    assert "not-a-date" in said and "no readable date" in said
+    assert "nested deeper than" in (hub.course / "submitted" / hub.mallory / f".{ASSIGNMENT}.left-out" /
+                                    "left-out.json").read_text()
+    graded = hub.run(hub.instructor, f"mlkit grade {ASSIGNMENT} -j 1", cwd=hub.course)
+    assert "graded 2 of 2" in graded.stdout
+    points = _graded(hub)
+    assert points[hub.alice] == 12.0 and points[hub.mallory] < 12.0, points
+
+    # Defence off, one entry at a time: the nested folders stop nbgrader's copy, then the planted folder
+    # takes alice's place.
+    hub.run(hub.mallory, f"rm -rf '{undated}'")
+    off = collect("submitted-off-2", stock=True)
+    assert off.returncode != 0 and "RecursionError" in off.stdout + off.stderr, off.stdout + off.stderr
+    hub.run(hub.mallory, f"rm -rf '{deep}'")
+    off = collect("submitted-off-3", stock=True)
+    assert off.returncode == 0, off.stdout + off.stderr
+    assert not _collected_notebook(hub, hub.alice, "submitted-off-3").exists()  # alice's work replaced
+    hub.run(hub.mallory, f"rm -rf '{planted}'")
+
+
+POLLER = r"""
+import os, sys, time
+stop, grader, found = sys.argv[1], int(sys.argv[2]), {"read": 0}
+seen = set()
+while not os.path.exists(stop):
+    for entry in os.scandir("/tmp"):
+        # The instructor's grading only: other graders may share this machine's /tmp.
+        if entry.name.startswith("mlkit-student-folder-") and entry.stat(follow_symlinks=False).st_uid == grader:
+            seen.add(entry.name)
+            try:
+                for folder, _, names in os.walk(entry.path):
+                    for name in names:
+                        if name.endswith(".ipynb"):
+                            with open(os.path.join(folder, name)) as handle:
+                                if "def " in handle.read():
+                                    found["read"] += 1
+            except OSError:
+                pass
+    time.sleep(0.005)
+print(len(seen), found["read"])
+"""
+
+
+def _grade_while_mallory_polls(hub: Hub) -> tuple[int, int, set[str]]:
+    """`mlkit grade --force` as the instructor while mallory scans /tmp; (folders seen, notebooks read, left)."""
+    poller = hub.home(hub.mallory) / "poll.py"
+    poller.write_text(POLLER)
+    stop = hub.home(hub.mallory) / "stop"
+    stop.unlink(missing_ok=True)
+    grader = pwd.getpwnam(hub.instructor).pw_uid
+    watching = hub.run(hub.mallory, f"python3 {poller} {stop} {grader}", background=True)
+    try:
+        hub.run(hub.instructor, f"mlkit grade {ASSIGNMENT} -j 1 --force", cwd=hub.course)
+    finally:
+        stop.touch()
+        out, _ = watching.communicate(timeout=60)
+    seen, read = (int(n) for n in out.split()[-2:])
+    return seen, read, _copies_of(grader)
+
+
+def _copies_of(uid: int) -> set[str]:
+    """The sandbox copies in /tmp that the account `uid` made (other graders may share the machine)."""
+    found = set()
+    for path in Path("/tmp").glob("mlkit-student-folder-*"):
+        try:
+            if path.lstat().st_uid == uid:
+                found.add(path.name)
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def _weaken_copies(hub: Hub) -> None:
+    """The course grades with tests/weakened_kernel.py's `private_copies` switched off, run by the shared
+    environment's Python (a kernelspec root writes into that environment, as tests/weakened.py does)."""
+    script = hub.base / "weakened_kernel.py"
+    shutil.copy(Path(__file__).with_name("weakened_kernel.py"), script)
+    os.chmod(script, 0o644)
+    name = "mlkit-weakened-privatecopies"
+    folder = hub.venv / "share" / "jupyter" / "kernels" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "kernel.json").write_text(json.dumps({
+        "argv": [str(hub.venv / "bin" / "python"), "-I", str(script), "private_copies", "-f", "{connection_file}",
+                 "--InteractiveShell.xmode=Plain"], "display_name": "weakened: private_copies", "language": "python"}))
+    with open(hub.course / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.ResilientExecute.kernel_name = {name!r}\n")
+
+
+def test_a_classmate_reads_no_notebook_while_the_class_is_graded(hub):
+    config = hub.course / "nbgrader_config.py"
+    kept = config.read_text()
+    if not _collected_notebook(hub, hub.alice).is_file():
+        hub.run(hub.instructor, f"nbgrader collect {ASSIGNMENT}", cwd=hub.course)
+    # Defence off: the copies as the sandbox made them before (everyone may read; left in /tmp).
+    _weaken_copies(hub)
+    try:
+        seen, read, left = _grade_while_mallory_polls(hub)
+    finally:
+        config.write_text(kept)
+    assert read >= 1 and left, (seen, read, left)  # mallory read a classmate's notebook
+    for name in left:
+        shutil.rmtree(Path("/tmp") / name, ignore_errors=True)
+
+    # Contained: she sees the folders exist, opens none of them, and none outlives grading.
+    seen, read, left = _grade_while_mallory_polls(hub)
+    assert read == 0, (seen, read)
+    deadline = time.monotonic() + 30
+    while left and time.monotonic() < deadline:  # the removal runs as the grading kernel ends
+        time.sleep(0.1)
+        left = {name for name in left if (Path("/tmp") / name).exists()}
+    assert not left
+
+
+def test_the_course_is_the_instructors_alone(hub):
+    hidden = hub.course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    steal = f"cat {hidden} | grep -c 'BEGIN HIDDEN TESTS'"
+    assert hub.run(hub.mallory, steal, check=False).returncode != 0  # contained: mlkit init made it 0700
+    doctor = hub.run(hub.instructor, "mlkit doctor", cwd=hub.course)
+    assert "all clear" in doctor.stdout and "PROBLEM" not in doctor.stdout, doctor.stdout
+
+    # Defence off: the course with the modes it had before (the umask's 0755).
+    os.chmod(hub.course, 0o755)
+    try:
+        assert int(hub.run(hub.mallory, steal).stdout) > 0  # mallory reads the hidden tests
+        warned = hub.run(hub.instructor, "mlkit gradebook", cwd=hub.course)
+        assert "readable by other accounts" in warned.stderr and "chmod 700" in warned.stderr
+        doctor = hub.run(hub.instructor, "mlkit doctor", cwd=hub.course, check=False)
+        assert doctor.returncode == 1 and f"Fix: chmod 700 {hub.course}" in doctor.stdout, doctor.stdout
+    finally:
+        os.chmod(hub.course, 0o700)
+
+
+def test_doctor_names_the_fix_for_a_broken_exchange(hub):
+    inbound = hub.exchange / COURSE_ID / "inbound"
+    os.chmod(inbound, 0o2733)  # as nbgrader makes it: no sticky bit
+    try:
+        doctor = hub.run(hub.instructor, "mlkit doctor", cwd=hub.course, check=False)
+        assert doctor.returncode == 1
+        assert "no sticky bit" in doctor.stdout and "mlkit exchange init" in doctor.stdout, doctor.stdout
+    finally:
+        os.chmod(inbound, 0o3733)
+
+
+def test_nothing_is_written_into_the_shared_environment(hub):
+    """The instructor (not root) ran the whole course above from root's environment; the course as it was
+    configured before (the kernelspec installed by loading nbgrader_config.py) fails there."""
+    assert not (hub.venv / "share" / "jupyter" / "kernels" / "mlkit-grading").exists()
+    old_style = hub.course / "old-style"
+    old_style.mkdir()
+    _give(old_style, hub.instructor)
+    (old_style / "nbgrader_config.py").write_text(
+        "from mlkit.grading import kernel\nkernel.write_kernelspec('mlkit-grading', ['-m', 'ipykernel_launcher', "
+        "'-f', '{connection_file}'], 'the kit before')\n")
+    failed = hub.run(hub.instructor, "nbgrader list", cwd=old_style, check=False)
+    assert "PermissionError" in failed.stdout + failed.stderr
+
+
+def test_exchange_init_adopts_no_folder_another_account_made(tmp_path):
+    """A course folder made in the exchange by another account before the set-up (the root is every account's
+    to write in) is refused, not adopted: what it holds is that account's."""
+    from mlkit.grading import permissions
+
+    root = tmp_path / "exchange"
+    root.mkdir(mode=0o1777)
+    os.chmod(root, 0o1777)
+    planted = root / COURSE_ID
+    planted.mkdir()
+    os.chown(planted, 65534, 65534)  # nobody's
+    with pytest.raises(permissions.SetupRefused, match="belongs to nobody"):
+        permissions.init_exchange(root, COURSE_ID, "root")
+    problems = permissions.exchange_problems(root, COURSE_ID, 0)
+    assert any("belongs to nobody" in str(problem) and "mlkit exchange init" in str(problem) for problem in problems)
