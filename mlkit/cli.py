@@ -52,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("-j", "--jobs", type=int, help="worker processes (default: two per core)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already autograded")
     grade.add_argument("--course", help=course_help)
-    grade.add_argument("--scheduler", help="grade on the workers of this Dask scheduler (tcp://HOST:8786); "
-                                           "default: c.MlkitGrade.scheduler, else this machine")
+    grade.add_argument("--scheduler", help="grade on the workers of this Dask scheduler (tls://HOST:8786, with the "
+                                           "cluster's certificates: c.MlkitGrade.tls_ca_file, tls_cert_file, "
+                                           "tls_key_file); default: c.MlkitGrade.scheduler, else this machine")
+    grade.add_argument("--private-network", action="store_true",
+                       help="accept a plain tcp:// scheduler: only trusted machines reach its port "
+                            "(default: c.MlkitGrade.private_network, else refused)")
     report = sub.add_parser("class-report", help="write the class report (HTML with a chart, and CSV) after autograding")
     report.add_argument("--out", default="reports", help="output folder, in the course folder (default: reports/)")
     report.add_argument("--course", help=course_help)
@@ -193,7 +197,7 @@ def _course_command(args) -> int:
     elif args.command == "grade":
         from mlkit.grading import parallel as grading  # imports nbgrader: only when grading
 
-        return grading.main(names, args.jobs, args.force, root, args.scheduler)
+        return grading.main(names, args.jobs, args.force, root, args.scheduler, args.private_network)
     elif args.command == "class-report":
         for path in classreport.write(root, root / args.out):
             print(path)

@@ -4,16 +4,25 @@ A real `dask scheduler` and two `dask worker` processes run on 127.0.0.1, each s
 its own, so a worker can reach the course only through what its tasks carry. One worker is killed with
 SIGKILL while it grades; the notebook it held is graded again by the other and lands once. One class goes
 into a PostgreSQL gradebook. A worker that cannot sandbox refuses its tasks, and nothing is graded there.
+
+The module's cluster speaks Dask's mutual TLS with certificates made here (openssl): the scheduler, its workers
+and `mlkit grade` hold the cluster's CA, certificate and key. Another account (`mlkit-mallory`), without
+them, gets nothing from it; on a plain tcp:// scheduler (allowed only with --private-network) the same account
+runs code on the workers and receives the hidden tests. A worker that holds the credentials but forges its
+results has each forgery refused, and the rest of the class is graded.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,24 +46,75 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Cluster:
-    """A scheduler and its workers, each a `dask` process in an empty folder of its own."""
+class Certificates:
+    """The cluster's credentials, made with openssl: a CA, and one certificate and key it signed, which the
+    scheduler, the workers and the client all hold (as Dask's `Security.temporary()` makes them)."""
 
-    def __init__(self, base: Path):
-        self.base = base
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
+    def __init__(self, folder: Path, name: str = "mlkit-test-cluster"):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.ca, self.cert, self.key = folder / "ca.pem", folder / "cluster.pem", folder / "cluster.key"
+        ca_key = folder / "ca.key"
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        def run(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+        run("req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(self.ca), "-days", "2", "-subj", f"/CN={name}-ca")
+        run("req", *ec, "-keyout", str(self.key), "-out", "cluster.csr", "-subj", f"/CN={name}")
+        run("x509", "-req", "-in", "cluster.csr", "-CA", str(self.ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-out", str(self.cert), "-days", "2")
+
+    def dask_options(self) -> list[str]:
+        return ["--tls-ca-file", str(self.ca), "--tls-cert", str(self.cert), "--tls-key", str(self.key)]
+
+    def course_settings(self) -> str:
+        """The lines of nbgrader_config.py that give `mlkit grade` the cluster's credentials."""
+        return (f"\nc.MlkitGrade.tls_ca_file = {str(self.ca)!r}\nc.MlkitGrade.tls_cert_file = {str(self.cert)!r}"
+                f"\nc.MlkitGrade.tls_key_file = {str(self.key)!r}\n")
+
+    def dask_environment(self) -> dict[str, str]:
+        """The same credentials as Dask's own configuration, in environment variables."""
+        return {"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(self.ca),
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(self.cert),
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(self.key)}
+
+    def security(self):
+        from distributed.security import Security
+
+        return Security(tls_ca_file=str(self.ca), tls_client_cert=str(self.cert), tls_client_key=str(self.key),
+                        require_encryption=True)
+
+
+class Cluster:
+    """A scheduler and its workers, each a `dask` process in an empty folder of its own; over mutual TLS when
+    given the cluster's certificates, else plain tcp://."""
+
+    def __init__(self, base: Path, tls: Certificates | None = None):
+        self.base, self.tls = base, tls
+        self.address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{_free_port()}"
         self.processes: list[subprocess.Popen] = []
         self.workers: dict[str, subprocess.Popen] = {}
         port = self.address.rsplit(":", 1)[1]
+        secure = ["--protocol", "tls", *tls.dask_options()] if tls else []
         self.scheduler = self._start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", port,
-                                                    "--no-dashboard"])
+                                                    "--no-dashboard", *secure])
         self._wait_for_port(int(port))
 
-    def _start(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
-        folder = self.base / name
-        folder.mkdir(parents=True)
+    def client(self):
+        from distributed import Client
+
+        return Client(self.address, timeout=30, security=self.tls.security() if self.tls else None)
+
+    def _start(self, name: str, args: list[str], env: dict | None = None, user: str | None = None,
+               folder: Path | None = None) -> subprocess.Popen:
+        folder = folder or self.base / name
+        folder.mkdir(parents=True, exist_ok=True)
         log = open(folder / "log.txt", "w")
-        process = subprocess.Popen([str(BIN / "dask"), *args], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+        command = [str(BIN / "dask"), *args]
+        if user:
+            shutil.chown(folder, user)
+            shutil.chown(folder / "log.txt", user)
+            command = ["runuser", "-u", user, "--", *SHARED_PYTHON, "-m", "dask", *args]
+        process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
                                    env={**os.environ, **(env or {})}, start_new_session=True)
         self.processes.append(process)
         return process
@@ -68,18 +128,26 @@ class Cluster:
             time.sleep(0.2)
         raise RuntimeError("the Dask scheduler did not start")
 
-    def add_worker(self, name: str, env: dict | None = None) -> subprocess.Popen:
+    def add_worker(self, name: str, env: dict | None = None, options: list[str] | None = None,
+                   user: str | None = None, folder: Path | None = None) -> subprocess.Popen:
+        """A `dask worker` named `name`; by default with the cluster's credentials, run as this account.
+        `options` replace the credentials (and may add a --preload); `user` runs it as that account."""
+        folder = folder or self.base / name
         # One thread, no nanny: one process per worker, which SIGKILL ends as a crashed machine would.
+        credentials = options if options is not None else self.tls.dask_options() if self.tls else []
         process = self._start(name, ["worker", self.address, "--nthreads", "1", "--no-nanny", "--name", name,
-                                     "--no-dashboard", "--local-directory", str(self.base / name)], env)
+                                     "--no-dashboard", "--local-directory", str(folder), *credentials], env, user,
+                              folder)
         self.workers[name] = process
         return process
 
     def wait_for_workers(self, count: int) -> None:
-        from distributed import Client
-
-        with Client(self.address, timeout=30) as client:
+        with self.client() as client:
             client.wait_for_workers(count, timeout=60)
+
+    def worker_names(self) -> set[str]:
+        with self.client() as client:
+            return {w["name"] for w in client.scheduler_info(n_workers=-1)["workers"].values()}
 
     def log(self, name: str) -> str:
         return (self.base / name / "log.txt").read_text()
@@ -115,8 +183,14 @@ def _mlkit(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One class graded three ways: stock autograde, and mlkit grade on a cluster that loses a worker."""
+def certificates(tmp_path_factory) -> Certificates:
+    return Certificates(tmp_path_factory.mktemp("cluster-credentials"))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, certificates):
+    """One class graded two ways: stock autograde, and mlkit grade on a TLS cluster that loses a worker (the
+    cluster's credentials given as course settings)."""
     base = tmp_path_factory.mktemp("distributed")
     root = _class(base)
     # Long names: the deepest file must fit in a worker's scratch course (in /tmp) as it fits in the course.
@@ -127,7 +201,9 @@ def graded(tmp_path_factory):
         _deepest_file(copy, "reference", ASSIGNMENTS[0])
     for assignment in ASSIGNMENTS:
         course.nbgrader(stock, "autograde", assignment)
-    cluster = Cluster(base / "cluster")
+    with open(kit / "nbgrader_config.py", "a") as settings:
+        settings.write(certificates.course_settings())
+    cluster = Cluster(base / "cluster", tls=certificates)
     try:
         doomed = cluster.add_worker("worker-a")
         cluster.add_worker("worker-b")
@@ -136,15 +212,15 @@ def graded(tmp_path_factory):
                                     "--scheduler", cluster.address], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, env=course.environment())
         # Kill worker-a while it grades: it has started a notebook (its kernel parent is up) and the scheduler
-        # counts grading tasks on it.
-        from distributed import Client
-
+        # counts grading tasks on it. Each look is one sample of a busy machine: worker-a may be missing from
+        # one answer of the scheduler (a late heartbeat), so the loop waits for the condition, never on a look.
         held: list[str] = []
-        with Client(cluster.address, timeout=30) as observer:
+        with cluster.client() as observer:
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline and not (held and _children(doomed.pid)):
-                (address,) = [a for a, w in observer.scheduler_info()["workers"].items() if w["name"] == "worker-a"]
-                held = [str(k) for k in observer.processing().get(address, ()) if "mlkit-grade-" in str(k)]
+                addresses = [a for a, w in observer.scheduler_info()["workers"].items() if w["name"] == "worker-a"]
+                held = [str(k) for a in addresses for k in observer.processing().get(a, ())
+                        if "mlkit-grade-" in str(k)]
                 time.sleep(0.1)
             os.killpg(doomed.pid, signal.SIGKILL)
         out, err = grading.communicate(timeout=600)
@@ -230,7 +306,8 @@ def test_a_postgresql_gradebook_gets_the_same_grades(graded, tmp_path):
             config.write(f"\nc.CourseDirectory.db_url = {url!r}\n")
         for assignment in ASSIGNMENTS:
             course.nbgrader(root, "generate_assignment", assignment, "--force")
-        run = _mlkit("grade", "--course", str(root), "--scheduler", cluster.address)
+        run = _mlkit("grade", "--course", str(root), "--scheduler", cluster.address,
+                     env=cluster.tls.dask_environment())  # the credentials as Dask's own configuration
         assert run.returncode == 0, run.stderr[-3000:]
         assert "graded 10 of 10 submissions" in run.stdout
         assert gradebook_rows(root, db_url=url) == gradebook_rows(stock)
@@ -248,8 +325,8 @@ def test_a_scheduler_that_goes_away_stops_the_run_and_keeps_what_was_graded(grad
         first.add_worker("only")
         first.wait_for_workers(1)
         grading = subprocess.Popen([sys.executable, "-m", "mlkit.cli", "grade", "--course", str(root), "--scheduler",
-                                    first.address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env=course.environment())
+                                    first.address, "--private-network"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=course.environment())
         deadline = time.monotonic() + 240
         while len(list((root / "autograded").glob("*/*/*.ipynb"))) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -268,7 +345,7 @@ def test_a_scheduler_that_goes_away_stops_the_run_and_keeps_what_was_graded(grad
     try:
         second.add_worker("again")
         second.wait_for_workers(1)
-        run = _mlkit("grade", "--course", str(root), "--scheduler", second.address)
+        run = _mlkit("grade", "--course", str(root), "--scheduler", second.address, "--private-network")
     finally:
         second.stop()
     assert run.returncode == 0, run.stderr[-3000:]
@@ -292,7 +369,7 @@ def test_a_worker_that_cannot_sandbox_grades_nothing(tmp_path):
         # Its PATH holds only the kit's environment: no bwrap to be found, as on a machine without it.
         cluster.add_worker("no-sandbox", env={"PATH": str(BIN)})
         cluster.wait_for_workers(1)
-        run = _mlkit("grade", "--course", str(root), "--scheduler", cluster.address)
+        run = _mlkit("grade", "--course", str(root), "--scheduler", cluster.address, "--private-network")
     finally:
         cluster.stop()
     assert run.returncode == 2, run.stdout + run.stderr
@@ -306,12 +383,266 @@ def test_a_worker_that_cannot_sandbox_grades_nothing(tmp_path):
 def test_a_scheduler_that_is_not_there_is_named(tmp_path):
     root = _small_course(tmp_path)
     run = _mlkit("grade", "--course", str(root), "--scheduler", f"tcp://127.0.0.1:{_free_port()}",
-                 env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
+                 "--private-network", env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
     assert run.returncode == 2 and "no Dask scheduler answered at tcp://127.0.0.1:" in run.stderr
     assert "Traceback" not in run.stderr
     # The same scheduler named as a course setting instead of on the command line.
     port = _free_port()
     with open(root / "nbgrader_config.py", "a") as config:
-        config.write(f'\nc.MlkitGrade.scheduler = "tcp://127.0.0.1:{port}"\n')
+        config.write(f'\nc.MlkitGrade.scheduler = "tcp://127.0.0.1:{port}"\nc.MlkitGrade.private_network = True\n')
     run = _mlkit("grade", "--course", str(root), env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
     assert run.returncode == 2 and f"no Dask scheduler answered at tcp://127.0.0.1:{port}" in run.stderr
+
+
+def test_a_plain_scheduler_is_refused_unless_the_network_is_said_to_be_private(tmp_path):
+    """Refused before connecting: nothing listens at these addresses, and the refusal names the fix."""
+    root = _small_course(tmp_path)
+    plain = f"tcp://127.0.0.1:{_free_port()}"
+    run = _mlkit("grade", "--course", str(root), "--scheduler", plain)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"refused to grade on {plain}: a plain tcp:// scheduler lets anyone who reaches its port run code" \
+        in run.stderr and "--private-network" in run.stderr and "c.MlkitGrade.tls_ca_file" in run.stderr
+    assert "no Dask scheduler answered" not in run.stderr and "Traceback" not in run.stderr
+    # A TLS scheduler without the cluster's credentials is no better, and says which settings are missing.
+    run = _mlkit("grade", "--course", str(root), "--scheduler", f"tls://127.0.0.1:{_free_port()}")
+    assert run.returncode == 2 and "needs the cluster's CA, certificate and key: set c.MlkitGrade.tls_ca_file" \
+        in run.stderr, run.stderr
+    assert course.gradebook(root) == {} and not (root / "autograded").exists()
+
+
+MALLORY = "mlkit-mallory"  # a cluster user: an account of this machine without the cluster's credentials
+# Her Python: the machine's own, with the libraries and the kit every account can read (the suite's environment
+# lives where only root may go).
+SHARED_PYTHON = ["env", f"PYTHONPATH={catalog.ROOT}:{sysconfig.get_paths()['purelib']}", "/usr/bin/python3"]
+
+# Mallory's worker keeps a copy of every piece of data the scheduler gives it.
+SPY = '''
+import threading, time
+from pathlib import Path
+
+LOOT = Path("LOOT_FOLDER")  # Dask runs a copy of this file from its scratch space: the folder is named here
+
+
+def dask_setup(worker):
+    def copy_what_arrives():
+        seen = set()
+        while True:
+            for key, value in list(worker.data.items()):
+                if key not in seen:
+                    seen.add(key)
+                    LOOT.mkdir(exist_ok=True)
+                    data = value if isinstance(value, bytes) else repr(value).encode()
+                    (LOOT / f"{len(seen)}.bin").write_bytes(data)
+            time.sleep(0.02)
+
+    threading.Thread(target=copy_what_arrives, daemon=True).start()
+'''
+
+# Mallory's client: runs code on every worker of the scheduler, if it lets her in.
+INTRUDER = '''
+import os, sys
+from distributed import Client
+from distributed.security import Security
+
+address, folder = sys.argv[1], sys.argv[2]
+own = Security(tls_ca_file=f"{folder}/ca.pem", tls_client_cert=f"{folder}/cluster.pem",
+               tls_client_key=f"{folder}/cluster.key") if address.startswith("tls") else None
+try:
+    with Client(address, timeout=10, security=own) as client:
+        print("ran code as the accounts", sorted(set(client.run(os.getuid).values())))
+except Exception as error:
+    print("refused:", type(error).__name__)
+'''
+
+
+@pytest.fixture(scope="module")
+def mallory(tmp_path_factory):
+    """Mallory's account, her scripts and her own certificates (signed by a CA of hers), in her home."""
+    if os.geteuid() != 0:
+        pytest.skip("making an account needs root")
+    if not os.access("/usr/bin/python3", os.X_OK) or subprocess.run(
+            ["/usr/bin/python3", "-c", "import sys; assert sys.version_info[:2] == (3, 11)"]).returncode:
+        pytest.skip("the other account needs the machine's own Python 3.11 (/usr/bin/python3)")
+    made = subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", MALLORY], capture_output=True, text=True)
+    assert made.returncode in (0, 9), made.stderr  # 9: the account is left from a run that was stopped
+    account = pwd.getpwnam(MALLORY)
+    home = Path(account.pw_dir)
+    Certificates(home / "certificates", "mallory")
+    (home / "intruder.py").write_text(INTRUDER)
+    for path in [home, *home.rglob("*")]:
+        os.chown(path, account.pw_uid, account.pw_gid)
+    try:
+        yield home
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", MALLORY], capture_output=True)  # her processes only
+        subprocess.run(["userdel", "--remove", MALLORY], capture_output=True)
+
+
+def _as_mallory(*args: str) -> str:
+    run = subprocess.run(["runuser", "-u", MALLORY, "--", *SHARED_PYTHON, *args], capture_output=True,
+                         text=True, timeout=120, cwd="/")
+    return run.stdout + run.stderr
+
+
+def _spy_worker(cluster: Cluster, home: Path, name: str, options: list[str]) -> Path:
+    """Mallory's `dask worker` with her spy, run as her account; returns the folder her loot lands in."""
+    folder = home / name
+    folder.mkdir()
+    (folder / "spy.py").write_text(SPY.replace("LOOT_FOLDER", str(folder / "loot")))
+    shutil.chown(folder, MALLORY)
+    cluster.add_worker(name, options=[*options, "--preload", str(folder / "spy.py")], user=MALLORY, folder=folder,
+                       env={"HOME": str(home)})
+    return folder / "loot"
+
+
+def _loot(loot: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(loot.glob("*.bin"))) if loot.is_dir() else b""
+
+
+def _files_under(folders) -> bytes:
+    return b"".join(p.read_bytes() for folder in folders for p in Path(folder).rglob("*") if p.is_file())
+
+
+HIDDEN = b"BEGIN HIDDEN TESTS"
+
+
+@pytest.mark.skipif(postgres.binaries() is None, reason="needs PostgreSQL's server (Debian package postgresql)")
+def test_a_cluster_user_without_the_credentials_gets_nothing(graded, mallory, tmp_path):
+    """Mallory's client and worker against the module's TLS scheduler get nothing; against a plain tcp://
+    one (accepted only with --private-network) they run code as root on a worker and receive the hidden tests.
+    Either way no bundle holds the gradebook's password, which the course's own nbgrader_config.py names."""
+    tls_cluster = graded[5]
+    password = "pw-" + os.urandom(8).hex()
+    server = postgres.Server()
+    open_cluster = Cluster(tmp_path / "open")
+    try:
+        root = _small_course(tmp_path)
+        (root / "gradebook.db").unlink()
+        url = server.create_database("mallory").replace("postgres@", f"postgres:{password}@")  # trust: accepted
+        with open(root / "nbgrader_config.py", "a") as config:
+            config.write(f"\nc.CourseDirectory.db_url = {url!r}\n")
+        course.nbgrader(root, "generate_assignment", ASSIGNMENTS[0], "--force")
+        assert password in course.course_config(root).CourseDirectory.db_url  # what would travel, unstripped
+
+        # The defence off: a plain scheduler on a network said to be private, which mallory reaches.
+        honest = open_cluster.add_worker("honest")
+        loot = _spy_worker(open_cluster, mallory, "open-spy", [])
+        open_cluster.wait_for_workers(2)
+        assert "ran code as the accounts [0, " in _as_mallory(str(mallory / "intruder.py"), open_cluster.address,
+                                                              str(mallory / "certificates"))
+        run = _mlkit("grade", "--course", str(root), "--scheduler", open_cluster.address, "--private-network")
+        deadline = time.monotonic() + 60
+        while HIDDEN not in _loot(loot) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert HIDDEN in _loot(loot), run.stdout + run.stderr  # her worker received the assignment's bundle
+        assert password.encode() not in _loot(loot)
+        # Nor is it in anything the honest worker wrote: its scratch courses live as long as it does.
+        written = [*Path(tempfile.gettempdir()).glob(f"mlkit-worker-{honest.pid}-*"), tmp_path / "open" / "honest"]
+        assert HIDDEN in _files_under(written) and password.encode() not in _files_under(written)
+        open_cluster.stop()
+
+        # The defence on: the module's TLS scheduler. Her certificate is signed by her own CA, not the cluster's.
+        with open(root / "nbgrader_config.py", "a") as config:
+            config.write(tls_cluster.tls.course_settings())
+        theirs = mallory / "certificates"
+        loot = _spy_worker(tls_cluster, mallory, "tls-spy", ["--tls-ca-file", str(theirs / "ca.pem"), "--tls-cert",
+                                                             str(theirs / "cluster.pem"), "--tls-key",
+                                                             str(theirs / "cluster.key")])
+        assert "refused:" in _as_mallory(str(mallory / "intruder.py"), tls_cluster.address, str(theirs))
+        run = _mlkit("grade", "--course", str(root), "--scheduler", tls_cluster.address, "--force")
+        assert run.returncode == 0 and "graded 1 of 1 submissions" in run.stdout, run.stdout + run.stderr[-3000:]
+        assert tls_cluster.worker_names() == {"worker-b"}  # hers never joined
+        assert _loot(loot) == b"" and tls_cluster.workers["tls-spy"].poll() in (None, 1)
+    finally:
+        open_cluster.stop()
+        for name in ("tls-spy",):
+            process = tls_cluster.workers.pop(name, None)
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        server.stop()
+
+
+# A worker that holds the cluster's credentials and forges what it sends back, per student.
+FORGER = '''
+import os, sys
+import msgpack
+from mlkit.grading import cluster
+
+MARKER = os.environ["FORGE_MARKER"]
+# Run by whatever process unpickles it: leaves a file named after that process, holding its command line.
+PAYLOAD = (exec, (f"import os, sys; open({MARKER!r} + '-' + str(os.getpid()), 'w').write(' '.join(sys.argv))",))
+
+
+class RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return PAYLOAD
+
+
+class RaisedToRunCode(Exception):
+    def __reduce__(self):
+        return PAYLOAD
+
+
+honest = getattr(cluster, 'honest', cluster.grade_submission)  # Dask may run a preload twice
+cluster.honest = honest
+
+
+def forged(bundle, student, files, left_out, nonce):
+    if student == "pickled":
+        return RunsCodeWhenUnpickled()
+    if student == "raises":
+        raise RaisedToRunCode()
+    if student == "swap":  # a well-formed result, but not for what was sent
+        return cluster.pack_result("0" * 64, "graded", 1.0, files={}, records={"timestamp": None, "notebooks": {}})
+    result = msgpack.unpackb(honest(bundle, student, files, left_out, nonce), raw=False)
+    if student == "over":
+        grades = next(iter(result["records"]["notebooks"].values()))["grades"]
+        grades[next(iter(grades))][0] = 1000.0
+    elif student == "escape":
+        result["files"]["../../../../escaped.txt"] = b"written outside the graded folder"
+    return msgpack.packb(result, use_bin_type=True)
+
+
+cluster.grade_submission = forged  # the tasks name this function; on this worker it is the forger
+'''
+
+
+def test_a_forged_result_is_refused_and_fails_that_submission_alone(tmp_path):
+    root = course.new_course(tmp_path / "course", ASSIGNMENTS[:1])
+    course.nbgrader(root, "generate_assignment", ASSIGNMENTS[0])
+    reference = catalog.submission_notebook(ASSIGNMENTS[0], catalog.catalog_answers(ASSIGNMENTS[0], root=root)
+                                            ["reference"], root=root)
+    students = ["honest", "over", "escape", "swap", "pickled", "raises"]
+    for student in students:
+        catalog.write_submission(root, student, ASSIGNMENTS[0], reference, root=root)
+    (tmp_path / "forger.py").write_text(FORGER)
+    marker = tmp_path / "ran"
+    cluster = Cluster(tmp_path / "cluster")
+    try:
+        cluster.add_worker("forger", options=["--preload", str(tmp_path / "forger.py")],
+                           env={"FORGE_MARKER": str(marker)})
+        cluster.wait_for_workers(1)
+        run = _mlkit("grade", "--course", str(root), "--scheduler", cluster.address, "--private-network")
+        # The defence off: a Dask client that unpickles what the cluster sends runs the forger's code.
+        from distributed import Client
+        from mlkit.grading import cluster as client_side
+
+        with Client(cluster.address, timeout=30) as plain:
+            plain.submit(client_side.grade_submission, b"", "pickled", {}, None, "", pure=False).result(timeout=60)
+    finally:
+        cluster.stop()
+    assert run.returncode == 1, run.stdout + run.stderr[-3000:]
+    assert "graded 1 of 6 submissions; 5 failed" in run.stdout, run.stdout
+    failed = {line.split("failed: ")[1].split(" / ")[0]: line for line in run.stdout.splitlines() if "failed: " in line}
+    assert "refused the worker's result: the score of" in failed["over"] and "not a number from 0 to" in failed["over"]
+    assert "refused the worker's result: refused a file path outside its folder" in failed["escape"]
+    assert "does not answer the submission that was sent" in failed["swap"]
+    assert "the error the cluster sent is not read" in failed["raises"]
+    assert set(failed) == set(students) - {"honest"}, run.stdout
+    assert {row[0] for row in gradebook_rows(root)} == {"honest"}
+    assert sorted(p.name for p in (root / "autograded").iterdir()) == ["honest"]
+    assert not list(tmp_path.rglob("escaped.txt")) and "Traceback" not in run.stderr
+    ran = {p.name: p.read_text() for p in tmp_path.glob("ran-*")}
+    assert not [argv for argv in ran.values() if "mlkit.cli" in argv], ran  # never in `mlkit grade`
+    assert f"ran-{os.getpid()}" in ran  # but in the plain client

@@ -333,9 +333,11 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
     return results
 
 
-def main(assignments: list[str], jobs: int | None, force: bool, root: Path, scheduler: str | None = None) -> int:
+def main(assignments: list[str], jobs: int | None, force: bool, root: Path, scheduler: str | None = None,
+         private_network: bool = False) -> int:
     """`mlkit grade`: the named assignments (all by default) of the course in `root`, on this machine or, with
-    a scheduler (`--scheduler` or `c.MlkitGrade.scheduler`), on the workers of a Dask cluster."""
+    a scheduler (`--scheduler` or `c.MlkitGrade.scheduler`), on the workers of a Dask cluster; a plain tcp://
+    scheduler only with `private_network` (--private-network or `c.MlkitGrade.private_network`)."""
     from mlkit import course
     from mlkit.authoring import catalog
     from mlkit.grading.sandbox import SandboxUnavailable
@@ -349,8 +351,9 @@ def main(assignments: list[str], jobs: int | None, force: bool, root: Path, sche
             from mlkit.grading import cluster
 
             try:
-                found = cluster.grade(root, names, scheduler, force, config=config)
-            except (cluster.SchedulerLost, cluster.WorkerCannotSandbox) as stop:
+                found = cluster.grade(root, names, scheduler, force, config=config, private_network=private_network)
+            except (cluster.SchedulerLost, cluster.WorkerCannotSandbox, cluster.InsecureTransport,
+                    cluster.ConfigNotPortable) as stop:
                 print(f"mlkit grade: {stop}", file=sys.stderr)
                 return 2
             results = [(a, s, status, seconds) for a, s, status, seconds, _ in found]
