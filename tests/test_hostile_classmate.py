@@ -14,6 +14,8 @@ to succeed with its defence switched off before it counts as contained with it:
     the sandbox's copies read in /tmp during grading          test_a_classmate_reads_no_notebook_while_the_class_is_graded
     the course read in the instructor's home                  test_the_course_is_the_instructors_alone
     a read-only environment                                   test_nothing_is_written_into_the_shared_environment
+    the grading kernels' iopub read on 127.0.0.1 during        test_a_classmate_hears_nothing_of_the_grading_kernels
+      grading (hidden tests, a classmate's answers)
 
 Accounts are named with a random suffix (several runs may share a machine) and removed afterwards.
 """
@@ -329,6 +331,85 @@ def test_a_classmate_reads_no_notebook_while_the_class_is_graded(hub):
         time.sleep(0.1)
         left = {name for name in left if (Path("/tmp") / name).exists()}
     assert not left
+
+
+SNIFFER = r"""
+import base64, json, os, re, sys, time, zmq
+stop, grader = sys.argv[1], int(sys.argv[2])
+context, poller, ports, said = zmq.Context(), zmq.Poller(), set(), []
+while not os.path.exists(stop):
+    with open("/proc/net/tcp") as table:  # every account may read which account listens where
+        for line in table.read().splitlines()[1:]:
+            fields = line.split()
+            address, port = fields[1].split(":")
+            if fields[3] == "0A" and int(fields[7]) == grader and address == "0100007F" and port not in ports:
+                ports.add(port)
+                listener = context.socket(zmq.SUB)
+                listener.setsockopt(zmq.SUBSCRIBE, b"")
+                listener.setsockopt(zmq.LINGER, 0)
+                listener.connect(f"tcp://127.0.0.1:{int(port, 16)}")
+                poller.register(listener, zmq.POLLIN)
+    for listener, _ in poller.poll(5):
+        parts = listener.recv_multipart()
+        if b"<IDS|MSG>" in parts:  # a kernel's message: signed, not encrypted
+            at = parts.index(b"<IDS|MSG>")
+            content = json.loads(parts[at + 5])
+            code = content.get("code", "")
+            for answer in re.findall(r"run_student_cell\('([A-Za-z0-9+/=]+)'", code):
+                code += base64.b64decode(answer).decode()  # the answers, handed to the student process
+            said.append(code)
+hidden = sum("BEGIN HIDDEN TESTS" in code for code in said)
+answers = sum("def fit" in code for code in said)
+print(len(said), hidden, answers)
+"""
+
+
+def _grade_while_mallory_listens(hub: Hub) -> tuple[int, int, int]:
+    """`mlkit grade --force` as the instructor while mallory subscribes to every port the instructor's
+    processes open on 127.0.0.1; (kernel messages she received, with hidden tests, with a student's answers)."""
+    sniffer = hub.home(hub.mallory) / "listen.py"
+    sniffer.write_text(SNIFFER)
+    stop = hub.home(hub.mallory) / "stop-listening"
+    stop.unlink(missing_ok=True)
+    listening = hub.run(hub.mallory, f"python3 {sniffer} {stop} {pwd.getpwnam(hub.instructor).pw_uid}",
+                        background=True)
+    try:
+        hub.run(hub.instructor, f"mlkit grade {ASSIGNMENT} -j 1 --force", cwd=hub.course)
+    finally:
+        stop.touch()
+        out, _ = listening.communicate(timeout=60)
+    messages, hidden, answers = (int(n) for n in out.split()[-3:])
+    return messages, hidden, answers
+
+
+def test_a_classmate_hears_nothing_of_the_grading_kernels(hub):
+    """On jupyter_client's default transport each grading kernel listens on TCP ports of 127.0.0.1, which
+    every account reaches, and its iopub channel publishes each cell's code to any subscriber."""
+    config = hub.course / "nbgrader_config.py"
+    kept = config.read_text()
+    if not _collected_notebook(hub, hub.alice).is_file():
+        hub.run(hub.instructor, f"nbgrader collect {ASSIGNMENT}", cwd=hub.course)
+    # Defence off: the grading kernels on jupyter_client's default TCP ports.
+    module = hub.base / "tcpkernels.py"
+    module.write_text("from mlkit.grading.integrity import ResilientExecute\n\n\n"
+                      "class TcpKernelExecute(ResilientExecute):\n"
+                      "    def _private_kernel_sockets(self, manager):\n        pass\n")
+    os.chmod(module, 0o644)
+    with open(config, "a") as settings:
+        settings.write(f"\nimport sys\nsys.path.insert(0, {str(hub.base)!r})\n"
+                       "c.Autograde.autograde_preprocessors = ['tcpkernels.TcpKernelExecute' if p.endswith("
+                       "'ResilientExecute') else p for p in c.Autograde.autograde_preprocessors]\n")
+    try:
+        messages, hidden, answers = _grade_while_mallory_listens(hub)
+    finally:
+        config.write_text(kept)
+    assert hidden >= 1 and answers >= 1, (messages, hidden, answers)  # the hidden tests and the answers
+
+    # Contained: the kernels speak over Unix sockets in a folder only the instructor enters.
+    messages, hidden, answers = _grade_while_mallory_listens(hub)
+    assert messages == 0, (messages, hidden, answers)
+    assert not [p for p in Path("/tmp").glob("mlkit-kernel-*")
+                if p.lstat().st_uid == pwd.getpwnam(hub.instructor).pw_uid]  # removed with each kernel
 
 
 def test_the_course_is_the_instructors_alone(hub):
