@@ -16,6 +16,8 @@ to succeed with its defence switched off before it counts as contained with it:
     a read-only environment                                   test_nothing_is_written_into_the_shared_environment
     the grading kernels' iopub read on 127.0.0.1 during        test_a_classmate_hears_nothing_of_the_grading_kernels
       grading (hidden tests, a classmate's answers)
+    the sandbox's student user ID become through mallory's     test_no_account_becomes_the_student_process
+      subordinate IDs (newuidmap) while root grades
 
 Accounts are named with a random suffix (several runs may share a machine) and removed afterwards.
 """
@@ -38,6 +40,7 @@ import pytest
 
 from mlkit import course
 from mlkit.authoring import catalog
+from mlkit.grading import sandbox
 
 ASSIGNMENT = "01_linear_regression"
 NOTEBOOK = "linear_regression"
@@ -292,18 +295,18 @@ def _copies_of(uid: int) -> set[str]:
     return found
 
 
-def _weaken_copies(hub: Hub) -> None:
-    """The course grades with tests/weakened_kernel.py's `private_copies` switched off, run by the shared
+def _weaken_copies(hub: Hub, defence: str = "private_copies") -> None:
+    """The course grades with tests/weakened_kernel.py's `defence` switched off, run by the shared
     environment's Python (a kernelspec root writes into that environment, as tests/weakened.py does)."""
     script = hub.base / "weakened_kernel.py"
     shutil.copy(Path(__file__).with_name("weakened_kernel.py"), script)
     os.chmod(script, 0o644)
-    name = "mlkit-weakened-privatecopies"
+    name = "mlkit-weakened-" + defence.replace("_", "")
     folder = hub.venv / "share" / "jupyter" / "kernels" / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "kernel.json").write_text(json.dumps({
-        "argv": [str(hub.venv / "bin" / "python"), "-I", str(script), "private_copies", "-f", "{connection_file}",
-                 "--InteractiveShell.xmode=Plain"], "display_name": "weakened: private_copies", "language": "python"}))
+        "argv": [str(hub.venv / "bin" / "python"), "-I", str(script), defence, "-f", "{connection_file}",
+                 "--InteractiveShell.xmode=Plain"], "display_name": f"weakened: {defence}", "language": "python"}))
     with open(hub.course / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.ResilientExecute.kernel_name = {name!r}\n")
 
@@ -410,6 +413,93 @@ def test_a_classmate_hears_nothing_of_the_grading_kernels(hub):
     assert messages == 0, (messages, hidden, answers)
     assert not [p for p in Path("/tmp").glob("mlkit-kernel-*")
                 if p.lstat().st_uid == pwd.getpwnam(hub.instructor).pw_uid]  # removed with each kernel
+
+
+BECOMER = r"""
+import os, pwd, subprocess, sys, time
+me = pwd.getpwuid(os.getuid()).pw_name
+with open("/etc/subuid") as table:
+    ranges = [(int(first), int(first) + int(count)) for name, first, count in
+              (line.strip().split(":") for line in table if line.count(":") == 2) if name == me]
+stop, marker, read, uids = sys.argv[1], sys.argv[2], 0, set()
+while not os.path.exists(stop):
+    for entry in os.scandir("/tmp"):
+        if not entry.name.startswith("mlkit-student-folder-"):
+            continue
+        try:
+            uid = entry.stat(follow_symlinks=False).st_uid
+        except OSError:
+            continue
+        uids.add(uid)
+        if any(first <= uid < end for first, end in ranges):
+            # Her own user namespace, where she is that user ID (newuidmap grants it from her range).
+            became = subprocess.run(["unshare", f"--map-users={uid},0,1", f"--map-groups={uid},0,1", "--setuid",
+                                     "0", "--setgid", "0", "sh", "-c", f"cat {entry.path}/*"],
+                                    capture_output=True, text=True)
+            read += marker in became.stdout  # alice's, of this hub (other graders may share /tmp)
+    time.sleep(0.002)
+print(len(uids), read)
+"""
+
+
+def _grade_as_root_while_mallory_becomes(hub: Hub, marker: str) -> tuple[int, int]:
+    """`mlkit grade --force` as root (the sandbox's root mode: a user ID per notebook) while mallory becomes,
+    through newuidmap, each student user ID she finds in her subordinate range; (IDs seen, copies of alice's
+    submission read: the copies holding `marker`)."""
+    script = hub.home(hub.mallory) / "become.py"
+    script.write_text(BECOMER)
+    stop = hub.home(hub.mallory) / "stop-becoming"
+    stop.unlink(missing_ok=True)
+    becoming = hub.run(hub.mallory, f"python3 {script} {stop} {marker}", background=True)
+    try:
+        graded = subprocess.run(["env", "-i", "HOME=/root", "LANG=C.UTF-8", f"PATH={hub.venv / 'bin'}:/usr/bin:/bin",
+                                 "mlkit", "grade", ASSIGNMENT, "-j", "1", "--force"], cwd=hub.course,
+                                capture_output=True, text=True)
+        assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
+    finally:
+        stop.touch()
+        out, _ = becoming.communicate(timeout=60)
+        _give(hub.course, hub.instructor)  # what root wrote in the course is the instructor's again
+    seen, read = (int(n) for n in out.split()[-2:])
+    return seen, read
+
+
+@pytest.mark.skipif(not shutil.which("newuidmap"), reason="needs newuidmap (Debian's uidmap package)")
+def test_no_account_becomes_the_student_process(hub):
+    """Debian's `useradd` gives each account 65 536 subordinate user IDs from 100 000 on, and newuidmap lets
+    the account be any of them in a user namespace of its own; the sandbox (as root) ran each student process
+    as 200 000 + its kernel's process ID modulo 100 000, inside the third and fourth accounts' ranges.  Here
+    mallory's range is that whole window, so that the attack does not depend on the order accounts were made."""
+    window = f"{sandbox.FIRST_UID}-{sandbox.FIRST_UID + sandbox.UID_RANGE - 1}"
+    subprocess.run(["usermod", "--add-subuids", window, "--add-subgids", window, hub.mallory], check=True)
+    config = hub.course / "nbgrader_config.py"
+    kept, handed_in = config.read_text(), None
+    try:
+        if not _collected_notebook(hub, hub.alice).is_file():
+            hub.run(hub.instructor, f"nbgrader collect {ASSIGNMENT}", cwd=hub.course)
+        # A comment of alice's own in her answers, which the sandbox's copy of her notebook holds.
+        notebook = _collected_notebook(hub, hub.alice)
+        handed_in = notebook.read_bytes()
+        marker = f"alice-of-hub-{secrets.token_hex(8)}"
+        nb = nbformat.reads(handed_in.decode(), as_version=4)
+        answer = next(cell for cell in nb.cells if cell.cell_type == "code" and "def fit" in cell.source)
+        answer.source += f"\n# {marker}\n"
+        nbformat.write(nb, notebook)
+        # Defence off: the student process's user ID from the fixed window.
+        _weaken_copies(hub, "subordinate_ids")
+        try:
+            seen, read = _grade_as_root_while_mallory_becomes(hub, marker)
+        finally:
+            config.write_text(kept)
+        assert read >= 1, (seen, read)  # mallory read alice's copy, as the user ID of alice's student process
+
+        # Contained: the student processes' user IDs lie past every subordinate range.
+        seen, read = _grade_as_root_while_mallory_becomes(hub, marker)
+        assert seen >= 1 and read == 0, (seen, read)
+    finally:
+        subprocess.run(["usermod", "--del-subuids", window, "--del-subgids", window, hub.mallory], check=True)
+        if handed_in is not None:
+            _collected_notebook(hub, hub.alice).write_bytes(handed_in)
 
 
 def test_the_course_is_the_instructors_alone(hub):
