@@ -18,6 +18,8 @@ to succeed with its defence switched off before it counts as contained with it:
       grading (hidden tests, a classmate's answers)
     the sandbox's student user ID become through mallory's     test_no_account_becomes_the_student_process
       subordinate IDs (newuidmap) while root grades
+    alice's own kernels in her Jupyter server read on          test_a_classmate_hears_nothing_of_a_students_kernels
+      127.0.0.1 while she works
 
 Accounts are named with a random suffix (several runs may share a machine) and removed afterwards.
 """
@@ -500,6 +502,96 @@ def test_no_account_becomes_the_student_process(hub):
         subprocess.run(["usermod", "--del-subuids", window, "--del-subgids", window, hub.mallory], check=True)
         if handed_in is not None:
             _collected_notebook(hub, hub.alice).write_bytes(handed_in)
+
+
+STUDENT_SESSION = r"""
+# A student's Jupyter server from the shared environment, and cells run in one of its kernels as JupyterLab runs
+# them (its REST and websocket API); prints how many cells ran.
+import json, socket, subprocess, sys, time, urllib.request, uuid
+import websocket
+cells = int(sys.argv[1])
+probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
+token = uuid.uuid4().hex
+server = subprocess.Popen([sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}
+ok = 0
+try:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(urllib.request.Request(base + "/api/status", headers=auth), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.2)
+    made = urllib.request.Request(base + "/api/kernels", data=b"{}", method="POST",
+                                  headers={**auth, "Content-Type": "application/json"})
+    kernel = json.load(urllib.request.urlopen(made, timeout=60))["id"]
+    channels = websocket.create_connection(f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels",
+                                           header=[f"Authorization: token {token}"], timeout=60)
+    session = uuid.uuid4().hex
+    for cell in range(cells):
+        msg_id = uuid.uuid4().hex
+        channels.send(json.dumps({"header": {"msg_id": msg_id, "session": session, "username": "student",
+                                             "msg_type": "execute_request", "version": "5.3"},
+                                  "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                                  "content": {"code": f"def fit(X, y):  # my own answer, cell {cell}\n    return X",
+                                              "silent": False, "store_history": True, "user_expressions": {},
+                                              "allow_stdin": False, "stop_on_error": True}}))
+        while True:
+            reply = json.loads(channels.recv())
+            if reply.get("msg_type") == "execute_reply" and reply["parent_header"].get("msg_id") == msg_id:
+                ok += reply["content"]["status"] == "ok"
+                break
+        time.sleep(0.2)
+    channels.close()
+finally:
+    server.terminate()
+    server.wait(timeout=60)
+print(ok)
+"""
+
+
+def _work_while_mallory_listens(hub: Hub, cells: int = 20) -> tuple[int, int, int]:
+    """alice runs `cells` cells of her own in her own Jupyter server while mallory subscribes to every port
+    alice's processes open on 127.0.0.1; (cells that ran, kernel messages mallory received, with alice's code)."""
+    sniffer = hub.home(hub.mallory) / "listen.py"
+    sniffer.write_text(SNIFFER)
+    stop = hub.home(hub.mallory) / "stop-listening"
+    stop.unlink(missing_ok=True)
+    session = hub.home(hub.alice) / "session.py"
+    session.write_text(STUDENT_SESSION)
+    _give(session, hub.alice)
+    listening = hub.run(hub.mallory, f"python3 {sniffer} {stop} {pwd.getpwnam(hub.alice).pw_uid}", background=True)
+    try:
+        ran = int(hub.run(hub.alice, f"python3 {session} {cells}").stdout.split()[-1])
+    finally:
+        stop.touch()
+        out, _ = listening.communicate(timeout=60)
+    messages, _, answers = (int(n) for n in out.split()[-3:])
+    return ran, messages, answers
+
+
+def test_a_classmate_hears_nothing_of_a_students_kernels(hub):
+    """A student's own kernels (JupyterLab's, on the hub) are on jupyter_client's default TCP ports unless the
+    shared environment's Jupyter configuration says otherwise: the hub set-up's jupyter_server_config.json."""
+    config = hub.venv / "etc" / "jupyter" / "jupyter_server_config.json"
+    assert not config.exists()
+    # Defence off: the environment as pip leaves it.
+    ran, messages, answers = _work_while_mallory_listens(hub)
+    assert ran == 20 and answers >= 1, (ran, messages, answers)  # mallory reads alice's code as she runs it
+
+    # Contained: the set-up's line, as root, in the shared environment (docs/instructor/workflow.md).
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"KernelManager": {"transport": "ipc"}}))
+    try:
+        ran, messages, answers = _work_while_mallory_listens(hub)
+    finally:
+        config.unlink()
+    assert ran == 20 and messages == 0, (ran, messages, answers)
 
 
 def test_the_course_is_the_instructors_alone(hub):
