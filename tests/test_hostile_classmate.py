@@ -14,6 +14,12 @@ to succeed with its defence switched off before it counts as contained with it:
     the sandbox's copies read in /tmp during grading          test_a_classmate_reads_no_notebook_while_the_class_is_graded
     the course read in the instructor's home                  test_the_course_is_the_instructors_alone
     a read-only environment                                   test_nothing_is_written_into_the_shared_environment
+    the grading kernels' iopub read on 127.0.0.1 during        test_a_classmate_hears_nothing_of_the_grading_kernels
+      grading (hidden tests, a classmate's answers)
+    the sandbox's student user ID become through mallory's     test_no_account_becomes_the_student_process
+      subordinate IDs (newuidmap) while root grades
+    alice's own kernels in her Jupyter server read on          test_a_classmate_hears_nothing_of_a_students_kernels
+      127.0.0.1 while she works
 
 Accounts are named with a random suffix (several runs may share a machine) and removed afterwards.
 """
@@ -36,6 +42,7 @@ import pytest
 
 from mlkit import course
 from mlkit.authoring import catalog
+from mlkit.grading import sandbox
 
 ASSIGNMENT = "01_linear_regression"
 NOTEBOOK = "linear_regression"
@@ -290,18 +297,18 @@ def _copies_of(uid: int) -> set[str]:
     return found
 
 
-def _weaken_copies(hub: Hub) -> None:
-    """The course grades with tests/weakened_kernel.py's `private_copies` switched off, run by the shared
+def _weaken_copies(hub: Hub, defence: str = "private_copies") -> None:
+    """The course grades with tests/weakened_kernel.py's `defence` switched off, run by the shared
     environment's Python (a kernelspec root writes into that environment, as tests/weakened.py does)."""
     script = hub.base / "weakened_kernel.py"
     shutil.copy(Path(__file__).with_name("weakened_kernel.py"), script)
     os.chmod(script, 0o644)
-    name = "mlkit-weakened-privatecopies"
+    name = "mlkit-weakened-" + defence.replace("_", "")
     folder = hub.venv / "share" / "jupyter" / "kernels" / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "kernel.json").write_text(json.dumps({
-        "argv": [str(hub.venv / "bin" / "python"), "-I", str(script), "private_copies", "-f", "{connection_file}",
-                 "--InteractiveShell.xmode=Plain"], "display_name": "weakened: private_copies", "language": "python"}))
+        "argv": [str(hub.venv / "bin" / "python"), "-I", str(script), defence, "-f", "{connection_file}",
+                 "--InteractiveShell.xmode=Plain"], "display_name": f"weakened: {defence}", "language": "python"}))
     with open(hub.course / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.ResilientExecute.kernel_name = {name!r}\n")
 
@@ -329,6 +336,262 @@ def test_a_classmate_reads_no_notebook_while_the_class_is_graded(hub):
         time.sleep(0.1)
         left = {name for name in left if (Path("/tmp") / name).exists()}
     assert not left
+
+
+SNIFFER = r"""
+import base64, json, os, re, sys, time, zmq
+stop, grader = sys.argv[1], int(sys.argv[2])
+context, poller, ports, said = zmq.Context(), zmq.Poller(), set(), []
+while not os.path.exists(stop):
+    with open("/proc/net/tcp") as table:  # every account may read which account listens where
+        for line in table.read().splitlines()[1:]:
+            fields = line.split()
+            address, port = fields[1].split(":")
+            if fields[3] == "0A" and int(fields[7]) == grader and address == "0100007F" and port not in ports:
+                ports.add(port)
+                listener = context.socket(zmq.SUB)
+                listener.setsockopt(zmq.SUBSCRIBE, b"")
+                listener.setsockopt(zmq.LINGER, 0)
+                listener.connect(f"tcp://127.0.0.1:{int(port, 16)}")
+                poller.register(listener, zmq.POLLIN)
+    for listener, _ in poller.poll(5):
+        parts = listener.recv_multipart()
+        if b"<IDS|MSG>" in parts:  # a kernel's message: signed, not encrypted
+            at = parts.index(b"<IDS|MSG>")
+            content = json.loads(parts[at + 5])
+            code = content.get("code", "")
+            for answer in re.findall(r"run_student_cell\('([A-Za-z0-9+/=]+)'", code):
+                code += base64.b64decode(answer).decode()  # the answers, handed to the student process
+            said.append(code)
+hidden = sum("BEGIN HIDDEN TESTS" in code for code in said)
+answers = sum("def fit" in code for code in said)
+print(len(said), hidden, answers)
+"""
+
+
+def _grade_while_mallory_listens(hub: Hub) -> tuple[int, int, int]:
+    """`mlkit grade --force` as the instructor while mallory subscribes to every port the instructor's
+    processes open on 127.0.0.1; (kernel messages she received, with hidden tests, with a student's answers)."""
+    sniffer = hub.home(hub.mallory) / "listen.py"
+    sniffer.write_text(SNIFFER)
+    stop = hub.home(hub.mallory) / "stop-listening"
+    stop.unlink(missing_ok=True)
+    listening = hub.run(hub.mallory, f"python3 {sniffer} {stop} {pwd.getpwnam(hub.instructor).pw_uid}",
+                        background=True)
+    try:
+        hub.run(hub.instructor, f"mlkit grade {ASSIGNMENT} -j 1 --force", cwd=hub.course)
+    finally:
+        stop.touch()
+        out, _ = listening.communicate(timeout=60)
+    messages, hidden, answers = (int(n) for n in out.split()[-3:])
+    return messages, hidden, answers
+
+
+def test_a_classmate_hears_nothing_of_the_grading_kernels(hub):
+    """On jupyter_client's default transport each grading kernel listens on TCP ports of 127.0.0.1, which
+    every account reaches, and its iopub channel publishes each cell's code to any subscriber."""
+    config = hub.course / "nbgrader_config.py"
+    kept = config.read_text()
+    if not _collected_notebook(hub, hub.alice).is_file():
+        hub.run(hub.instructor, f"nbgrader collect {ASSIGNMENT}", cwd=hub.course)
+    # Defence off: the grading kernels on jupyter_client's default TCP ports.
+    module = hub.base / "tcpkernels.py"
+    module.write_text("from mlkit.grading.integrity import ResilientExecute\n\n\n"
+                      "class TcpKernelExecute(ResilientExecute):\n"
+                      "    def _private_kernel_sockets(self, manager):\n        pass\n")
+    os.chmod(module, 0o644)
+    with open(config, "a") as settings:
+        settings.write(f"\nimport sys\nsys.path.insert(0, {str(hub.base)!r})\n"
+                       "c.Autograde.autograde_preprocessors = ['tcpkernels.TcpKernelExecute' if p.endswith("
+                       "'ResilientExecute') else p for p in c.Autograde.autograde_preprocessors]\n")
+    try:
+        messages, hidden, answers = _grade_while_mallory_listens(hub)
+    finally:
+        config.write_text(kept)
+    assert hidden >= 1 and answers >= 1, (messages, hidden, answers)  # the hidden tests and the answers
+
+    # Contained: the kernels speak over Unix sockets in a folder only the instructor enters.
+    messages, hidden, answers = _grade_while_mallory_listens(hub)
+    assert messages == 0, (messages, hidden, answers)
+    assert not [p for p in Path("/tmp").glob("mlkit-kernel-*")
+                if p.lstat().st_uid == pwd.getpwnam(hub.instructor).pw_uid]  # removed with each kernel
+
+
+BECOMER = r"""
+import os, pwd, subprocess, sys, time
+me = pwd.getpwuid(os.getuid()).pw_name
+with open("/etc/subuid") as table:
+    ranges = [(int(first), int(first) + int(count)) for name, first, count in
+              (line.strip().split(":") for line in table if line.count(":") == 2) if name == me]
+stop, marker, read, uids = sys.argv[1], sys.argv[2], 0, set()
+while not os.path.exists(stop):
+    for entry in os.scandir("/tmp"):
+        if not entry.name.startswith("mlkit-student-folder-"):
+            continue
+        try:
+            uid = entry.stat(follow_symlinks=False).st_uid
+        except OSError:
+            continue
+        uids.add(uid)
+        if any(first <= uid < end for first, end in ranges):
+            # Her own user namespace, where she is that user ID (newuidmap grants it from her range).
+            became = subprocess.run(["unshare", f"--map-users={uid},0,1", f"--map-groups={uid},0,1", "--setuid",
+                                     "0", "--setgid", "0", "sh", "-c", f"cat {entry.path}/*"],
+                                    capture_output=True, text=True)
+            read += marker in became.stdout  # alice's, of this hub (other graders may share /tmp)
+    time.sleep(0.002)
+print(len(uids), read)
+"""
+
+
+def _grade_as_root_while_mallory_becomes(hub: Hub, marker: str) -> tuple[int, int]:
+    """`mlkit grade --force` as root (the sandbox's root mode: a user ID per notebook) while mallory becomes,
+    through newuidmap, each student user ID she finds in her subordinate range; (IDs seen, copies of alice's
+    submission read: the copies holding `marker`)."""
+    script = hub.home(hub.mallory) / "become.py"
+    script.write_text(BECOMER)
+    stop = hub.home(hub.mallory) / "stop-becoming"
+    stop.unlink(missing_ok=True)
+    becoming = hub.run(hub.mallory, f"python3 {script} {stop} {marker}", background=True)
+    try:
+        graded = subprocess.run(["env", "-i", "HOME=/root", "LANG=C.UTF-8", f"PATH={hub.venv / 'bin'}:/usr/bin:/bin",
+                                 "mlkit", "grade", ASSIGNMENT, "-j", "1", "--force"], cwd=hub.course,
+                                capture_output=True, text=True)
+        assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
+    finally:
+        stop.touch()
+        out, _ = becoming.communicate(timeout=60)
+        _give(hub.course, hub.instructor)  # what root wrote in the course is the instructor's again
+    seen, read = (int(n) for n in out.split()[-2:])
+    return seen, read
+
+
+@pytest.mark.skipif(not shutil.which("newuidmap"), reason="needs newuidmap (Debian's uidmap package)")
+def test_no_account_becomes_the_student_process(hub):
+    """Debian's `useradd` gives each account 65 536 subordinate user IDs from 100 000 on, and newuidmap lets
+    the account be any of them in a user namespace of its own; the sandbox (as root) ran each student process
+    as 200 000 + its kernel's process ID modulo 100 000, inside the third and fourth accounts' ranges.  Here
+    mallory's range is that whole window, so that the attack does not depend on the order accounts were made."""
+    window = f"{sandbox.FIRST_UID}-{sandbox.FIRST_UID + sandbox.UID_RANGE - 1}"
+    subprocess.run(["usermod", "--add-subuids", window, "--add-subgids", window, hub.mallory], check=True)
+    config = hub.course / "nbgrader_config.py"
+    kept, handed_in = config.read_text(), None
+    try:
+        if not _collected_notebook(hub, hub.alice).is_file():
+            hub.run(hub.instructor, f"nbgrader collect {ASSIGNMENT}", cwd=hub.course)
+        # A comment of alice's own in her answers, which the sandbox's copy of her notebook holds.
+        notebook = _collected_notebook(hub, hub.alice)
+        handed_in = notebook.read_bytes()
+        marker = f"alice-of-hub-{secrets.token_hex(8)}"
+        nb = nbformat.reads(handed_in.decode(), as_version=4)
+        answer = next(cell for cell in nb.cells if cell.cell_type == "code" and "def fit" in cell.source)
+        answer.source += f"\n# {marker}\n"
+        nbformat.write(nb, notebook)
+        # Defence off: the student process's user ID from the fixed window.
+        _weaken_copies(hub, "subordinate_ids")
+        try:
+            seen, read = _grade_as_root_while_mallory_becomes(hub, marker)
+        finally:
+            config.write_text(kept)
+        assert read >= 1, (seen, read)  # mallory read alice's copy, as the user ID of alice's student process
+
+        # Contained: the student processes' user IDs lie past every subordinate range.
+        seen, read = _grade_as_root_while_mallory_becomes(hub, marker)
+        assert seen >= 1 and read == 0, (seen, read)
+    finally:
+        subprocess.run(["usermod", "--del-subuids", window, "--del-subgids", window, hub.mallory], check=True)
+        if handed_in is not None:
+            _collected_notebook(hub, hub.alice).write_bytes(handed_in)
+
+
+STUDENT_SESSION = r"""
+# A student's Jupyter server from the shared environment, and cells run in one of its kernels as JupyterLab runs
+# them (its REST and websocket API); prints how many cells ran.
+import json, socket, subprocess, sys, time, urllib.request, uuid
+import websocket
+cells = int(sys.argv[1])
+probe = socket.socket(); probe.bind(("127.0.0.1", 0)); port = probe.getsockname()[1]; probe.close()
+token = uuid.uuid4().hex
+server = subprocess.Popen([sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}
+ok = 0
+try:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(urllib.request.Request(base + "/api/status", headers=auth), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.2)
+    made = urllib.request.Request(base + "/api/kernels", data=b"{}", method="POST",
+                                  headers={**auth, "Content-Type": "application/json"})
+    kernel = json.load(urllib.request.urlopen(made, timeout=60))["id"]
+    channels = websocket.create_connection(f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels",
+                                           header=[f"Authorization: token {token}"], timeout=60)
+    session = uuid.uuid4().hex
+    for cell in range(cells):
+        msg_id = uuid.uuid4().hex
+        channels.send(json.dumps({"header": {"msg_id": msg_id, "session": session, "username": "student",
+                                             "msg_type": "execute_request", "version": "5.3"},
+                                  "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                                  "content": {"code": f"def fit(X, y):  # my own answer, cell {cell}\n    return X",
+                                              "silent": False, "store_history": True, "user_expressions": {},
+                                              "allow_stdin": False, "stop_on_error": True}}))
+        while True:
+            reply = json.loads(channels.recv())
+            if reply.get("msg_type") == "execute_reply" and reply["parent_header"].get("msg_id") == msg_id:
+                ok += reply["content"]["status"] == "ok"
+                break
+        time.sleep(0.2)
+    channels.close()
+finally:
+    server.terminate()
+    server.wait(timeout=60)
+print(ok)
+"""
+
+
+def _work_while_mallory_listens(hub: Hub, cells: int = 20) -> tuple[int, int, int]:
+    """alice runs `cells` cells of her own in her own Jupyter server while mallory subscribes to every port
+    alice's processes open on 127.0.0.1; (cells that ran, kernel messages mallory received, with alice's code)."""
+    sniffer = hub.home(hub.mallory) / "listen.py"
+    sniffer.write_text(SNIFFER)
+    stop = hub.home(hub.mallory) / "stop-listening"
+    stop.unlink(missing_ok=True)
+    session = hub.home(hub.alice) / "session.py"
+    session.write_text(STUDENT_SESSION)
+    _give(session, hub.alice)
+    listening = hub.run(hub.mallory, f"python3 {sniffer} {stop} {pwd.getpwnam(hub.alice).pw_uid}", background=True)
+    try:
+        ran = int(hub.run(hub.alice, f"python3 {session} {cells}").stdout.split()[-1])
+    finally:
+        stop.touch()
+        out, _ = listening.communicate(timeout=60)
+    messages, _, answers = (int(n) for n in out.split()[-3:])
+    return ran, messages, answers
+
+
+def test_a_classmate_hears_nothing_of_a_students_kernels(hub):
+    """A student's own kernels (JupyterLab's, on the hub) are on jupyter_client's default TCP ports unless the
+    shared environment's Jupyter configuration says otherwise: the hub set-up's jupyter_server_config.json."""
+    config = hub.venv / "etc" / "jupyter" / "jupyter_server_config.json"
+    assert not config.exists()
+    # Defence off: the environment as pip leaves it.
+    ran, messages, answers = _work_while_mallory_listens(hub)
+    assert ran == 20 and answers >= 1, (ran, messages, answers)  # mallory reads alice's code as she runs it
+
+    # Contained: the set-up's line, as root, in the shared environment (docs/instructor/workflow.md).
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"KernelManager": {"transport": "ipc"}}))
+    try:
+        ran, messages, answers = _work_while_mallory_listens(hub)
+    finally:
+        config.unlink()
+    assert ran == 20 and messages == 0, (ran, messages, answers)
 
 
 def test_the_course_is_the_instructors_alone(hub):

@@ -146,7 +146,7 @@ def student_processes(course_folder: Path) -> list[str]:
         except OSError:
             continue
         uid = int(fields.get("Uid", "0").split()[0])
-        if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + sandbox.UID_RANGE and cwd.startswith(str(course_folder)):
+        if sandbox.FIRST_UID <= uid < sandbox.student_uid_window() + sandbox.UID_RANGE and cwd.startswith(str(course_folder)):
             found.append(f"{status.parent.name} {fields.get('Name', '').strip()} uid {uid} in {cwd}")
     return found
 

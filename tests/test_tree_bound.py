@@ -63,7 +63,7 @@ def _student_memory() -> int:
         except OSError:
             continue
         uid = int(status.get("Uid", "0").split()[0])
-        if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + sandbox.UID_RANGE:
+        if sandbox.FIRST_UID <= uid < sandbox.student_uid_window() + sandbox.UID_RANGE:
             total += int(status.get("VmRSS", "0 kB").split()[0]) * 1024
     return total
 

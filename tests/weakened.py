@@ -8,7 +8,7 @@ without its defence before it counts as stopped by it.
     rebuild         the submitted notebook is graded as it is (no RebuildFromRelease)
     links           the submitted notebook is read by nbconvert's own exporter, which follows links
     names, writeback, handles, environment, system_files, folder, sort_watch, output_budget, tree_bound,
-    dev_readonly, private_copies
+    dev_readonly, private_copies, subordinate_ids
                     the grading kernel is `weakened_kernel.py`, which puts that part of the boundary or the
                     sandbox back to what the kit did before it
     hidden_prints   feedback keeps what cells with hidden tests printed, and their errors' messages
@@ -30,7 +30,8 @@ from mlkit.reports.feedback import RedactHiddenTests
 
 HERE = Path(__file__).resolve().parent
 KERNEL_DEFENCES = {"names", "writeback", "handles", "environment", "system_files", "folder", "sort_watch",
-                   "output_budget", "sandbox", "tree_bound", "dev_readonly", "private_copies"}
+                   "output_budget", "sandbox", "tree_bound", "dev_readonly", "private_copies",
+                    "subordinate_ids"}
 DEFENCES = KERNEL_DEFENCES | {"boundary", "rebuild", "hidden_prints", "cell_output", "links", "markup_bound"}
 
 

@@ -101,6 +101,10 @@ def switch_off(defences: set[str]) -> None:
         sandbox.RemovalWatch = NoWatch
         sandbox.sweep_stale_folders = lambda *args: 0
 
+    if "subordinate_ids" in defences:
+        # The student process's user ID from a fixed window, whoever's subordinate range holds it.
+        sandbox.student_uid = lambda: sandbox.FIRST_UID + os.getpid() % sandbox.UID_RANGE
+
     if "sort_watch" in defences:
         # The watch sees sorts, but not the calls that switch it off or go around it.
         copy = Path(tempfile.mkdtemp(prefix="mlkit-weakened-student-"))

@@ -49,6 +49,14 @@ def check_machine(report: Report) -> None:
                        "bubblewrap, and grade as root or allow unprivileged user namespaces")
     else:
         report.ok(f"sandbox: {mode.name} ({sandbox.describe()})")
+    if mode.name == "root":
+        try:
+            first = sandbox.student_uid_window()
+        except sandbox.SandboxUnavailable as full:
+            report.problem(f"student user IDs: {full}. Fix: shrink the ranges in /etc/subuid and /etc/subgid")
+        else:
+            report.ok(f"student user IDs: {first}..{first + sandbox.UID_RANGE - 1}, past every account's "
+                      "subordinate range (/etc/subuid, /etc/subgid)")
     if treebound.kind():
         report.ok(f"tree bound: {treebound.describe()}")
     else:

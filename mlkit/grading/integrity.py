@@ -48,6 +48,8 @@ import copy
 import functools
 import json
 import os
+import shutil
+import tempfile
 import time
 from queue import Empty
 
@@ -239,6 +241,9 @@ class RebuildFromRelease(NbGraderPreprocessor):
         return None
 
 
+KERNEL_FOLDER_PREFIX = "mlkit-kernel-"  # a grading kernel's private folder of sockets in /tmp
+
+
 class ResilientExecute(Execute):
     """nbgrader's Execute across the grading boundary; a dead or stuck kernel ends the notebook with a reason."""
 
@@ -270,7 +275,33 @@ class ResilientExecute(Execute):
             return kernel_client
 
         manager.client = client
+        self._private_kernel_sockets(manager)
         return manager
+
+    def _private_kernel_sockets(self, manager) -> None:
+        """The kernel's five channels on Unix sockets in a folder only this account may enter (mkdtemp's 0700),
+        removed when the kernel's resources are.
+
+        On jupyter_client's default, TCP ports of 127.0.0.1, every account of the machine reaches the kernel:
+        messages are signed, not encrypted, and its iopub channel publishes to any subscriber each cell's
+        code as it runs (the hidden tests, the student's answers in the call that hands them over) and its
+        outputs.  A classmate on a shared hub, or a user of a shared cluster's worker node, would read them."""
+        folder = tempfile.mkdtemp(prefix=f"{KERNEL_FOLDER_PREFIX}{os.getpid()}-")
+        manager.transport = "ipc"
+        manager.ip = os.path.join(folder, "kernel")
+        cleanup = manager.cleanup_resources
+
+        async def cleanup_resources(*args, **kwargs):
+            try:
+                result = cleanup(*args, **kwargs)
+                if hasattr(result, "__await__"):
+                    result = await result
+                return result
+            finally:
+                if not kwargs.get("restart", args[0] if args else False):
+                    shutil.rmtree(folder, ignore_errors=True)
+
+        manager.cleanup_resources = cleanup_resources
 
     def preprocess_cell(self, cell, resources, index):
         self._mlkit_index = index

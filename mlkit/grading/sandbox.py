@@ -43,7 +43,9 @@ Everything here runs in the grader (outside the sandbox).
 from __future__ import annotations
 
 import functools
+import grp
 import os
+import pwd
 import resource
 import shutil
 import stat
@@ -336,7 +338,12 @@ def sweep_stale_folders(prefixes: tuple[str, ...] = (COPY_PREFIX, SITE_PREFIX)) 
 
 def _ours(uid: int) -> bool:
     """A folder this grader made: its own, or (as root) handed to a student process's user ID."""
-    return uid == os.geteuid() or (os.geteuid() == 0 and FIRST_UID <= uid < FIRST_UID + UID_RANGE)
+    if uid == os.geteuid():
+        return True
+    if os.geteuid() != 0:
+        return False
+    first = student_uid_window()
+    return first <= uid < first + UID_RANGE
 
 
 def bound_met(cleanup: list) -> str:
@@ -486,8 +493,67 @@ def start(workdir: Path, folder: Folder, request_fd: int, reply_fd: int, mode: M
 
 
 def student_uid() -> int:
-    """A user ID of its own for this grading kernel's student process."""
-    return FIRST_UID + os.getpid() % UID_RANGE
+    """A user ID of its own for this grading kernel's student process (as root), one that no account holds.
+
+    Not an account's (`getpwuid`, `getgrgid`; NSS answers for LDAP or SSSD accounts too), and in the window of
+    `student_uid_window`, which no account's subordinate range reaches."""
+    first = student_uid_window()
+    for step in range(UID_RANGE):
+        uid = first + (os.getpid() + step) % UID_RANGE
+        if not _held_by_an_account(uid):
+            return uid
+    raise SandboxUnavailable(f"no user ID in {first}..{first + UID_RANGE - 1} is free of accounts for the "
+                             "student process")
+
+
+def student_uid_window() -> int:
+    """The first of UID_RANGE user IDs for student processes: FIRST_UID, or past every subordinate range that
+    would overlap the window.
+
+    `useradd` gives each account a subordinate range of 65 536 IDs in /etc/subuid and /etc/subgid (from 100 000
+    on: the third account of a Debian machine holds 231 072..296 607), and with newuidmap (the uidmap package)
+    the account may become any of them in a user namespace of its own: a student process running as one of
+    them is that account's to read the notebook copy of, signal and trace."""
+    ranges = _subordinate_ranges()
+    first = FIRST_UID
+    moved = True
+    while moved:
+        moved = False
+        for start, end in ranges:
+            if start < first + UID_RANGE and first < end:
+                first, moved = end, True
+    if first + UID_RANGE > 2**31:
+        raise SandboxUnavailable("the subordinate user ID ranges (/etc/subuid, /etc/subgid) leave no room for the "
+                                 "student processes' user IDs below 2**31")
+    return first
+
+
+SUBORDINATE_ID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
+
+
+def _subordinate_ranges() -> list[tuple[int, int]]:
+    """(first, past last) of each subordinate ID range any account holds (lines `name:first:count`)."""
+    ranges = []
+    for path in SUBORDINATE_ID_FILES:
+        try:
+            lines = path.read_text().splitlines()
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.strip().split(":")
+            if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                ranges.append((int(fields[1]), int(fields[1]) + int(fields[2])))
+    return ranges
+
+
+def _held_by_an_account(uid: int) -> bool:
+    for lookup in (pwd.getpwuid, grp.getgrgid):
+        try:
+            lookup(uid)
+            return True
+        except KeyError:
+            pass
+    return False
 
 
 def describe() -> str:
