@@ -659,20 +659,19 @@ def test_feedback_on_two_workers_one_killed_lands_every_page_once(graded, tmp_pa
         shutil.rmtree(folder / "feedback", ignore_errors=True)
     for assignment in ASSIGNMENTS:
         course.nbgrader(stock, "generate_feedback", assignment)
-    cluster = Cluster(tmp_path / "cluster")
+    # A TLS cluster: the kit's copy of the course names the cluster's credentials (the fixture's settings).
+    cluster = Cluster(tmp_path / "cluster", tls=graded[5].tls)
     try:
         doomed = cluster.add_worker("worker-a")
         cluster.add_worker("worker-b")
         cluster.wait_for_workers(2)
-        from distributed import Client
-
-        with Client(cluster.address, timeout=30) as observer:
+        with cluster.client() as observer:
             (address,) = [a for a, w in observer.scheduler_info()["workers"].items() if w["name"] == "worker-a"]
         rendering = subprocess.Popen([sys.executable, "-m", "mlkit.cli", "feedback", "--course", str(kit),
                                       "--scheduler", cluster.address], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=course.environment())
         held: list[str] = []
-        with Client(cluster.address, timeout=30) as observer:
+        with cluster.client() as observer:
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline and not held and rendering.poll() is None:
                 held = [str(k) for k in observer.processing().get(address, ()) if "mlkit-feedback-" in str(k)]
