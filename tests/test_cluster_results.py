@@ -1,18 +1,21 @@
 """What travels to a Dask worker and what is taken back from one (mlkit/grading/cluster.py), checked as data.
 
 The real cluster, forged results from a real worker and another account's attempts are in
-tests/test_distributed.py; here, each rule of `portable_config` and `read_result` on its own, fast.
+tests/test_distributed.py; here, each rule of `portable_config` and `read_result` (and of the feedback
+pages' `cluster_feedback.read_pages`) on its own, fast.
 """
 
 from __future__ import annotations
 
 import pickle
 import re
+from pathlib import Path
 
 import pytest
 from traitlets.config import Config
 
-from mlkit.grading import cluster, parallel
+from mlkit.grading import cluster, cluster_feedback, feedback, parallel
+from mlkit.reports import templates
 
 LIMITS = {"linear_regression": {"grades": {"test_fit": 3.0, "test_predict": 2.0}, "comments": {"answer_fit"},
                                 "points": 5.0}}
@@ -132,3 +135,72 @@ def test_a_plain_scheduler_needs_the_network_said_private(tmp_path):
         cluster.cluster_security("tls://10.0.0.1:8786", {"tls_ca_file": "a", "tls_cert_file": "b"})
     with pytest.raises(cluster.InsecureTransport, match="no such file"):
         cluster.cluster_security("tls://10.0.0.1:8786", {name: str(tmp_path / name) for name in cluster.TLS_SETTINGS})
+
+
+# -- feedback pages (mlkit/grading/cluster_feedback.py) ---------------------------------------------
+
+GRADED = {"linear_regression.ipynb": b"{}", "timestamp.txt": b"2026-01-01 00:00:00", "data/train.csv": b"x,y\n"}
+
+
+def _pages(**changes) -> dict:
+    pages = {"digest": "d" * 64, "status": feedback.WRITTEN, "seconds": 1.5, "reason": "",
+             "files": {"linear_regression.html": b"<html></html>", "timestamp.txt": GRADED["timestamp.txt"],
+                       "data/train.csv": GRADED["data/train.csv"]}}
+    pages.update(changes)
+    return pages
+
+
+def _read_pages(pages) -> dict:
+    return cluster_feedback.read_pages(cluster.pack(pages), "d" * 64, GRADED)
+
+
+def test_honest_feedback_pages_are_read():
+    read = _read_pages(_pages())
+    assert read["status"] == feedback.WRITTEN and read["files"]["linear_regression.html"] == b"<html></html>"
+    failed = _read_pages(_pages(status=feedback.FAILED, reason="\x1b[2Jgone", files=None))
+    assert failed["status"] == feedback.FAILED and "\x1b" not in failed["reason"]
+
+
+@pytest.mark.parametrize("forged, reason", [
+    (_pages(digest="e" * 64), "does not answer the submission that was sent"),
+    (_pages(files={"linear_regression.html": b"", "../../../.bashrc": b"run me"}), "refused a file path outside"),
+    (_pages(files={"linear_regression.html": b"", "/home/instructor/.bashrc": b""}), "refused a file path"),
+    (_pages(files={"linear_regression.html": b"", "other.html": b""}), "neither a graded notebook's page"),
+    (_pages(files={"linear_regression.html": b"", "linear_regression.ipynb": b"{}"}),
+     "neither a graded notebook's page"),
+    (_pages(files={"linear_regression.html": b"", "timestamp.txt": b"2020-01-01 00:00:00"}),
+     "copy of 'timestamp.txt' differs from the graded file"),
+    (_pages(files={"linear_regression.html": b" " * (cluster_feedback.MAX_PAGE_BYTES + 1)}), "more than"),
+    (_pages(files={"timestamp.txt": GRADED["timestamp.txt"]}), "lacks the page 'linear_regression.html'"),
+    (_pages(files={"linear_regression.html": "text"}), "not a map of paths to bytes"),
+    (_pages(status="graded"), "has the status"),
+])
+def test_a_forged_feedback_result_is_refused_with_the_reason(forged, reason):
+    with pytest.raises(cluster.RefusedResult, match=re.escape(reason)):
+        _read_pages(forged)
+
+
+def test_feedback_travels_with_no_secret_and_its_templates_found_where_the_worker_has_them(tmp_path):
+    config = Config()
+    config.CourseDirectory.db_url = "postgresql://grader:pw-1@db/gradebook"
+    config.OfflineFeedbackExporter.extra_template_basedirs = templates.basedirs() + [str(tmp_path / "mine")]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "index.html.j2").write_text("{% extends 'feedback.html.j2' %}")
+    shown, folders = cluster_feedback.travelling_templates(cluster.portable_config(config), tmp_path)
+    assert b"pw-" not in cluster.pack(shown) and str(tmp_path) not in str(shown)
+    assert shown["OfflineFeedbackExporter"]["extra_template_basedirs"] == [
+        "mlkit-package:mlkit/reports/templates", "mlkit-package:nbgrader/server_extensions/formgrader/templates",
+        "mlkit-course-templates:0"]
+    worker = cluster_feedback._resolve_templates(shown, cluster.unpack(folders)["folders"], tmp_path / "scratch")
+    found = worker["OfflineFeedbackExporter"]["extra_template_basedirs"]
+    assert found[:2] == templates.basedirs() and (Path(found[2]) / "index.html.j2").read_text().startswith("{%")
+    config.OfflineFeedbackExporter.extra_template_basedirs = ["/srv/elsewhere/templates"]
+    with pytest.raises(cluster.ConfigNotPortable, match="c.OfflineFeedbackExporter.extra_template_basedirs"):
+        cluster_feedback.travelling_templates(cluster.portable_config(config), tmp_path)
+
+
+def test_feedback_refuses_a_plain_scheduler_before_connecting(tmp_path):
+    with pytest.raises(cluster.InsecureTransport, match="--private-network"):
+        cluster_feedback.generate(tmp_path, [], "tcp://127.0.0.1:9", config=Config())
+    with pytest.raises(cluster.InsecureTransport, match="needs the cluster's CA"):
+        cluster_feedback.generate(tmp_path, [], "tls://127.0.0.1:9", config=Config())

@@ -9,7 +9,8 @@ The module's cluster speaks Dask's mutual TLS with certificates made here (opens
 and `mlkit grade` hold the cluster's CA, certificate and key. Another account (`mlkit-mallory`), without
 them, gets nothing from it; on a plain tcp:// scheduler (allowed only with --private-network) the same account
 runs code on the workers and receives the hidden tests. A worker that holds the credentials but forges its
-results has each forgery refused, and the rest of the class is graded.
+results has each forgery refused, and the rest of the class is graded; so has a worker that forges the
+feedback pages of `mlkit feedback --scheduler`, whose pages land for the honest submission alone.
 """
 
 from __future__ import annotations
@@ -659,20 +660,19 @@ def test_feedback_on_two_workers_one_killed_lands_every_page_once(graded, tmp_pa
         shutil.rmtree(folder / "feedback", ignore_errors=True)
     for assignment in ASSIGNMENTS:
         course.nbgrader(stock, "generate_feedback", assignment)
-    cluster = Cluster(tmp_path / "cluster")
+    # A TLS cluster: the kit's copy of the course names the cluster's credentials (the fixture's settings).
+    cluster = Cluster(tmp_path / "cluster", tls=graded[5].tls)
     try:
         doomed = cluster.add_worker("worker-a")
         cluster.add_worker("worker-b")
         cluster.wait_for_workers(2)
-        from distributed import Client
-
-        with Client(cluster.address, timeout=30) as observer:
+        with cluster.client() as observer:
             (address,) = [a for a, w in observer.scheduler_info()["workers"].items() if w["name"] == "worker-a"]
         rendering = subprocess.Popen([sys.executable, "-m", "mlkit.cli", "feedback", "--course", str(kit),
                                       "--scheduler", cluster.address], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=course.environment())
         held: list[str] = []
-        with Client(cluster.address, timeout=30) as observer:
+        with cluster.client() as observer:
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline and not held and rendering.poll() is None:
                 held = [str(k) for k in observer.processing().get(address, ()) if "mlkit-feedback-" in str(k)]
@@ -695,3 +695,81 @@ def test_feedback_on_two_workers_one_killed_lands_every_page_once(graded, tmp_pa
     assert [name for name in expected if got[name] != expected[name]] == []
     assert sorted(p.name for p in (kit / "feedback").glob("*/*")) == sorted(
         p.name for p in (stock / "feedback").glob("*/*"))
+
+
+# A worker that holds the cluster's credentials and forges the feedback pages it sends back, per student.
+FEEDBACK_FORGER = '''
+import os
+import msgpack
+from mlkit.grading import cluster_feedback
+
+MARKER = os.environ["FORGE_MARKER"]
+PAYLOAD = (exec, (f"import os, sys; open({MARKER!r} + '-' + str(os.getpid()), 'w').write(' '.join(sys.argv))",))
+
+
+class RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return PAYLOAD
+
+
+honest = getattr(cluster_feedback, 'honest', cluster_feedback.render_submission)  # Dask may run a preload twice
+cluster_feedback.honest = honest
+
+
+def forged(bundle, templates, student, files, rows, nonce):
+    if student == "pickled":
+        return RunsCodeWhenUnpickled()
+    result = msgpack.unpackb(honest(bundle, templates, student, files, rows, nonce), raw=False)
+    if student == "escape":
+        result["files"]["../../../../escaped.html"] = b"<script>a page outside the feedback folder</script>"
+    elif student == "planted":
+        result["files"]["index.html"] = b"<script>a page no notebook has</script>"
+    elif student == "swap":  # well-formed pages, but not an answer to what was sent
+        result["digest"] = "0" * 64
+    return msgpack.packb(result, use_bin_type=True)
+
+
+cluster_feedback.render_submission = forged  # the tasks name this function; on this worker it is the forger
+'''
+
+
+def test_forged_feedback_pages_are_refused_and_fail_that_submission_alone(tmp_path):
+    root = course.new_course(tmp_path / "course", ASSIGNMENTS[:1])
+    course.nbgrader(root, "generate_assignment", ASSIGNMENTS[0])
+    reference = catalog.submission_notebook(ASSIGNMENTS[0], catalog.catalog_answers(ASSIGNMENTS[0], root=root)
+                                            ["reference"], root=root)
+    students = ["honest", "escape", "planted", "swap", "pickled"]
+    for student in students:
+        catalog.write_submission(root, student, ASSIGNMENTS[0], reference, root=root)
+    course.nbgrader(root, "autograde", ASSIGNMENTS[0])
+    (tmp_path / "forger.py").write_text(FEEDBACK_FORGER)
+    marker = tmp_path / "ran"
+    cluster = Cluster(tmp_path / "cluster")
+    try:
+        cluster.add_worker("forger", options=["--preload", str(tmp_path / "forger.py")],
+                           env={"FORGE_MARKER": str(marker)})
+        cluster.wait_for_workers(1)
+        run = _mlkit("feedback", "--course", str(root), "--scheduler", cluster.address, "--private-network")
+        # The defence off: a Dask client that unpickles what the cluster sends runs the forger's code.
+        from distributed import Client
+        from mlkit.grading import cluster_feedback
+
+        with Client(cluster.address, timeout=30) as plain:
+            plain.submit(cluster_feedback.render_submission, b"", b"", "pickled", {}, b"", "",
+                         pure=False).result(timeout=60)
+    finally:
+        cluster.stop()
+    assert run.returncode == 1, run.stdout + run.stderr[-3000:]
+    assert "feedback written for 1 of 5 submissions; 4 failed" in run.stdout, run.stdout
+    failed = {line.split("failed: ")[1].split(" / ")[0]: line for line in run.stdout.splitlines() if "failed: " in line}
+    assert set(failed) == set(students) - {"honest"}, run.stdout
+    assert "refused the worker's result: refused a file path outside its folder" in failed["escape"]
+    assert "neither a graded notebook's page nor a graded file: 'index.html'" in failed["planted"]
+    assert "does not answer the submission that was sent" in failed["swap"]
+    assert sorted(p.name for p in (root / "feedback").iterdir()) == ["honest"]
+    pages, graded = root / "feedback" / "honest" / ASSIGNMENTS[0], root / "autograded" / "honest" / ASSIGNMENTS[0]
+    assert sorted(p.stem for p in pages.glob("*.html")) == sorted(p.stem for p in graded.glob("*.ipynb")) != []
+    assert not list(tmp_path.rglob("escaped.html")) and "Traceback" not in run.stderr
+    ran = {p.name: p.read_text() for p in tmp_path.glob("ran-*")}
+    assert not [argv for argv in ran.values() if "mlkit.cli" in argv], ran  # never in `mlkit feedback`
+    assert f"ran-{os.getpid()}" in ran  # but in the plain client
