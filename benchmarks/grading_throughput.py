@@ -192,6 +192,14 @@ def main() -> int:
         print(f"ratio (Dask 2 workers / 1 worker throughput): {on_cluster[1][0] / on_cluster[2][0]:.2f}x; "
               f"Dask 2 workers / stock: {stock_seconds / on_cluster[2][0]:.2f}x")
     print(f"gradebooks identical: {identical}")
+    if not identical:  # say where: a difference is a finding, never a number to quote
+        reference = set(gradebook_rows(stock))
+        for name, folder in {"mlkit grade": kit, **{f"Dask {n}": f for n, f in copies.items()}}.items():
+            rows = set(gradebook_rows(folder))
+            for row in sorted(map(str, reference - rows))[:10]:
+                print(f"  stock only (vs {name}): {row}")
+            for row in sorted(map(str, rows - reference))[:10]:
+                print(f"  {name} only: {row}")
     print("\nhidden-test time of the reference solution, per notebook:")
     for assignment in assignments:
         print(f"  {assignment:<26}{hidden_test_seconds(assignment):6.2f} s")
