@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from mlkit import course
 from mlkit.authoring import catalog, lint
@@ -57,3 +60,36 @@ def test_caches_in_the_kits_course_are_not_copied(tmp_path, monkeypatch):
     made = course.init(tmp_path / "ml-2027", ["07"], "ml-2027")
     assert (made / "source" / "07_knn" / "knn.ipynb").is_file() and (made / "catalog" / "07_knn").is_dir()
     assert not [p for p in made.rglob("*") if p.name in ("__pycache__", ".ipynb_checkpoints") or p.suffix == ".pyc"]
+
+
+def test_doctor_on_a_course_whose_exchange_is_not_made_yet_prints_the_command_that_makes_it(tmp_path):
+    """The workflow's order: init, set c.Exchange.root, doctor. The note names the missing folder and the
+    `mlkit exchange init` line for it, and that line, run as printed (as root), makes an exchange doctor accepts."""
+    made = tmp_path / "ml-2027"
+    assert _mlkit("init", str(made), "07", "--course-id", "ml-2027", cwd=tmp_path).returncode == 0
+    exchange = tmp_path / "srv" / "exchange"
+    with (made / "nbgrader_config.py").open("a") as config:
+        config.write(f'c.Exchange.root = "{exchange}"\n')
+    doctor = _mlkit("doctor", cwd=made)
+    note = next(line for line in doctor.stdout.splitlines() if "exchange" in line)
+    assert note.startswith("note") and f"c.Exchange.root is {exchange}, which does not exist" in note, doctor.stdout
+    printed = note.split("Fix, as root: ", 1)[1]
+    assert "exchange init" in printed and "--course ml-2027" in printed
+    if os.geteuid() != 0:
+        pytest.skip("mlkit exchange init runs as root")
+    tmp_path.chmod(0o755)  # exchange init refuses a folder on the way that others may change, as a hub's /srv is
+    made_it = subprocess.run(printed, shell=True, capture_output=True, text=True, cwd=made, env=course.environment())
+    assert made_it.returncode == 0, made_it.stderr
+    again = _mlkit("doctor", cwd=made)
+    assert f"ok       exchange {exchange / 'ml-2027'}: the instructor's" in again.stdout, again.stdout
+
+
+def test_doctor_without_an_exchange_says_how_to_make_one(tmp_path):
+    if os.path.isdir("/usr/local/share/nbgrader/exchange"):
+        pytest.skip("this machine has an exchange at nbgrader's default place")
+    made = tmp_path / "ml-2027"
+    assert _mlkit("init", str(made), "07", "--course-id", "ml-2027", cwd=tmp_path).returncode == 0
+    doctor = _mlkit("doctor", cwd=made)
+    note = next(line for line in doctor.stdout.splitlines() if "exchange" in line)
+    assert note.startswith("note") and "students hand in another way" in note
+    assert "exchange init" in note and "--course ml-2027" in note and "set c.Exchange.root" in note
