@@ -160,6 +160,9 @@ def db_url(course: Path) -> str:
     return course_config(course).CourseDirectory.db_url
 
 
+MANUAL_MARK = "*"
+
+
 @dataclass
 class NotebookGrade:
     score: float
@@ -167,6 +170,7 @@ class NotebookGrade:
     auto_score: float       # points from autograded test cells
     auto_max: float
     cells: dict[str, float]  # grade_id -> auto score of every graded cell
+    needs_manual: bool = False  # a graded cell (the 60-second explanation) waits for the formgrader
 
 
 def gradebook(course: Path, url: str | None = None) -> dict[str, dict[str, NotebookGrade]]:
@@ -189,14 +193,17 @@ def gradebook(course: Path, url: str | None = None) -> dict[str, dict[str, Noteb
                         auto_score=sum(g.auto_score or 0.0 for g in tests),
                         auto_max=sum(g.max_score for g in tests),
                         cells={g.name: g.auto_score for g in notebook.grades},
+                        needs_manual=bool(notebook.needs_manual_grade),
                     )
     return result
 
 
 def format_gradebook(grades: dict[str, dict[str, NotebookGrade]], assignments: list[str]) -> str:
-    """A student x assignment table of 'score/max'."""
+    """A student x assignment table of 'score/max', a `*` after the ones still waiting for a manual grade
+    (then a last line says so: their score is not final)."""
     short = [a.split("_", 1)[0] for a in assignments]
     width = max([7] + [len(s) for s in grades])
+    waiting = False
     lines = ["student".ljust(width) + "".join(f"{s:>10}" for s in short) + f"{'total':>12}"]
     for student in sorted(grades):
         row, total, total_max = [], 0.0, 0.0
@@ -205,7 +212,12 @@ def format_gradebook(grades: dict[str, dict[str, NotebookGrade]], assignments: l
             if g is None:
                 row.append(f"{'-':>10}")
                 continue
-            row.append(f"{g.score:>5g}/{g.max_score:<4g}")
+            mark = MANUAL_MARK if g.needs_manual else ""
+            row.append(f"{g.score:>5g}/" + f"{g.max_score:g}{mark}".ljust(4))
             total, total_max = total + g.score, total_max + g.max_score
+            waiting = waiting or g.needs_manual
         lines.append(student.ljust(width) + "".join(row) + f"{total:>7g}/{total_max:<4g}")
+    if waiting:
+        lines.append(f"{MANUAL_MARK} waits for a manual grade (jupyter lab, Nbgrader menu -> Formgrader): "
+                     "the score so far, not final")
     return "\n".join(lines)

@@ -79,6 +79,22 @@ def test_commands_work_on_the_folder_they_run_in_and_refuse_one_that_is_no_cours
     here = _mlkit("gradebook", cwd=kit)
     assert here.returncode == 0 and here.stdout.strip() == course.format_gradebook(
         course.gradebook(kit), ASSIGNMENTS).strip()
+    # These submissions leave the explanation's stub: nothing waits for a manual grade, nothing is marked.
+    assert "*" not in here.stdout and not any(g.needs_manual for row in course.gradebook(kit).values()
+                                              for g in row.values())
     empty = _mlkit("gradebook", cwd=tmp_path)
     assert empty.returncode == 2 and "is not a course folder" in empty.stderr and "Traceback" not in empty.stderr
     assert not (tmp_path / "gradebook.db").exists()
+
+
+def test_the_gradebook_marks_a_score_that_waits_for_a_manual_grade():
+    """An explanation written by the student waits for the formgrader (nbgrader's needs_manual_grade): its
+    score is marked and a last line says it is not final."""
+    waiting = course.NotebookGrade(score=12.0, max_score=15.0, auto_score=12.0, auto_max=12.0, cells={},
+                                   needs_manual=True)
+    final = course.NotebookGrade(score=14.0, max_score=17.0, auto_score=14.0, auto_max=14.0, cells={})
+    table = course.format_gradebook({"ada": {ASSIGNMENTS[0]: waiting, ASSIGNMENTS[1]: final}}, ASSIGNMENTS)
+    lines = table.splitlines()
+    assert "12/15*" in lines[1] and "14/17*" not in lines[1] and "14/17" in lines[1]
+    assert lines[-1].startswith("* waits for a manual grade") and len(lines[0]) == len(lines[1])
+    assert "*" not in course.format_gradebook({"ada": {ASSIGNMENTS[1]: final}}, ASSIGNMENTS)
