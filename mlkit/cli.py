@@ -208,7 +208,17 @@ def run_init(args) -> int:
     except (course.NotACourse, catalog.UnknownAssignment) as problem:
         print(f"mlkit init: {problem}", file=sys.stderr)
         return 2
-    print(f"a new course in {made}; next: cd {made} && mlkit release (nbgrader generate_assignment for each)")
+    import os
+    import shlex
+
+    # The lines run after `cd` into the course: a program typed as a relative path (.venv/bin/mlkit, ./run)
+    # is given from the root instead.
+    program = [os.path.abspath(word) if i == 0 and "/" in word else word for i, word in enumerate(invocation.program())]
+    doctor, release = (" ".join(shlex.quote(w) for w in [*program, verb]) for verb in ("doctor", "release"))
+    print(f"a new course in {made}; next, as docs/instructor/workflow.md goes:\n"
+          f"  cd {shlex.quote(str(made))}\n"
+          f"  {doctor}    # the sandbox, the course's modes, the exchange and how to make it\n"
+          f"  {release}   # nbgrader generate_assignment for each notebook")
     return 0
 
 

@@ -160,6 +160,9 @@ def db_url(course: Path) -> str:
     return course_config(course).CourseDirectory.db_url
 
 
+MANUAL_MARK = "*"
+
+
 @dataclass
 class NotebookGrade:
     score: float

@@ -104,3 +104,44 @@ def test_feedback_page_opens_with_the_summary_whose_rows_lead_to_their_cells():
     assert "Test cell" not in shown["heading"] and "Written response" in shown["heading"]
     assert shown["first_table"] == "mlkit-summary-table" and shown["summary_top"] < 200
     assert shown["rows"] == [[f"#{test_id}", sentence] for test_id, sentence in checks.items()]
+
+
+@pytest.mark.parametrize("count", [1, 2, 10])
+def test_the_chart_title_is_inside_the_figure(count):
+    """One or two panels are narrower than the title: the figure is made wide enough that no letter is cut."""
+    names = catalog.assignments()[:count]
+    fig = classreport.distribution_figure({a: [0.0, 10.0] for a in names}, {a: 10.0 for a in names})
+    try:
+        box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (box, fig.bbox.width)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def test_one_assignments_chart_is_drawn_at_its_own_size_not_blown_up(tmp_path):
+    """A course's first class report has one assignment: its one panel stays the size of a panel of ten,
+    instead of filling the 1280 px page with letters four times their size."""
+    names = catalog.assignments()[:1]
+    svg = classreport.distribution_svg({a: [0.0, 10.0] for a in names}, {a: 10.0 for a in names})
+    page = tmp_path / "chart.html"
+    page.write_text(f"<!DOCTYPE html><html><body style='margin:2em'><div class='mlkit-chart'>{svg}</div>"
+                    "<script>const box = document.querySelector('svg').getBoundingClientRect();"
+                    "document.body.setAttribute('data-svg-width', Math.ceil(box.width));</script>"
+                    "</body></html>")
+    _, dom = render(page, "class-report-chart-one-assignment", height=600)
+    width = int(dom.split('data-svg-width="')[1].split('"')[0])
+    assert width <= 440, width  # 4.5 inches at 96 px each; blown up, it was 1200
+
+
+def test_the_chart_counts_students_in_whole_numbers():
+    names = catalog.assignments()[:1]
+    fig = classreport.distribution_figure({a: [10.0] for a in names}, {a: 10.0 for a in names})
+    try:
+        ticks = [t for t in fig.axes[0].get_yticks() if 0 <= t <= fig.axes[0].get_ylim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

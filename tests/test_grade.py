@@ -79,6 +79,9 @@ def test_commands_work_on_the_folder_they_run_in_and_refuse_one_that_is_no_cours
     here = _mlkit("gradebook", cwd=kit)
     assert here.returncode == 0 and here.stdout.strip() == course.format_gradebook(
         course.gradebook(kit), ASSIGNMENTS).strip()
+    # These submissions leave the explanation's stub: nothing waits for a manual grade, nothing is marked.
+    assert "to grade" not in here.stdout
     empty = _mlkit("gradebook", cwd=tmp_path)
     assert empty.returncode == 2 and "is not a course folder" in empty.stderr and "Traceback" not in empty.stderr
     assert not (tmp_path / "gradebook.db").exists()
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 import subprocess
 import sys
 
@@ -157,3 +158,29 @@ def test_every_check_has_a_question_a_formula_and_its_own_reference_lines(assign
             name = mistake.short_name
             assert name and name.count("(") == name.count(")") and name[-1] not in "*/+-=(,:", (check, name)
             assert _squash(mistake.hint) not in _squash(name) and "instead of" not in name, (check, name)
+
+
+def test_after_the_last_hint_of_one_check_the_other_failed_checks_are_named_with_their_command(tmp_path):
+    """Two mistakes: `mlkit hint` climbs the first failed check's ladder; when it is spent it names the other
+    failed checks, and the printed `--check` command, run as printed, starts that check's ladder."""
+    workspace = tmp_path / "workspace"
+    practice = _run("practice", "logistic", "--workspace", workspace)
+    assert practice.returncode == 0, practice.stderr
+    notebook = re.search(r"Notebook: (\S+)", practice.stdout).group(1)
+    answers = catalog.reference_answers(ASSIGNMENT)
+    for mutant in catalog.mutants(ASSIGNMENT):
+        if mutant.diagnosis in ("unstable_sigmoid", "reg_not_divided_by_n"):
+            answers = mutant.apply(answers)
+    _write_answers(notebook, answers)
+    assert _run("selfgrade", notebook, "--workspace", workspace).returncode == 0
+    failed = [c.test_id for c in hints.failed_checks(workspace, ASSIGNMENT)]
+    assert failed[0] == CHECK and len(failed) >= 2, failed
+    ladder = [_run("hint", "--workspace", workspace) for _ in range(4)]
+    assert all(run.returncode == 0 for run in ladder), [run.stderr for run in ladder]
+    spent = ladder[3].stdout
+    assert f"Nothing is left for {CHECK}" in spent and "Other failed checks" in spent
+    printed = [line.strip() for line in spent.splitlines() if "--check" in line]
+    assert [shlex.split(line)[shlex.split(line).index("--check") + 1] for line in printed] == failed[1:]
+    first_other = subprocess.run(shlex.split(printed[0]), capture_output=True, text=True, timeout=300)
+    assert first_other.returncode == 0, first_other.stderr
+    assert f"Hint 1 of 3 for {failed[1]} (a question)" in first_other.stdout

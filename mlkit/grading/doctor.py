@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
+import shutil
 import stat
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from mlkit import permissions
+from mlkit import invocation, permissions
 from mlkit.grading import kernel, sandbox, treebound
 
 
@@ -97,7 +99,13 @@ def check_exchange(report: Report, config) -> None:
     root = config.Exchange.get("root", "/usr/local/share/nbgrader/exchange")
     course_id = config.CourseDirectory.get("course_id", "")
     if not course_id or not os.path.isdir(root):
-        report.note(f"exchange: none at {root} (students hand in another way, or set c.Exchange.root)")
+        make = exchange_init_command(root, course_id or "COURSE_ID")
+        if "root" in config.Exchange:
+            # The course names an exchange that is not there: release_assignment and collect would fail on it.
+            report.note(f"exchange: c.Exchange.root is {root}, which does not exist. Fix, as root: {make}")
+        else:
+            report.note(f"exchange: none at nbgrader's default {root} (students hand in another way; for an "
+                        f"exchange, as root: {make}, then set c.Exchange.root in nbgrader_config.py)")
         return
     problems = permissions.exchange_problems(root, course_id)
     if problems:
@@ -106,6 +114,17 @@ def check_exchange(report: Report, config) -> None:
     else:
         report.ok(f"exchange {Path(root) / course_id}: the instructor's; the inbound is sticky and unlistable, "
                   "the root sticky")
+
+
+def exchange_init_command(root: str, course_id: str) -> str:
+    """`mlkit exchange init ROOT --course ID --instructor NAME` for the account running this, as root runs it:
+    the kit's own script by its absolute path (root's PATH need not hold the instructor's environment)."""
+    words = invocation.program()
+    if words == ["mlkit"]:
+        words = [shutil.which("mlkit") or "mlkit"]
+    instructor = pwd.getpwuid(os.getuid()).pw_name
+    return " ".join(shlex.quote(str(word)) for word in [*words, "exchange", "init", root, "--course", course_id,
+                                                         "--instructor", instructor])
 
 
 def check_scheduler(report: Report, config) -> None:

@@ -60,17 +60,25 @@ def collect(root: Path) -> tuple[dict[str, list[float]], dict[str, float], list[
     return dict(scores), maxima, list(stats.values())
 
 
-def distribution_svg(scores: dict[str, list[float]], maxima: dict[str, float]) -> str:
-    """Histograms of automatic scores, one small panel per assignment, as an inline SVG."""
+TITLE = "Score distribution per assignment (students per bin)"
+PANEL_INCHES = (3.0, 2.2)  # one assignment's histogram
+MIN_WIDTH_INCHES = 4.5  # the title's width at its font size, with a margin: one or two panels are narrower
+
+
+def distribution_figure(scores: dict[str, list[float]], maxima: dict[str, float]):
+    """The Matplotlib figure of `distribution_svg`: one histogram panel per assignment name in `scores`
+    (each a list of automatic scores, drawn as % of `maxima[name]`), up to five panels a row."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     names = sorted(scores)
     columns = min(5, max(1, len(names)))
     rows = -(-len(names) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 2.2 * rows), squeeze=False)
+    width = max(PANEL_INCHES[0] * columns, MIN_WIDTH_INCHES)
+    fig, axes = plt.subplots(rows, columns, figsize=(width, PANEL_INCHES[1] * rows + 0.3), squeeze=False)
     for ax in axes.flat:
         ax.set_visible(False)
     for ax, name in zip(axes.flat, names):
@@ -82,18 +90,29 @@ def distribution_svg(scores: dict[str, list[float]], maxima: dict[str, float]) -
         ax.set_xlim(0, 100)
         ax.tick_params(labelsize=7)
         ax.set_xlabel("% of automatic points", fontsize=7)
-    fig.suptitle("Score distribution per assignment (students per bin)", fontsize=10)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # students are counted whole
+    fig.suptitle(TITLE, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def distribution_svg(scores: dict[str, list[float]], maxima: dict[str, float]) -> str:
+    """Histograms of automatic scores, one small panel per assignment, as an inline SVG."""
+    import matplotlib.pyplot as plt
+
+    fig = distribution_figure(scores, maxima)
+    natural_px = round(fig.get_figwidth() * 96)  # CSS pixels at the figure's own size
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg")
     plt.close(fig)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]
     # Matplotlib gives the figure's size in points (five panels: 1440 px); scale it to the page's width
-    # instead, keeping its proportions (the viewBox), so every panel stays on a 1280 px page.
+    # instead, keeping its proportions (the viewBox), so every panel stays on a 1280 px page, but never
+    # above its own size: one panel blown up to the page's width has letters four times their size.
     head, rest = svg.split(">", 1)
     head = re.sub(r'\s(width|height)="[^"]*"', "", head)
-    return f'{head} style="width:100%;max-width:1200px;height:auto">{rest}'
+    return f'{head} style="width:100%;max-width:{min(1200, natural_px)}px;height:auto">{rest}'
 
 
 def mistake_message(assignment: str, test_id: str, mistake: str, course: Path | None = None) -> str:

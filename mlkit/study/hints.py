@@ -231,9 +231,16 @@ def main(assignment: str | None, check: str | None, workspace: str | None, givin
         print(f"mlkit hint: {error}", file=sys.stderr)
         return 2
     if step is None:
+        name = name or histories.load(space).attempts[-1].assignment
         print(f"Nothing is left for {test_id}: you have seen its question, its formula and its reference lines.")
+        # Without --check the ladder stays on the first failed check; the others' hints are asked for by name.
+        others = [c.test_id for c in failed_checks(space, name) if c.test_id != test_id]
+        if others:
+            print("Other failed checks of this attempt have hints of their own:")
+            for other in others:
+                print(f"  {invocation.command('hint', name, '--check', other, *extra)}")
         print("Fix your code and grade it again, or ask for the model answer (recorded as giving up):")
-        print(f"  {invocation.command('hint', name or histories.load(space).attempts[-1].assignment, '--give-up', *extra)}")
+        print(f"  {invocation.command('hint', name, '--give-up', *extra)}")
         return 0
     print(f"Hint {step} of {STEPS} for {test_id} ({TITLES[step]}); it lowers the rating of your next attempt:\n")
     print(textwrap.indent(text, "  "))
