@@ -861,17 +861,21 @@ def _grade_on(scheduler: str, security, timeout: float | None, root: Path, todo:
                                 "written so far is kept: run the same command again to grade the rest") from error
         raise
     finally:
-        if bar is not None:
-            bar.close()
-        if client.status != "running":
-            # The scheduler is gone and the run says so in one line: Dask's client would also log the
-            # traceback of its cancelled reconnection while it closes.
-            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
-        try:
-            client.close(timeout=5)
-        except Exception:  # noqa: BLE001 - a scheduler already gone cannot be said goodbye to
-            pass
+        close_run(client, bar)
     return results
+
+
+def close_run(client, bar=None) -> None:
+    """End a run on the cluster: its progress bar, then its client, quietly where the scheduler is gone (the run
+    has said so in one line: Dask's client would also log the traceback of its cancelled reconnection)."""
+    if bar is not None:
+        bar.close()
+    if client.status != "running":
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+    try:
+        client.close(timeout=5)
+    except Exception:  # noqa: BLE001 - a scheduler already gone cannot be said goodbye to
+        pass
 
 
 def _dashboard(client) -> str:

@@ -465,12 +465,5 @@ def _generate_on(scheduler: str, security, timeout: float | None, root: Path, to
                                         "rest") from error
         raise
     finally:
-        if bar is not None:
-            bar.close()
-        if client.status != "running":
-            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
-        try:
-            client.close(timeout=5)
-        except Exception:  # noqa: BLE001 - a scheduler already gone cannot be said goodbye to
-            pass
+        cluster.close_run(client, bar)
     return results

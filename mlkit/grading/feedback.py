@@ -30,12 +30,7 @@ WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
 
 def graded_submissions(root: Path, assignments: list[str]) -> list[tuple[str, str]]:
     """(assignment, student) for every autograded folder of the given assignments."""
-    found = []
-    for assignment in assignments:
-        for folder in sorted((root / "autograded").glob(f"*/{assignment}")):
-            if folder.is_dir():
-                found.append((assignment, folder.parent.name))
-    return found
+    return parallel.submissions(root, assignments, "autograded")
 
 
 def _page_stamp(root: str, assignment: str, student: str) -> tuple | None:

@@ -123,11 +123,11 @@ _share_database_engines()
 SQLITE_BUSY_SECONDS = 120  # workers share one SQLite gradebook; a writer waits instead of failing
 
 
-def submissions(root: Path, assignments: list[str]) -> list[tuple[str, str]]:
-    """(assignment, student) for every submitted folder of the given assignments."""
+def submissions(root: Path, assignments: list[str], stage: str = "submitted") -> list[tuple[str, str]]:
+    """(assignment, student) for every folder of the given assignments in `stage` (submitted/ or autograded/)."""
     found = []
     for assignment in assignments:
-        for folder in sorted((root / "submitted").glob(f"*/{assignment}")):
+        for folder in sorted((root / stage).glob(f"*/{assignment}")):
             if folder.is_dir():
                 found.append((assignment, folder.parent.name))
     return found
