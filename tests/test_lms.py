@@ -89,6 +89,7 @@ def lms_course(tmp_path_factory):
     root = tmp_path_factory.mktemp("lms-course")
     exchange, downloads = root / "exchange", root / "Downloads"
     exchange.mkdir()
+    exchange.chmod(0o1777)  # as `mlkit exchange init` makes it: a sticky bit
     downloads.mkdir()
     c = course.new_course(root / "course", [ASSIGNMENT, UNRELEASED])
     with open(c / "nbgrader_config.py", "a") as config:
