@@ -51,19 +51,35 @@ del _hold
 """
 
 
-def _student_memory() -> int:
-    """Resident bytes of every process running as a student user ID, summed."""
-    total = 0
+def _student_memory(grader: int) -> int:
+    """Resident bytes of every process running as a student user ID below the process `grader`, summed.
+
+    Only this class's students count: the suite grades other classes beside it, whose students run under the
+    same user-ID window."""
+    statuses = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status") as handle:
-                status = dict(line.split(":", 1) for line in handle if ":" in line)
+                statuses[int(entry)] = dict(line.split(":", 1) for line in handle if ":" in line)
         except OSError:
             continue
+    parents = {pid: int(status.get("PPid", "0").split()[0]) for pid, status in statuses.items()}
+
+    def below_grader(pid: int) -> bool:
+        for _ in range(64):
+            pid = parents.get(pid, 0)
+            if pid == grader:
+                return True
+            if pid <= 1:
+                return False
+        return False
+
+    total = 0
+    for pid, status in statuses.items():
         uid = int(status.get("Uid", "0").split()[0])
-        if sandbox.FIRST_UID <= uid < sandbox.student_uid_window() + sandbox.UID_RANGE:
+        if sandbox.FIRST_UID <= uid < sandbox.student_uid_window() + sandbox.UID_RANGE and below_grader(pid):
             total += int(status.get("VmRSS", "0 kB").split()[0]) * 1024
     return total
 
@@ -83,21 +99,23 @@ def _graded_class(root: Path, defences: set[str]) -> tuple[dict, int]:
                                  root=c)
     peak, sampling = [0], threading.Event()
     sampling.set()
+    grading = subprocess.Popen([sys.executable, "-m", "mlkit.cli", "grade", ASSIGNMENT, "--course", str(c),
+                                "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=course.environment())
 
     def sample():
         while sampling.is_set():
-            peak[0] = max(peak[0], _student_memory())
+            peak[0] = max(peak[0], _student_memory(grading.pid))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        graded = subprocess.run([sys.executable, "-m", "mlkit.cli", "grade", ASSIGNMENT, "--course", str(c),
-                                 "--jobs", "2"], capture_output=True, text=True, env=course.environment(), timeout=900)
+        out, err = grading.communicate(timeout=900)
     finally:
         sampling.clear()
         sampler.join()
-    assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
+    assert grading.returncode == 0, out[-2000:] + err[-2000:]
     grades = {s: g[ASSIGNMENT].auto_score for s, g in course.gradebook(c).items()}
     shutil.rmtree(root, ignore_errors=True)
     return grades, peak[0]
