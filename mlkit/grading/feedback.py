@@ -89,22 +89,9 @@ def render_one(root: str, assignment: str, student: str, force: bool, db_url: st
     before = None if force else _page_stamp(root, assignment, student)
     previous = os.getcwd()
     os.chdir(root)
-    argv = [assignment, "--student", student, "--log-level=ERROR"]
-    if force:
-        argv.append("--force")
-    if db_url:
-        argv.append(f"--CourseDirectory.db_url={db_url}")
-    app = GenerateFeedbackApp(config=config) if config is not None else GenerateFeedbackApp()
     try:
-        app.initialize(argv)
-        app.start()
-        ok = True
-    except SystemExit as stop:  # nbgrader exits non-zero when a notebook could not be converted
-        ok = stop.code in (0, None)
-    except Exception:  # noqa: BLE001 - nbgrader has logged it; this submission fails, the class goes on
-        ok = False
+        ok = parallel.run_for_one_submission(GenerateFeedbackApp, assignment, student, force, db_url, config)
     finally:
-        GenerateFeedbackApp.clear_instance()
         os.chdir(previous)
     after = _page_stamp(root, assignment, student)
     status = FAILED if not ok or after is None else SKIPPED if before is not None and after == before else WRITTEN

@@ -194,28 +194,39 @@ def _grade_one(task: tuple[str, str, str, bool, str | None], config=None) -> tup
     # nbgrader logs a warning per restored test cell of every notebook; errors still show.
     # nbconvert checks the notebook against the schema after each of nbgrader's eight preprocessors;
     # optimistic validation checks it once, after the last (the notebook read was checked already).
-    argv = [assignment, "--student", student, "--log-level=ERROR", "--Exporter.optimistic_validation=True"]
-    if force:
-        argv.append("--force")
-    if db_url:
-        argv.append(f"--CourseDirectory.db_url={db_url}")
+    extra = ["--Exporter.optimistic_validation=True"]
     if _KERNEL_NAME:
-        argv.append(f"--ResilientExecute.kernel_name={_KERNEL_NAME}")
-    app = AutogradeApp(config=config) if config is not None else AutogradeApp()
-    try:
-        app.initialize(argv)
-        app.start()
-        ok = True
-    except SystemExit as stop:  # nbgrader exits non-zero when a submission failed
-        ok = stop.code in (0, None)
-    except Exception:
-        ok = False
-    finally:
-        AutogradeApp.clear_instance()
+        extra.append(f"--ResilientExecute.kernel_name={_KERNEL_NAME}")
+    ok = run_for_one_submission(AutogradeApp, assignment, student, force, db_url, config, extra)
     # Without --force nbgrader skips a submission graded before (unless it was submitted again since).
     status = FAILED if not ok else SKIPPED if before is not None and _graded_stamp(root, assignment, student) == before \
         else GRADED
     return assignment, student, status, time.monotonic() - started
+
+
+def run_for_one_submission(app_class, assignment: str, student: str, force: bool, db_url: str | None, config,
+                           extra: list[str] = ()) -> bool:
+    """Run nbgrader's `app_class` (AutogradeApp, GenerateFeedbackApp) in this process for one student's
+    submission of `assignment`, in the current folder; whether it succeeded.
+
+    nbgrader exits non-zero when a submission failed; any other error has been logged by nbgrader: that
+    submission fails and the class goes on."""
+    argv = [assignment, "--student", student, "--log-level=ERROR", *extra]
+    if force:
+        argv.append("--force")
+    if db_url:
+        argv.append(f"--CourseDirectory.db_url={db_url}")
+    app = app_class(config=config) if config is not None else app_class()
+    try:
+        app.initialize(argv)
+        app.start()
+        return True
+    except SystemExit as stop:
+        return stop.code in (0, None)
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        app_class.clear_instance()
 
 
 def _grade_then(after, task: tuple[str, str, str, bool, str | None]) -> tuple:
