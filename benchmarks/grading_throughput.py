@@ -21,7 +21,7 @@ Method
   Dask cluster on this machine: a `dask scheduler` and one, then two,
   `dask worker --nthreads 1 --no-nanny` processes, each started in an empty
   folder of its own (as on machines that share no folder with the course).
-  The client (`mlkit.grading.cluster.grade`) runs in this process, so its
+  The client (`mlkit.grading.backends.dask_client.grade`) runs in this process, so its
   own CPU time (time.process_time: every thread of it, i.e. reading and
   sending the submissions, Dask's scheduling traffic, receiving the graded
   folders and writing the gradebook) is measured apart from the workers'
@@ -126,12 +126,12 @@ class LocalDaskCluster:
 
 def grade_on_cluster(root: Path, assignments: list[str], workers: int) -> tuple[float, float]:
     """(wall seconds, client CPU seconds) of grading `root` on a new local cluster of `workers` workers."""
-    from mlkit.grading import cluster
+    from mlkit.grading.backends import dask_client
 
     dask = LocalDaskCluster(workers)
     try:
         started, cpu = time.monotonic(), time.process_time()
-        results = cluster.grade(root, assignments, dask.address, progress=False, private_network=True)  # 127.0.0.1
+        results = dask_client.grade(root, assignments, dask.address, progress=False, private_network=True)  # 127.0.0.1
         wall, cpu = time.monotonic() - started, time.process_time() - cpu
     finally:
         dask.close()

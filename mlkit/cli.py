@@ -15,7 +15,7 @@ import sys
 from mlkit import invocation  # noqa: F401  (remembers the folder and PATH the command was typed with)
 
 # Not imported in the command's process: a grammar that jsonschema's URI format checker builds at import
-# time (most of a second), for Jupyter's event schemas, which no mlkit command emits (see mlkit.grading.parallel).
+# time (most of a second), for Jupyter's event schemas, which no mlkit command emits (see mlkit.grading.autograde).
 sys.modules.setdefault("rfc3987_syntax", None)
 
 DEMO_FOLDER = "mlkit-demo"  # mlkit.demo.DEFAULT_FOLDER, repeated here so that --help imports nothing
@@ -284,16 +284,16 @@ def _course_command(args) -> int:
     elif args.command == "gradebook":
         print(course.format_gradebook(course.gradebook(root), catalog.assignments(root)))
     elif args.command == "grade":
-        from mlkit.grading import parallel as grading  # imports nbgrader: only when grading
+        from mlkit.grading import grade as grading  # imports nbgrader: only when grading
 
         follow_up = None
         if args.feedback:
-            from mlkit.grading import class_feedback as follow_up
+            from mlkit.grading import feedback as follow_up
         return grading.main(names, args.jobs, args.force, root, args.scheduler, args.private_network, follow_up)
     elif args.command == "feedback":
-        from mlkit.grading import class_feedback
+        from mlkit.grading import feedback
 
-        return class_feedback.main(names, args.jobs, args.force, root, args.scheduler, args.private_network)
+        return feedback.main(names, args.jobs, args.force, root, args.scheduler, args.private_network)
     elif args.command == "class-report":
         for path in classreport.write(root, root / args.out):
             print(path)

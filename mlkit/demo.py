@@ -60,7 +60,8 @@ def release(root: Path, assignments: list[str], log=print) -> None:
 
 
 def run(root: Path, log=print) -> dict:
-    from mlkit.grading import parallel as grade
+    from mlkit.grading import autograde
+    from mlkit.grading.backends import local
 
     assignments = catalog.assignments(root)
     timings: list[tuple[str, float]] = []
@@ -75,7 +76,8 @@ def run(root: Path, log=print) -> dict:
     log(f"mlkit grade: {len(SAMPLE_STUDENTS)} students x {len(assignments)} assignments")
 
     def grade_class() -> None:
-        failed = [(a, s) for a, s, status, _ in grade.grade(root, assignments, force=True) if status == grade.FAILED]
+        graded = local.grade(root, assignments, force=True)
+        failed = [(a, s) for a, s, status, _ in graded if status == autograde.FAILED]
         if failed:
             raise RuntimeError(f"autograde failed for {failed} (see the log above)")
 

@@ -1,8 +1,8 @@
-"""What travels to a Dask worker and what is taken back from one (mlkit/grading/cluster.py), checked as data.
+"""What travels to a Dask worker and what is taken back from one (mlkit/grading/backends/dask_bundle.py, dask_client.py), checked as data.
 
 The real cluster, forged results from a real worker and another account's attempts are in
 tests/test_distributed.py; here, each rule of `portable_config` and `read_result` (and of the feedback
-pages' `cluster_feedback.read_pages`) on its own, fast.
+pages' `dask_feedback.read_pages`) on its own, fast.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
-from mlkit.grading import cluster, cluster_feedback, feedback, parallel
+from mlkit.grading import autograde, render
+from mlkit.grading.backends import dask_bundle, dask_client, dask_feedback
 from mlkit.reports import templates
 
 LIMITS = {"linear_regression": {"grades": {"test_fit": 3.0, "test_predict": 2.0}, "comments": {"answer_fit"},
@@ -23,7 +24,7 @@ SENT = {"linear_regression.ipynb", "timestamp.txt", "data/train.csv"}
 
 
 def _result(**changes) -> dict:
-    result = {"digest": "d" * 64, "status": parallel.GRADED, "seconds": 2.5, "reason": "",
+    result = {"digest": "d" * 64, "status": autograde.GRADED, "seconds": 2.5, "reason": "",
               "files": {"linear_regression.ipynb": b"{}", "timestamp.txt": b"2026-01-01 00:00:00"},
               "records": {"timestamp": "2026-01-01T00:00:00", "notebooks": {"linear_regression": {
                   "late_submission_penalty": None, "grades": {"test_fit": [3.0, False], "test_predict": [None, True]},
@@ -33,12 +34,12 @@ def _result(**changes) -> dict:
 
 
 def _read(result) -> dict:
-    return cluster.read_result(cluster.pack(result), "d" * 64, SENT, LIMITS)
+    return dask_bundle.read_result(dask_bundle.pack(result), "d" * 64, SENT, LIMITS)
 
 
 def test_an_honest_result_is_read():
     read = _read(_result())
-    assert read["status"] == parallel.GRADED and read["files"]["timestamp.txt"].startswith(b"2026")
+    assert read["status"] == autograde.GRADED and read["files"]["timestamp.txt"].startswith(b"2026")
     notebook = read["records"]["notebooks"]["linear_regression"]
     assert notebook["grades"] == {"test_fit": (3.0, False), "test_predict": (None, True)}
     assert read["records"]["timestamp"].year == 2026
@@ -63,7 +64,7 @@ def _with_grade(score) -> dict:
     (_result(status="done"), "has the status"),
 ])
 def test_a_forged_result_is_refused_with_the_reason(forged, reason):
-    with pytest.raises(cluster.RefusedResult, match=re.escape(reason)):
+    with pytest.raises(dask_bundle.RefusedResult, match=re.escape(reason)):
         _read(forged)
 
 
@@ -76,15 +77,15 @@ def test_unknown_notebooks_cells_and_comments_are_refused():
             notebooks[name] = notebooks["linear_regression"]
         else:
             notebooks["linear_regression"][where][name] = [1.0, False] if where == "grades" else "text"
-        with pytest.raises(cluster.RefusedResult):
+        with pytest.raises(dask_bundle.RefusedResult):
             _read(result)
 
 
 def test_only_msgpack_bytes_are_read_never_a_pickle():
-    with pytest.raises(cluster.RefusedResult, match="no msgpack document"):
-        cluster.read_result(pickle.dumps(_result()), "d" * 64, SENT, LIMITS)
-    with pytest.raises(cluster.RefusedResult, match="sent a dict"):
-        cluster.read_result(_result(), "d" * 64, SENT, LIMITS)
+    with pytest.raises(dask_bundle.RefusedResult, match="no msgpack document"):
+        dask_bundle.read_result(pickle.dumps(_result()), "d" * 64, SENT, LIMITS)
+    with pytest.raises(dask_bundle.RefusedResult, match="sent a dict"):
+        dask_bundle.read_result(_result(), "d" * 64, SENT, LIMITS)
 
 
 class RunsCode:
@@ -94,15 +95,15 @@ class RunsCode:
 
 def test_while_connected_no_pickle_may_name_a_function():
     payload = pickle.dumps(RunsCode())
-    with cluster.refuse_unpickling():
-        with pytest.raises(cluster.UnpicklingRefused, match="builtins.print"):
+    with dask_client.refuse_unpickling():
+        with pytest.raises(dask_client.UnpicklingRefused, match="builtins.print"):
             pickle.loads(payload)
         assert pickle.loads(pickle.dumps({"data": [b"bytes", 1.5, "text"]}))["data"][0] == b"bytes"
     pickle.loads(payload)  # outside, the hook is idle
 
 
 def test_a_worker_reason_cannot_write_to_the_terminal():
-    read = _read(_result(status=parallel.FAILED, reason="\x1b]0;owned\x07fine" + "x" * 5000))
+    read = _read(_result(status=autograde.FAILED, reason="\x1b]0;owned\x07fine" + "x" * 5000))
     assert "\x1b" not in read["reason"] and "\x07" not in read["reason"] and len(read["reason"]) <= 600
 
 
@@ -118,32 +119,32 @@ def test_the_configuration_travels_without_credentials():
     config.ExchangeFactory.collect = "mlkit.grading.submission.LinkSafeCollect"
     config.Whatever.service_password = "pw-3"
     config.Whatever.mirror = "https://user:pw-4@example.org/"
-    shown = cluster.portable_config(config)
+    shown = dask_bundle.portable_config(config)
     assert shown == {"CourseDirectory": {"course_id": "course"}, "ResilientExecute": {"timeout": 30},
                      "Autograde": {"sanitize_preprocessors": ["nbgrader.preprocessors.ClearOutput"]}}
-    assert b"pw-" not in cluster.pack(shown)
+    assert b"pw-" not in dask_bundle.pack(shown)
     config.Autograde.exporter_class = Config  # a class object: cannot travel, and says which setting
-    with pytest.raises(cluster.ConfigNotPortable, match="c.Autograde.exporter_class"):
-        cluster.portable_config(config)
+    with pytest.raises(dask_bundle.ConfigNotPortable, match="c.Autograde.exporter_class"):
+        dask_bundle.portable_config(config)
 
 
 def test_a_plain_scheduler_needs_the_network_said_private(tmp_path):
-    with pytest.raises(cluster.InsecureTransport, match="--private-network"):
-        cluster.cluster_security("tcp://10.0.0.1:8786", {})
-    assert cluster.cluster_security("tcp://10.0.0.1:8786", {}, private_network=True) is None
-    with pytest.raises(cluster.InsecureTransport, match="incomplete: set c.MlkitGrade.tls_key_file"):
-        cluster.cluster_security("tls://10.0.0.1:8786", {"tls_ca_file": "a", "tls_cert_file": "b"})
-    with pytest.raises(cluster.InsecureTransport, match="no such file"):
-        cluster.cluster_security("tls://10.0.0.1:8786", {name: str(tmp_path / name) for name in cluster.TLS_SETTINGS})
+    with pytest.raises(dask_client.InsecureTransport, match="--private-network"):
+        dask_client.cluster_security("tcp://10.0.0.1:8786", {})
+    assert dask_client.cluster_security("tcp://10.0.0.1:8786", {}, private_network=True) is None
+    with pytest.raises(dask_client.InsecureTransport, match="incomplete: set c.MlkitGrade.tls_key_file"):
+        dask_client.cluster_security("tls://10.0.0.1:8786", {"tls_ca_file": "a", "tls_cert_file": "b"})
+    with pytest.raises(dask_client.InsecureTransport, match="no such file"):
+        dask_client.cluster_security("tls://10.0.0.1:8786", {name: str(tmp_path / name) for name in dask_client.TLS_SETTINGS})
 
 
-# -- feedback pages (mlkit/grading/cluster_feedback.py) ---------------------------------------------
+# -- feedback pages (mlkit/grading/dask_feedback.py) ---------------------------------------------
 
 GRADED = {"linear_regression.ipynb": b"{}", "timestamp.txt": b"2026-01-01 00:00:00", "data/train.csv": b"x,y\n"}
 
 
 def _pages(**changes) -> dict:
-    pages = {"digest": "d" * 64, "status": feedback.WRITTEN, "seconds": 1.5, "reason": "",
+    pages = {"digest": "d" * 64, "status": render.WRITTEN, "seconds": 1.5, "reason": "",
              "files": {"linear_regression.html": b"<html></html>", "timestamp.txt": GRADED["timestamp.txt"],
                        "data/train.csv": GRADED["data/train.csv"]}}
     pages.update(changes)
@@ -151,14 +152,14 @@ def _pages(**changes) -> dict:
 
 
 def _read_pages(pages) -> dict:
-    return cluster_feedback.read_pages(cluster.pack(pages), "d" * 64, GRADED)
+    return dask_feedback.read_pages(dask_bundle.pack(pages), "d" * 64, GRADED)
 
 
 def test_honest_feedback_pages_are_read():
     read = _read_pages(_pages())
-    assert read["status"] == feedback.WRITTEN and read["files"]["linear_regression.html"] == b"<html></html>"
-    failed = _read_pages(_pages(status=feedback.FAILED, reason="\x1b[2Jgone", files=None))
-    assert failed["status"] == feedback.FAILED and "\x1b" not in failed["reason"]
+    assert read["status"] == render.WRITTEN and read["files"]["linear_regression.html"] == b"<html></html>"
+    failed = _read_pages(_pages(status=render.FAILED, reason="\x1b[2Jgone", files=None))
+    assert failed["status"] == render.FAILED and "\x1b" not in failed["reason"]
 
 
 @pytest.mark.parametrize("forged, reason", [
@@ -170,13 +171,13 @@ def test_honest_feedback_pages_are_read():
      "neither a graded notebook's page"),
     (_pages(files={"linear_regression.html": b"", "timestamp.txt": b"2020-01-01 00:00:00"}),
      "copy of 'timestamp.txt' differs from the graded file"),
-    (_pages(files={"linear_regression.html": b" " * (cluster_feedback.MAX_PAGE_BYTES + 1)}), "more than"),
+    (_pages(files={"linear_regression.html": b" " * (dask_feedback.MAX_PAGE_BYTES + 1)}), "more than"),
     (_pages(files={"timestamp.txt": GRADED["timestamp.txt"]}), "lacks the page 'linear_regression.html'"),
     (_pages(files={"linear_regression.html": "text"}), "not a map of paths to bytes"),
     (_pages(status="graded"), "has the status"),
 ])
 def test_a_forged_feedback_result_is_refused_with_the_reason(forged, reason):
-    with pytest.raises(cluster.RefusedResult, match=re.escape(reason)):
+    with pytest.raises(dask_bundle.RefusedResult, match=re.escape(reason)):
         _read_pages(forged)
 
 
@@ -186,21 +187,21 @@ def test_feedback_travels_with_no_secret_and_its_templates_found_where_the_worke
     config.OfflineFeedbackExporter.extra_template_basedirs = templates.basedirs() + [str(tmp_path / "mine")]
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "index.html.j2").write_text("{% extends 'feedback.html.j2' %}")
-    shown, folders = cluster_feedback.travelling_templates(cluster.portable_config(config), tmp_path)
-    assert b"pw-" not in cluster.pack(shown) and str(tmp_path) not in str(shown)
+    shown, folders = dask_feedback.travelling_templates(dask_bundle.portable_config(config), tmp_path)
+    assert b"pw-" not in dask_bundle.pack(shown) and str(tmp_path) not in str(shown)
     assert shown["OfflineFeedbackExporter"]["extra_template_basedirs"] == [
         "mlkit-package:mlkit/reports/templates", "mlkit-package:nbgrader/server_extensions/formgrader/templates",
         "mlkit-course-templates:0"]
-    worker = cluster_feedback._resolve_templates(shown, cluster.unpack(folders)["folders"], tmp_path / "scratch")
+    worker = dask_feedback._resolve_templates(shown, dask_bundle.unpack(folders)["folders"], tmp_path / "scratch")
     found = worker["OfflineFeedbackExporter"]["extra_template_basedirs"]
     assert found[:2] == templates.basedirs() and (Path(found[2]) / "index.html.j2").read_text().startswith("{%")
     config.OfflineFeedbackExporter.extra_template_basedirs = ["/srv/elsewhere/templates"]
-    with pytest.raises(cluster.ConfigNotPortable, match="c.OfflineFeedbackExporter.extra_template_basedirs"):
-        cluster_feedback.travelling_templates(cluster.portable_config(config), tmp_path)
+    with pytest.raises(dask_bundle.ConfigNotPortable, match="c.OfflineFeedbackExporter.extra_template_basedirs"):
+        dask_feedback.travelling_templates(dask_bundle.portable_config(config), tmp_path)
 
 
 def test_feedback_refuses_a_plain_scheduler_before_connecting(tmp_path):
-    with pytest.raises(cluster.InsecureTransport, match="--private-network"):
-        cluster_feedback.generate(tmp_path, [], "tcp://127.0.0.1:9", config=Config())
-    with pytest.raises(cluster.InsecureTransport, match="needs the cluster's CA"):
-        cluster_feedback.generate(tmp_path, [], "tls://127.0.0.1:9", config=Config())
+    with pytest.raises(dask_client.InsecureTransport, match="--private-network"):
+        dask_feedback.generate(tmp_path, [], "tcp://127.0.0.1:9", config=Config())
+    with pytest.raises(dask_client.InsecureTransport, match="needs the cluster's CA"):
+        dask_feedback.generate(tmp_path, [], "tls://127.0.0.1:9", config=Config())

@@ -575,7 +575,7 @@ def test_a_cluster_user_without_the_credentials_gets_nothing(graded, mallory, tm
 FORGER = '''
 import os, sys
 import msgpack
-from mlkit.grading import cluster
+from mlkit.grading.backends import dask_bundle, dask_worker
 
 MARKER = os.environ["FORGE_MARKER"]
 # Run by whatever process unpickles it: leaves a file named after that process, holding its command line.
@@ -592,8 +592,8 @@ class RaisedToRunCode(Exception):
         return PAYLOAD
 
 
-honest = getattr(cluster, 'honest', cluster.grade_submission)  # Dask may run a preload twice
-cluster.honest = honest
+honest = getattr(dask_worker, 'honest', dask_worker.grade_submission)  # Dask may run a preload twice
+dask_worker.honest = honest
 
 
 def forged(bundle, student, files, left_out, nonce):
@@ -602,7 +602,7 @@ def forged(bundle, student, files, left_out, nonce):
     if student == "raises":
         raise RaisedToRunCode()
     if student == "swap":  # a well-formed result, but not for what was sent
-        return cluster.pack_result("0" * 64, "graded", 1.0, files={}, records={"timestamp": None, "notebooks": {}})
+        return dask_bundle.pack_result("0" * 64, "graded", 1.0, files={}, records={"timestamp": None, "notebooks": {}})
     result = msgpack.unpackb(honest(bundle, student, files, left_out, nonce), raw=False)
     if student == "over":
         grades = next(iter(result["records"]["notebooks"].values()))["grades"]
@@ -612,7 +612,7 @@ def forged(bundle, student, files, left_out, nonce):
     return msgpack.packb(result, use_bin_type=True)
 
 
-cluster.grade_submission = forged  # the tasks name this function; on this worker it is the forger
+dask_worker.grade_submission = forged  # the tasks name this function; on this worker it is the forger
 '''
 
 
@@ -634,7 +634,7 @@ def test_a_forged_result_is_refused_and_fails_that_submission_alone(tmp_path):
         run = _mlkit("grade", "--course", str(root), "--scheduler", cluster.address, "--private-network")
         # The defence off: a Dask client that unpickles what the cluster sends runs the forger's code.
         from distributed import Client
-        from mlkit.grading import cluster as client_side
+        from mlkit.grading.backends import dask_worker as client_side
 
         with Client(cluster.address, timeout=30) as plain:
             plain.submit(client_side.grade_submission, b"", "pickled", {}, None, "", pure=False).result(timeout=60)
@@ -708,7 +708,7 @@ def test_feedback_on_two_workers_one_killed_lands_every_page_once(graded, tmp_pa
 FEEDBACK_FORGER = '''
 import os
 import msgpack
-from mlkit.grading import cluster_feedback
+from mlkit.grading.backends import dask_feedback as cluster_feedback
 
 MARKER = os.environ["FORGE_MARKER"]
 PAYLOAD = (exec, (f"import os, sys; open({MARKER!r} + '-' + str(os.getpid()), 'w').write(' '.join(sys.argv))",))
@@ -759,7 +759,7 @@ def test_forged_feedback_pages_are_refused_and_fail_that_submission_alone(tmp_pa
         run = _mlkit("feedback", "--course", str(root), "--scheduler", cluster.address, "--private-network")
         # The defence off: a Dask client that unpickles what the cluster sends runs the forger's code.
         from distributed import Client
-        from mlkit.grading import cluster_feedback
+        from mlkit.grading.backends import dask_feedback as cluster_feedback
 
         with Client(cluster.address, timeout=30) as plain:
             plain.submit(cluster_feedback.render_submission, b"", b"", "pickled", {}, b"", "",

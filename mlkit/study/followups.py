@@ -205,7 +205,7 @@ def prepare(workspace: Path, followup: FollowUp, root: Path = catalog.ROOT) -> P
     shutil.copytree(source, target / "source" / followup.exercise)
     from nbgrader.apps import GenerateAssignmentApp
 
-    from mlkit.grading import parallel as grading
+    from mlkit.grading import autograde as grading
 
     if not grading.run_app(GenerateAssignmentApp, target, [followup.exercise, "--force"]):
         raise RuntimeError(f"nbgrader generate_assignment {followup.exercise} failed in {target}")

@@ -104,7 +104,7 @@ def prepare_workspace(workspace: Path, assignment: str) -> None:
     shutil.copytree(source, workspace / "source" / assignment)
     from nbgrader.apps import GenerateAssignmentApp
 
-    from mlkit.grading import parallel as grading
+    from mlkit.grading import autograde as grading
 
     if not grading.run_app(GenerateAssignmentApp, workspace, [assignment, "--force"]):
         raise RuntimeError(f"nbgrader generate_assignment {assignment} failed in {workspace}")
@@ -124,13 +124,13 @@ def _start_kernel_zygote():
 def _autograde_and_feedback(workspace: Path, assignment: str, parent) -> None:
     from nbgrader.apps import GenerateFeedbackApp
 
-    from mlkit.grading import parallel as grading
+    from mlkit.grading import autograde as grading
     from mlkit.grading import zygote
 
     config = course.course_config(workspace)
     grading.preflight(config)  # no sandbox: stop here, with the reason
     kernel_name = None
-    if parent is not None and grading._uses_grading_kernel(config):
+    if parent is not None and grading.uses_grading_kernel(config):
         parent.wait()
         zygote.install()
         kernel_name = zygote.KERNEL_NAME

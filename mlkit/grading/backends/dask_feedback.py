@@ -2,22 +2,22 @@
 
     mlkit feedback [ASSIGNMENT ...] --scheduler tls://HOST:8786      (or c.MlkitGrade.scheduler)
 
-The same workers as `mlkit grade --scheduler` (`mlkit.grading.cluster`), under the same rules: the scheduler is
+The same workers as `mlkit grade --scheduler` (`mlkit.grading.backends.dask_client`), under the same rules: the scheduler is
 reached over mutual TLS with the course's credentials (a plain `tcp://` one only with `--private-network`:
-`cluster.cluster_security`), the client reads only msgpack and no pickle that names code while it is connected
-(`cluster.connect`, `cluster.refuse_unpickling`), workers share no folder with the course, and only the process
+`dask_client.cluster_security`), the client reads only msgpack and no pickle that names code while it is connected
+(`dask_client.connect`, `dask_client.refuse_unpickling`), workers share no folder with the course, and only the process
 running the command opens the course's gradebook and writes the pages.
 
 - to the worker, once per assignment (scattered to every worker): the assignment's bundle exactly as grading
-  sends it (`cluster.assignment_bundle`: msgpack bytes holding `cluster.portable_config` of the course's
+  sends it (`dask_bundle.assignment_bundle`: msgpack bytes holding `dask_bundle.portable_config` of the course's
   configuration, no gradebook URL and no secret, and a SQLite gradebook holding the assignment); once per run,
   the template folders the configuration names (`travelling_templates`): a folder inside an installed package
   of the kit's stack (mlkit's own feedback template, nbgrader's) travels as the package's name and a path
   inside it and is found in the worker's installed package; a folder of the course travels as its files; any
   other folder is refused before connecting (ConfigNotPortable). Per submission, as plain data: the files of
-  `autograded/<student>/<a>/`, that submission's rows of the course's gradebook (`submission_rows`), a nonce;
+  `autograded/<student>/<a>/`, that submission's rows of the course's gradebook (`dask_bundle.submission_rows`), a nonce;
 - on the worker: a scratch course holding those, in which nbgrader's `GenerateFeedbackApp` renders the
-  submission's feedback with the travelling configuration (`mlkit.grading.feedback.render_one`);
+  submission's feedback with the travelling configuration (`mlkit.grading.render.render_one`);
 - back, as msgpack bytes (`pack_pages`): {"digest", "status", "seconds", "reason", "files": {path: bytes}}. The
   client checks each answer (`read_pages`) before writing anything: the digest names the nonce and everything
   sent for that submission, each path is plain and relative and is a page of a graded notebook or a file the
@@ -25,7 +25,7 @@ running the command opens the course's gradebook and writes the pages.
   is of a sane size. A refused answer fails that submission alone, with the reason.
 
 The writer puts a submission's pages beside their place (under a name of the same length, with
-`cluster.write_tree`), then moves the folder into `feedback/<student>/<a>/` in one rename: a page lands whole,
+`dask_bundle.write_tree`), then moves the folder into `feedback/<student>/<a>/` in one rename: a page lands whole,
 and once, even when a worker dies mid-task and Dask runs the task again elsewhere (each task's result is
 received once). Rendering runs no student code, so a feedback task needs no sandbox on its worker.
 """
@@ -43,7 +43,8 @@ import time
 import warnings
 from pathlib import Path
 
-from mlkit.grading import cluster, feedback, parallel
+from mlkit.grading import autograde, render
+from mlkit.grading.backends import dask_bundle, dask_client, dask_worker
 
 # Settings of nbconvert's exporters that name template folders (lists of paths) or a template file (a path).
 TEMPLATE_FOLDER_SETTINGS = frozenset({"extra_template_basedirs", "extra_template_paths", "template_paths"})
@@ -63,13 +64,13 @@ def _package_folder(name: str) -> Path | None:
 
 
 def travelling_templates(shown: dict, root: Path) -> tuple[dict, bytes]:
-    """The portable configuration `shown` ({section: {name: value}}, as `cluster.portable_config` gives it) with
+    """The portable configuration `shown` ({section: {name: value}}, as `dask_bundle.portable_config` gives it) with
     each template folder it names made portable, and the course's own template folders as msgpack bytes
     {"key": hex, "folders": {index: {path: bytes}}}.
 
     A folder in an installed package of TEMPLATE_PACKAGES becomes "mlkit-package:<package>/<path inside it>"; a
     folder inside the course `root` becomes "mlkit-course-templates:<index>" and travels as its files. Raises
-    cluster.ConfigNotPortable naming each setting that names a folder elsewhere (it would not exist on a worker)."""
+    dask_bundle.ConfigNotPortable naming each setting that names a folder elsewhere (it would not exist on a worker)."""
     packages = {name: folder for name in TEMPLATE_PACKAGES if (folder := _package_folder(name)) is not None}
     course_root = Path(root).resolve()
     folders: dict[str, dict[str, bytes]] = {}
@@ -83,7 +84,7 @@ def travelling_templates(shown: dict, root: Path) -> tuple[dict, bytes]:
                 return f"{PACKAGED}{name}/{found.relative_to(package).as_posix()}".rstrip("/.")
         if found == course_root or course_root in found.parents:
             index = str(len(folders))
-            folders[index] = cluster.read_tree(found) if found.is_dir() else {}
+            folders[index] = dask_bundle.read_tree(found) if found.is_dir() else {}
             return f"{COURSE}{index}"
         elsewhere.append(f"{where} ({path})")
         return path
@@ -98,12 +99,12 @@ def travelling_templates(shown: dict, root: Path) -> tuple[dict, bytes]:
             elif name == "template_file" and isinstance(value, str) and os.path.isabs(value):
                 made[section][name] = portable(value, f"c.{section}.{name}")
     if elsewhere:
-        raise cluster.ConfigNotPortable(
+        raise dask_bundle.ConfigNotPortable(
             "these template folders would not exist on the workers: " + ", ".join(elsewhere) + ". Keep a course's "
             "templates in the course's folder (they travel) or in an installed package")
     document = {"folders": folders}
-    document["key"] = hashlib.sha256(cluster.pack(document)).hexdigest()[:16]
-    return made, cluster.pack(document)
+    document["key"] = hashlib.sha256(dask_bundle.pack(document)).hexdigest()[:16]
+    return made, dask_bundle.pack(document)
 
 
 def _resolve_templates(config: dict, folders: dict[str, dict[str, bytes]], scratch: Path) -> dict:
@@ -122,7 +123,7 @@ def _resolve_templates(config: dict, folders: dict[str, dict[str, bytes]], scrat
             index = path[len(COURSE):]
             target = scratch / "templates" / index
             if not target.is_dir():
-                cluster.write_tree(folders.get(index, {}), target)
+                dask_bundle.write_tree(folders.get(index, {}), target)
             return os.fspath(target)
         return path
 
@@ -137,84 +138,66 @@ def _resolve_templates(config: dict, folders: dict[str, dict[str, bytes]], scrat
     return resolved
 
 
-def submission_rows(gb, assignment: str, student: str) -> dict:
-    """One submission's rows of the gradebook `gb` (an open nbgrader Gradebook), as plain data:
-    {"timestamp": ISO text or None, "notebooks": {name: {"late_submission_penalty": float or None,
-    "grades": {cell: [auto, manual, extra credit, needs manual grade]}, "comments": {cell: [auto, manual]}}}}."""
-    found = gb.find_submission(assignment, student)
-    return {
-        "timestamp": found.timestamp.isoformat() if found.timestamp is not None else None,
-        "notebooks": {
-            nb.name: {
-                "late_submission_penalty": nb.late_submission_penalty,
-                "grades": {g.name: [g.auto_score, g.manual_score, g.extra_credit, bool(g.needs_manual_grade)]
-                           for g in nb.grades},
-                "comments": {c.name: [c.auto_comment, c.manual_comment] for c in nb.comments},
-            } for nb in found.notebooks
-        },
-    }
-
-
 def feedback_digest(nonce: str, bundle_key: str, templates_key: str, student: str, files: dict[str, bytes],
                     rows: bytes) -> str:
-    """What a worker echoes back to show its pages answer this task: `cluster.submission_digest` of the nonce,
+    """What a worker echoes back to show its pages answer this task: `dask_bundle.submission_digest` of the nonce,
     the assignment's bundle and the template folders (their keys), the student, the graded files and the rows
     (msgpack bytes)."""
-    return cluster.submission_digest(nonce, f"{bundle_key}/{templates_key}", student, files, rows)
+    return dask_bundle.submission_digest(nonce, f"{bundle_key}/{templates_key}", student, files, rows)
 
 
 def pack_pages(digest: str, status: str, seconds: float, reason: str = "", files: dict | None = None) -> bytes:
     """A worker's answer for one submission as msgpack bytes (what `read_pages` checks on the client).
 
-    `status`: feedback.WRITTEN or feedback.FAILED; `files`: the feedback folder {relative path: bytes}."""
+    `status`: render.WRITTEN or render.FAILED; `files`: the feedback folder {relative path: bytes}."""
     result = {"digest": digest, "status": status, "seconds": seconds, "reason": reason}
     if files is not None:
         result["files"] = files
-    return cluster.pack(result)
+    return dask_bundle.pack(result)
 
 
 def read_pages(data, digest: str, sent: dict[str, bytes]) -> dict:
-    """A worker's answer for one submission, checked; raises cluster.RefusedResult with the reason.
+    """A worker's answer for one submission, checked; raises dask_bundle.RefusedResult with the reason.
 
     `data`: what the task returned (msgpack bytes, as `pack_pages` makes). `digest`: `feedback_digest` of what was
     sent. `sent`: the graded folder's files that were sent {relative path: bytes}.
     Returns {"status": WRITTEN or FAILED, "seconds": float, "reason": str, and when written "files":
     {path: bytes}: a page `<notebook>.html` for each graded notebook, of at most MAX_PAGE_BYTES, and copies of
     the graded folder's other files, each identical to the file sent}."""
-    result = cluster.unpack(data)
+    result = dask_bundle.unpack(data)
     if not isinstance(result, dict):
-        raise cluster.RefusedResult("the worker's result is not a map")
+        raise dask_bundle.RefusedResult("the worker's result is not a map")
     if result.get("digest") != digest:
-        raise cluster.RefusedResult("the worker's result does not answer the submission that was sent (its "
+        raise dask_bundle.RefusedResult("the worker's result does not answer the submission that was sent (its "
                                     "digest differs)")
     status = result.get("status")
-    seconds = cluster._number(result.get("seconds", 0.0), 0.0, 1e7, "the rendering time")
-    if status == feedback.FAILED:
+    seconds = dask_bundle.checked_number(result.get("seconds", 0.0), 0.0, 1e7, "the rendering time")
+    if status == render.FAILED:
         reason = result.get("reason")
         return {"status": status, "seconds": seconds,
-                "reason": cluster.printable(reason if isinstance(reason, str) else "the worker gave no reason")}
-    if status != feedback.WRITTEN:
-        raise cluster.RefusedResult(f"the worker's result has the status {cluster.printable(repr(status))}")
+                "reason": dask_bundle.printable(reason if isinstance(reason, str) else "the worker gave no reason")}
+    if status != render.WRITTEN:
+        raise dask_bundle.RefusedResult(f"the worker's result has the status {dask_bundle.printable(repr(status))}")
     files = result.get("files")
     if not isinstance(files, dict) or not all(isinstance(v, bytes) for v in files.values()):
-        raise cluster.RefusedResult("the worker's feedback folder is not a map of paths to bytes")
+        raise dask_bundle.RefusedResult("the worker's feedback folder is not a map of paths to bytes")
     pages = {name[:-len(".ipynb")] + ".html" for name in sent if name.endswith(".ipynb")}
     for name, data in files.items():
-        cluster.plain_relative_path(name)
+        dask_bundle.plain_relative_path(name)
         if name in sent and not name.endswith(".ipynb"):
             if data != sent[name]:
-                raise cluster.RefusedResult(f"the worker's copy of {cluster.printable(name)!r} differs from the "
+                raise dask_bundle.RefusedResult(f"the worker's copy of {dask_bundle.printable(name)!r} differs from the "
                                             "graded file")
         elif name in pages:
             if len(data) > MAX_PAGE_BYTES:
-                raise cluster.RefusedResult(f"the worker's page {cluster.printable(name)!r} is {len(data)} bytes, "
+                raise dask_bundle.RefusedResult(f"the worker's page {dask_bundle.printable(name)!r} is {len(data)} bytes, "
                                             f"more than {MAX_PAGE_BYTES}")
         else:
-            raise cluster.RefusedResult(f"the worker's feedback folder holds a file that is neither a graded "
-                                        f"notebook's page nor a graded file: {cluster.printable(name)!r}")
+            raise dask_bundle.RefusedResult(f"the worker's feedback folder holds a file that is neither a graded "
+                                        f"notebook's page nor a graded file: {dask_bundle.printable(name)!r}")
     missing = sorted(pages - set(files))
     if missing:
-        raise cluster.RefusedResult(f"the worker's feedback folder lacks the page {cluster.printable(missing[0])!r}")
+        raise dask_bundle.RefusedResult(f"the worker's feedback folder lacks the page {dask_bundle.printable(missing[0])!r}")
     return {"status": status, "seconds": seconds, "reason": "", "files": files}
 
 
@@ -247,7 +230,7 @@ def render_submission(bundle_bytes: bytes, templates_bytes: bytes, student: str,
     """A Dask task: render one graded submission's feedback in a scratch course; its pages (or why it failed) as
     `pack_pages` bytes. Never raises: an error is this submission's failure, as data.
 
-    `bundle_bytes`: `cluster.assignment_bundle`; `templates_bytes`: `travelling_templates`' folders; `files`: the
+    `bundle_bytes`: `dask_bundle.assignment_bundle`; `templates_bytes`: `travelling_templates`' folders; `files`: the
     graded folder {path: bytes}; `rows`: `submission_rows` as msgpack bytes; `nonce`: echoed in the digest."""
     import msgpack
 
@@ -259,30 +242,30 @@ def render_submission(bundle_bytes: bytes, templates_bytes: bytes, student: str,
         return _render_in_scratch_course(bundle, templates["folders"], student, files,
                                          msgpack.unpackb(rows, raw=False), digest, started)
     except Exception as error:  # noqa: BLE001 - reported as this submission's failure, as data
-        return pack_pages(digest, feedback.FAILED, time.monotonic() - started,
-                          f"rendering failed on the worker ({cluster._describe(error)})")
+        return pack_pages(digest, render.FAILED, time.monotonic() - started,
+                          f"rendering failed on the worker ({dask_bundle.describe_error(error)})")
 
 
 def _render_in_scratch_course(bundle: dict, folders: dict, student: str, files: dict[str, bytes], rows: dict,
                               digest: str, started: float) -> bytes:
     from traitlets.config import Config
 
-    parallel._tools_on_path()
+    autograde.tools_on_path()
     assignment = bundle["assignment"]
-    with tempfile.TemporaryDirectory(prefix=f"{cluster.SCRATCH_PREFIX}{os.getpid()}-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=f"{dask_worker.SCRATCH_PREFIX}{os.getpid()}-") as scratch:
         folder = Path(scratch) / "course"
         folder.mkdir()
         (folder / "gradebook.db").write_bytes(bundle["gradebook"])
-        cluster.write_tree(files, folder / "autograded" / student / assignment)
+        dask_bundle.write_tree(files, folder / "autograded" / student / assignment)
         url = f"sqlite:///{folder / 'gradebook.db'}"
         _store_rows(url, assignment, student, rows)
         config = Config(_resolve_templates(bundle["config"], folders, Path(scratch)))
-        _, _, status, _ = feedback.render_one(str(folder), assignment, student, True, url, config)
+        _, _, status, _ = render.render_one(str(folder), assignment, student, True, url, config)
         pages = folder / "feedback" / student / assignment
-        if status != feedback.WRITTEN or not pages.is_dir():
-            return pack_pages(digest, feedback.FAILED, time.monotonic() - started,
+        if status != render.WRITTEN or not pages.is_dir():
+            return pack_pages(digest, render.FAILED, time.monotonic() - started,
                               "nbgrader generate_feedback failed on the worker")
-        return pack_pages(digest, feedback.WRITTEN, time.monotonic() - started, files=cluster.read_tree(pages))
+        return pack_pages(digest, render.WRITTEN, time.monotonic() - started, files=dask_bundle.read_tree(pages))
 
 
 # -- the instructor's side: the one writer ---------------------------------------------------------
@@ -299,7 +282,7 @@ def write_pages(root: Path, assignment: str, student: str, files: dict[str, byte
     staging = staging_folder(root, assignment, student)
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        cluster.write_tree(files, staging)
+        dask_bundle.write_tree(files, staging)
         for path in staging.rglob("*"):
             if path.is_file():
                 path.chmod(mode)
@@ -333,33 +316,33 @@ def generate(root: Path, assignments: list[str], scheduler: str, force: bool | s
     --feedback` asks for what it has just graded), False what is missing or older than its grading.
     `config`: the course's configuration (resolved here if not given); its `MlkitGrade` section may name the
     cluster's credentials and say the network is private, as may `private_network` (see
-    `cluster.cluster_security`). Raises cluster.InsecureTransport and cluster.ConfigNotPortable (before
-    connecting), cluster.SchedulerLost."""
+    `dask_client.cluster_security`). Raises dask_client.InsecureTransport and dask_bundle.ConfigNotPortable (before
+    connecting), dask_client.SchedulerLost."""
     from mlkit import course
 
     config = config if config is not None else course.course_config(root)
     settings = config.get("MlkitGrade", {})
-    security = cluster.cluster_security(scheduler, settings, private_network or bool(settings.get("private_network")))
-    shown, templates = travelling_templates(cluster.portable_config(config), root)
+    security = dask_client.cluster_security(scheduler, settings, private_network or bool(settings.get("private_network")))
+    shown, templates = travelling_templates(dask_bundle.portable_config(config), root)
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy autoflush notes
-    parallel._tools_on_path()
+    autograde.tools_on_path()
     todo, results = [], []
-    for assignment, student in feedback.graded_submissions(root, assignments):
+    for assignment, student in render.graded_submissions(root, assignments):
         again = force is True or (force and (assignment, student) in force)
         if again or not up_to_date(root, assignment, student):
             todo.append((assignment, student))
         else:
-            results.append((assignment, student, feedback.SKIPPED, 0.0, ""))
+            results.append((assignment, student, render.SKIPPED, 0.0, ""))
     if not todo:
         return results
-    db_url = parallel._worker_db_url(config.CourseDirectory.db_url)
+    db_url = autograde.worker_db_url(config.CourseDirectory.db_url)
     course_id = config.CourseDirectory.get("course_id", "default_course")
     mode = int(str(config.GenerateFeedback.get("permissions", 664 if config.CourseDirectory.get("groupshared")
                                                 else 644)), 8)
     # Dask logs each refused payload with its bytes and a traceback; the submission's reason says it in one line.
     for name in ("distributed.protocol.core", "distributed.protocol.pickle"):
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
-    with cluster.refuse_unpickling():
+    with dask_client.refuse_unpickling():
         results += _generate_on(scheduler, security, timeout, root, todo, shown, templates, db_url, course_id,
                                 mode, progress)
     return results
@@ -374,17 +357,17 @@ def _generate_on(scheduler: str, security, timeout: float | None, root: Path, to
 
     results = []
     try:
-        client = cluster.connect(scheduler, security, timeout)
+        client = dask_client.connect(scheduler, security, timeout)
     except (OSError, TimeoutError) as error:
-        raise cluster.SchedulerLost(f"no Dask scheduler answered at {scheduler} ({cluster._describe(error)})") \
+        raise dask_client.SchedulerLost(f"no Dask scheduler answered at {scheduler} ({dask_bundle.describe_error(error)})") \
             from error
     bar = None
     try:
         client.wait_for_workers(1, timeout=timeout or 60)
-        bundles = {a: cluster.assignment_bundle(root, a, shown, db_url, course_id)
+        bundles = {a: dask_bundle.assignment_bundle(root, a, shown, db_url, course_id)
                    for a in sorted({a for a, _ in todo})}
-        bundle_keys = {a: cluster.unpack(bundle)["key"] for a, bundle in bundles.items()}
-        templates_key = cluster.unpack(templates)["key"]
+        bundle_keys = {a: dask_bundle.unpack(bundle)["key"] for a, bundle in bundles.items()}
+        templates_key = dask_bundle.unpack(templates)["key"]
         scattered: dict[str, object] = {}
 
         # On every worker, all before the first task runs (so a dead worker loses no copy, and no broadcast
@@ -404,7 +387,7 @@ def _generate_on(scheduler: str, security, timeout: float | None, root: Path, to
             return scattered[assignment], shared["templates"]
 
         with Gradebook(db_url, course_id) as gb:
-            sent = {(a, s): (cluster.read_tree(root / "autograded" / s / a), cluster.pack(submission_rows(gb, a, s)))
+            sent = {(a, s): (dask_bundle.read_tree(root / "autograded" / s / a), dask_bundle.pack(dask_bundle.submission_rows(gb, a, s)))
                     for a, s in todo}
         digests: dict[tuple[str, str], str] = {}
 
@@ -427,8 +410,8 @@ def _generate_on(scheduler: str, security, timeout: float | None, root: Path, to
             try:
                 answer = future.result()
             except Exception as error:  # noqa: BLE001 - one submission's failure, named, never the class's
-                if cluster._is_lost(client, error):
-                    raise cluster.SchedulerLost(f"the scheduler at {scheduler} went away ({cluster._describe(error)}"
+                if dask_client._is_lost(client, error):
+                    raise dask_client.SchedulerLost(f"the scheduler at {scheduler} went away ({dask_bundle.describe_error(error)}"
                                                 "); every page written so far is kept: run the same command "
                                                 "again for the rest") from error
                 if type(error).__name__ == "FutureCancelledError" and resent.get((assignment, student), 0) < 3:
@@ -440,30 +423,30 @@ def _generate_on(scheduler: str, security, timeout: float | None, root: Path, to
                     running.add(again)
                     continue
                 answer = None
-                result = {"status": feedback.FAILED, "seconds": 0.0,
-                          "reason": f"the task failed on the cluster ({cluster._describe(error)})"}
+                result = {"status": render.FAILED, "seconds": 0.0,
+                          "reason": f"the task failed on the cluster ({dask_bundle.describe_error(error)})"}
             if answer is not None:
                 try:
                     result = read_pages(answer, digests[(assignment, student)], sent[(assignment, student)][0])
-                except cluster.RefusedResult as refusal:
-                    result = {"status": feedback.FAILED, "seconds": 0.0,
+                except dask_bundle.RefusedResult as refusal:
+                    result = {"status": render.FAILED, "seconds": 0.0,
                               "reason": f"refused the worker's result: {refusal}"}
-            if result["status"] == feedback.WRITTEN:
+            if result["status"] == render.WRITTEN:
                 try:
                     write_pages(root, assignment, student, result["files"], mode)
                 except Exception as error:  # noqa: BLE001 - this submission's pages, not the class's
-                    result = {"status": feedback.FAILED, "seconds": result["seconds"],
-                              "reason": f"its pages could not be written ({cluster._describe(error)})"}
+                    result = {"status": render.FAILED, "seconds": result["seconds"],
+                              "reason": f"its pages could not be written ({dask_bundle.describe_error(error)})"}
             results.append((assignment, student, result["status"], result["seconds"], result.get("reason", "")))
             bar.update()
-    except cluster.SchedulerLost:
+    except dask_client.SchedulerLost:
         raise
     except Exception as error:
-        if cluster._is_lost(client, error):
-            raise cluster.SchedulerLost(f"lost the Dask scheduler at {scheduler} ({cluster._describe(error)}); "
+        if dask_client._is_lost(client, error):
+            raise dask_client.SchedulerLost(f"lost the Dask scheduler at {scheduler} ({dask_bundle.describe_error(error)}); "
                                         "every page written so far is kept: run the same command again for the "
                                         "rest") from error
         raise
     finally:
-        cluster.close_run(client, bar)
+        dask_client.close_run(client, bar)
     return results
