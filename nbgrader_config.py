@@ -3,7 +3,7 @@
 import os
 
 from mlkit.reports import templates
-from mlkit.grading import kernel
+from mlkit.grading.kernel import spec as kernel_spec
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -16,13 +16,13 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Grading integrity (mlkit/grading/integrity.py explains each step).  The submitted
+# Grading integrity (mlkit/grading/plugins/ explains each step).  The submitted
 # notebook is never modified; the graded copy is rebuilt from the release with
 # the student's answers, and a crash or endless loop ends that notebook with a
 # recorded reason.
-c.Autograde.exporter_class = "mlkit.grading.integrity.TolerantNotebookExporter"
+c.Autograde.exporter_class = "mlkit.grading.plugins.reading.TolerantNotebookExporter"
 c.Autograde.sanitize_preprocessors = [
-    "mlkit.grading.integrity.RebuildFromRelease",
+    "mlkit.grading.plugins.rebuild.RebuildFromRelease",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -33,37 +33,37 @@ c.Autograde.sanitize_preprocessors = [
 # never followed, opened or waited on.  Collection copies only its regular files; autograde (and so
 # `mlkit grade`) first moves any such entry of submitted/ aside; either way the notebook's grading issue
 # names what was left out.
-c.ExchangeFactory.collect = "mlkit.grading.submission.LinkSafeCollect"
+c.ExchangeFactory.collect = "mlkit.grading.plugins.exchange.LinkSafeCollect"
 # On a shared hub (mlkit/permissions.py, mlkit/grading/submission.py): releasing and collecting refuse an exchange whose course folder,
 # inbound, outbound or feedback folder another account could have made, renamed or opened (`mlkit exchange init`
 # sets it up); collection takes each student's own newest folder and skips, with the reason, any entry that
 # is not one.
-c.ExchangeFactory.release_assignment = "mlkit.grading.submission.CheckedReleaseAssignment"
-c.ExchangeFactory.release_feedback = "mlkit.grading.submission.CheckedReleaseFeedback"
-c.Autograde.pre_convert_hook = "mlkit.grading.submission.set_aside_unsafe_files"
-# Submissions downloaded from an LMS (mlkit/grading/lmszip.py): `nbgrader zip_collect ASSIGNMENT` with the
+c.ExchangeFactory.release_assignment = "mlkit.grading.plugins.exchange.CheckedReleaseAssignment"
+c.ExchangeFactory.release_feedback = "mlkit.grading.plugins.exchange.CheckedReleaseFeedback"
+c.Autograde.pre_convert_hook = "mlkit.grading.plugins.reading.set_aside_unsafe_files"
+# Submissions downloaded from an LMS (mlkit/grading/plugins/lmszip.py): `nbgrader zip_collect ASSIGNMENT` with the
 # collector of your LMS puts each student's notebook into submitted/, found by the roster (`mlkit roster
 # import`), with the time the LMS recorded.  Feedback release to the exchange leaves out (and names) the
 # students who did not submit through it, instead of stopping at the first; `mlkit handback` packs theirs.
-#   c.ZipCollectApp.collector_plugin = "mlkit.grading.lmszip.CanvasCollector"   # or MoodleCollector
-c.ExchangeFactory.release_feedback = "mlkit.grading.lmszip.ExchangeOnlyReleaseFeedback"
+#   c.ZipCollectApp.collector_plugin = "mlkit.grading.plugins.lmszip.CanvasCollector"   # or MoodleCollector
+c.ExchangeFactory.release_feedback = "mlkit.grading.plugins.lmszip.ExchangeOnlyReleaseFeedback"
 c.Autograde.autograde_preprocessors = [
-    "mlkit.grading.integrity.ReadGradingIssues",
-    "mlkit.grading.integrity.ResilientExecute",
+    "mlkit.grading.plugins.issues.ReadGradingIssues",
+    "mlkit.grading.plugins.execute.ResilientExecute",
     "nbgrader.preprocessors.IgnorePattern",
-    "mlkit.grading.integrity.LimitOutputSize",
+    "mlkit.grading.plugins.output_limits.LimitOutputSize",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
-    "mlkit.grading.integrity.RecordGradingIssues",
+    "mlkit.grading.plugins.issues.RecordGradingIssues",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # The grading boundary (mlkit/grading/): the kernel nbgrader starts is the
 # trusted grading kernel, which runs the test cells; answer cells run in a
 # sandboxed student process and reach the tests only as data.  Its kernelspec comes with the kit
-# (mlkit/grading/kernels/): loading this file writes nothing, so a read-only environment serves the course.
-c.ResilientExecute.kernel_name = kernel.KERNEL_NAME
+# (mlkit/grading/kernel/kernels/): loading this file writes nothing, so a read-only environment serves the course.
+c.ResilientExecute.kernel_name = kernel_spec.KERNEL_NAME
 # Where this machine cannot sandbox student code, grading refuses to start.
 # A course that accepts running it in a plain separate process says so here:
 #   c.ResilientExecute.allow_unsandboxed = True

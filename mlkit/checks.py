@@ -116,7 +116,7 @@ def record_sorts() -> Iterator[list]:
     Calls made from C code are not seen: `np.lexsort` (a C-level dispatcher),
     or a sort method handed to `map` or `operator.methodcaller`.
     While grading, the student's code runs in the student process, which
-    reports every sort as it happens (`mlkit.grading.boundary`); in JupyterLab
+    reports every sort as it happens (`mlkit.grading.kernel.boundary`); in JupyterLab
     they are recorded here, so the block should hold the student's call only.
     If the watch was switched off or gone around (`sys.setprofile`, a thread,
     a forked process), leaving the block raises `WatchingDisabled`.

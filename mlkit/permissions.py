@@ -18,7 +18,7 @@ exchange.  File ownership is then the boundary between classmates, and these are
 
 `init_exchange` makes that layout (as root: the root is root's, the course folder the instructor's);
 `exchange_problems` and `course_problems` say, each with its fix, where a tree differs from it.
-`mlkit.grading.submission`'s exchange plug-ins (release, collect, release feedback; switched on in the
+The exchange plug-ins of `mlkit.grading.plugins.exchange` (release, collect, release feedback; switched on in the
 course's `nbgrader_config.py`) refuse an exchange with a problem before anything is copied into or out of
 it.  Standard library only: `mlkit doctor` and `mlkit init` use it without nbgrader.
 """

@@ -22,7 +22,7 @@ import weakened
 from attacks import CANARY, EXPLOITS, Exploit, exploit_answers
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox
+from mlkit.grading.sandbox import launcher as sandbox
 
 pytestmark = [
     pytest.mark.xdist_group("defences"),

@@ -21,7 +21,7 @@ import pytest
 
 from mlkit import course
 from mlkit.authoring import catalog, lint, nbtext
-from mlkit.grading import sandbox
+from mlkit.grading.sandbox import launcher as sandbox
 
 pytestmark = pytest.mark.xdist_group("authoring")
 DATA = Path(__file__).resolve().parent / "data" / "11_ridge_regression"

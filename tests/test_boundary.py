@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from mlkit import checks
-from mlkit.grading import boundary, sandbox, wire
+from mlkit.grading.kernel import boundary
+from mlkit.grading.sandbox import launcher as sandbox
+from mlkit.grading.sandbox import wire
 
 pytestmark = pytest.mark.skipif(sandbox.detect().name == "none", reason="needs a sandbox (bubblewrap)")
 
@@ -337,7 +339,7 @@ def test_without_the_watch_a_recording_fails_rather_than_sees_nothing(student, m
 def test_a_cells_outputs_are_capped_in_total_and_the_graders_own_stay():
     import nbformat
 
-    from mlkit.grading.integrity import LimitOutputSize
+    from mlkit.grading.plugins.output_limits import LimitOutputSize
 
     cell = nbformat.v4.new_code_cell("pass")
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout" if i % 2 else "stderr", text="x" * 19_000)
@@ -390,7 +392,7 @@ class Loud:
 def _flooded(tmp_path, monkeypatch, capped: bool) -> tuple[list, str, str]:
     if not capped:  # the bounds switched off: what the grader took before it had them
         for name in ("TEXT_CHARS", "WARNINGS_PER_CALL", "WARNINGS_PER_NOTEBOOK"):
-            monkeypatch.setattr(boundary, name, 10**9)
+            monkeypatch.setattr(boundary.limits, name, 10**9)
     process = start(tmp_path)
     try:
         names: dict = {}
@@ -409,9 +411,9 @@ def _flooded(tmp_path, monkeypatch, capped: bool) -> tuple[list, str, str]:
 def test_warnings_messages_and_reprs_of_student_code_are_capped_by_the_grader(tmp_path, monkeypatch):
     caught, text, message = _flooded(tmp_path, monkeypatch, capped=True)
     flood = [w for w in caught if str(w.message).startswith("WWW")]
-    assert 0 < len(flood) <= 4 * boundary.WARNINGS_PER_CALL  # four calls: the cell, Loud(), repr(), fail()
-    assert all(len(str(w.message)) <= boundary.TEXT_CHARS for w in flood)
-    assert len(text) <= boundary.TEXT_CHARS + 20 and len(message) <= boundary.TEXT_CHARS
+    assert 0 < len(flood) <= 4 * boundary.limits.WARNINGS_PER_CALL  # four calls: the cell, Loud(), repr(), fail()
+    assert all(len(str(w.message)) <= boundary.limits.TEXT_CHARS for w in flood)
+    assert len(text) <= boundary.limits.TEXT_CHARS + 20 and len(message) <= boundary.limits.TEXT_CHARS
 
 
 def test_without_the_caps_a_replaced_reply_sender_floods_the_grader(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""What travels to a Dask worker and what is taken back from one (mlkit/grading/backends/dask_bundle.py, dask_client.py), checked as data.
+"""What travels to a Dask worker and what is taken back from one, checked as data
+(mlkit/grading/backends/dask_bundle.py, dask_client.py).
 
 The real cluster, forged results from a real worker and another account's attempts are in
 tests/test_distributed.py; here, each rule of `portable_config` and `read_result` (and of the feedback
@@ -116,7 +117,7 @@ def test_the_configuration_travels_without_credentials():
     config.Autograde.sanitize_preprocessors = ["nbgrader.preprocessors.ClearOutput"]
     config.MlkitGrade.tls_key_file = "/home/instructor/cluster.key"
     config.HubAuth.api_token = "pw-2"
-    config.ExchangeFactory.collect = "mlkit.grading.submission.LinkSafeCollect"
+    config.ExchangeFactory.collect = "mlkit.grading.plugins.exchange.LinkSafeCollect"
     config.Whatever.service_password = "pw-3"
     config.Whatever.mirror = "https://user:pw-4@example.org/"
     shown = dask_bundle.portable_config(config)
@@ -138,7 +139,7 @@ def test_a_plain_scheduler_needs_the_network_said_private(tmp_path):
         dask_client.cluster_security("tls://10.0.0.1:8786", {name: str(tmp_path / name) for name in dask_client.TLS_SETTINGS})
 
 
-# -- feedback pages (mlkit/grading/dask_feedback.py) ---------------------------------------------
+# -- feedback pages (mlkit/grading/backends/dask_feedback.py) ------------------------------------
 
 GRADED = {"linear_regression.ipynb": b"{}", "timestamp.txt": b"2026-01-01 00:00:00", "data/train.csv": b"x,y\n"}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlkit import course, demo
-from mlkit.grading import sandbox
+from mlkit.grading.sandbox import launcher as sandbox
 
 pytestmark = [pytest.mark.xdist_group("demo"),
               pytest.mark.skipif(sandbox.detect().name == "none", reason="grading needs the sandbox")]

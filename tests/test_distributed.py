@@ -31,7 +31,7 @@ import pytest
 
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox
+from mlkit.grading.sandbox import launcher as sandbox
 import postgres
 from support import gradebook_rows
 

@@ -19,7 +19,7 @@ import pytest
 
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox
+from mlkit.grading.sandbox import launcher as sandbox
 from support import gradebook_rows
 
 ASSIGNMENTS = ["01_linear_regression", "07_knn"]

@@ -42,7 +42,7 @@ import pytest
 
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox
+from mlkit.grading.sandbox import launcher as sandbox
 
 ASSIGNMENT = "01_linear_regression"
 NOTEBOOK = "linear_regression"
@@ -400,7 +400,7 @@ def test_a_classmate_hears_nothing_of_the_grading_kernels(hub):
         hub.run(hub.instructor, f"nbgrader collect {ASSIGNMENT}", cwd=hub.course)
     # Defence off: the grading kernels on jupyter_client's default TCP ports.
     module = hub.base / "tcpkernels.py"
-    module.write_text("from mlkit.grading.integrity import ResilientExecute\n\n\n"
+    module.write_text("from mlkit.grading.plugins.execute import ResilientExecute\n\n\n"
                       "class TcpKernelExecute(ResilientExecute):\n"
                       "    def _private_kernel_sockets(self, manager):\n        pass\n")
     os.chmod(module, 0o644)
@@ -636,7 +636,7 @@ def test_nothing_is_written_into_the_shared_environment(hub):
     old_style.mkdir()
     _give(old_style, hub.instructor)
     (old_style / "nbgrader_config.py").write_text(
-        "from mlkit.grading import kernel\nkernel.write_kernelspec('mlkit-grading', ['-m', 'ipykernel_launcher', "
+        "from mlkit.grading.kernel import spec\nspec.write_kernelspec('mlkit-grading', ['-m', 'ipykernel_launcher', "
         "'-f', '{connection_file}'], 'the kit before')\n")
     failed = hub.run(hub.instructor, "nbgrader list", cwd=old_style, check=False)
     assert "PermissionError" in failed.stdout + failed.stderr

@@ -23,7 +23,7 @@ import pytest
 
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox
+from mlkit.grading.sandbox import launcher as sandbox
 
 import support
 

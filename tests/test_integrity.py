@@ -32,8 +32,8 @@ import weakened
 from attacks import ASSIGNMENT, ATTACKS, FULL, SECRET_FILE, SECRETS, submission
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox
-from mlkit.grading.integrity import grading_issue
+from mlkit.grading.sandbox import launcher as sandbox
+from mlkit.grading.plugins.issues import grading_issue
 from support import gradebook_rows
 
 pytestmark = [

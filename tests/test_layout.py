@@ -11,6 +11,6 @@ def test_the_course_configuration_names_only_current_modules():
     text = (course.ROOT / "nbgrader_config.py").read_text()
     for old in ("mlkit.integrity.", "mlkit.feedback.", "mlkit.export."):
         assert old not in text
-    for name in ("mlkit.grading.integrity.ResilientExecute", "mlkit.reports.feedback.RedactHiddenTests",
+    for name in ("mlkit.grading.plugins.execute.ResilientExecute", "mlkit.reports.feedback.RedactHiddenTests",
                  "mlkit.reports.export.GradesWithIssuesExportPlugin"):
         assert name in text and import_item(name)

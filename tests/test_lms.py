@@ -311,7 +311,7 @@ def test_moodle_download_is_collected_by_full_name_and_handed_back_in_moodles_fo
         packed.writestr(f"Eve Unknown_40009_assignsubmission_file_/{NOTEBOOK}.ipynb", texts["stranger"])
     with open(moodle / "nbgrader_config.py", "a") as config:  # the instructor sets the submission time
         config.write("\nc.LmsCollector.timestamp = '2027-03-05 10:00:00 Europe/Paris'\n")
-    run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--collector=mlkit.grading.lmszip.MoodleCollector")
+    run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--collector=mlkit.grading.plugins.lmszip.MoodleCollector")
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in (moodle / "submitted").iterdir()) == ["ada", "jose"]
     assert "'Eve Unknown'" in run.stdout + run.stderr
@@ -321,7 +321,7 @@ def test_moodle_download_is_collected_by_full_name_and_handed_back_in_moodles_fo
     with zipfile.ZipFile(archive / "ML-2027-Linear regression-12.zip", "a") as packed:
         packed.writestr(f"Ada  Lovelace_40077_assignsubmission_file_/{NOTEBOOK}.ipynb", texts["cara"])
     shutil.rmtree(moodle / "submitted")  # this download collected afresh
-    run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--force", "--collector=mlkit.grading.lmszip.MoodleCollector")
+    run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--force", "--collector=mlkit.grading.plugins.lmszip.MoodleCollector")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 folders of the download" in run.stdout + run.stderr
     assert not (moodle / "submitted" / "ada" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists()
@@ -331,7 +331,7 @@ def test_moodle_download_is_collected_by_full_name_and_handed_back_in_moodles_fo
     with zipfile.ZipFile(archive / "ML-2027-Linear regression-12.zip", "w") as packed:
         for name, text in kept.items():
             packed.writestr(name, text)
-    run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--force", "--collector=mlkit.grading.lmszip.MoodleCollector")
+    run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--force", "--collector=mlkit.grading.plugins.lmszip.MoodleCollector")
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in (moodle / "submitted").iterdir()) == ["ada", "jose"]
     assert (moodle / "submitted" / "jose" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_bytes() == texts["jose"]
@@ -357,7 +357,7 @@ def test_moodle_download_is_collected_by_full_name_and_handed_back_in_moodles_fo
     ("ML-12/Jane Doe_40001_onlinetext_/text.html", "moodle", None),  # not a file submission
 ])
 def test_download_names_are_read_as_each_lms_writes_them(relative, lms, expected):
-    from mlkit.grading.lmszip import parse_download
+    from mlkit.grading.plugins.lmszip import parse_download
 
     found = parse_download(relative, lms)
     assert (found and (found.lms_key, found.account, found.file_name, found.prefix, found.in_folder)) == expected

@@ -20,7 +20,7 @@ from nbgrader.api import Gradebook
 
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox
+from mlkit.grading.sandbox import launcher as sandbox
 from support import ARTIFACTS, CHROMIUM, JupyterLab, browser_page
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="needs chromium"),

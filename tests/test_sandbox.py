@@ -26,7 +26,8 @@ import pytest
 import weakened
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox, treebound
+from mlkit.grading.sandbox import launcher as sandbox
+from mlkit.grading.sandbox import treebound
 
 pytestmark = [
     pytest.mark.xdist_group("sandbox"),
@@ -167,7 +168,7 @@ def test_environment_network_writes_limits_and_processes(probed):
     assert facts["loopback"].startswith("refused"), "the student process reached the machine's loopback"
     assert facts["write_cwd"].startswith("refused")
     assert facts["write_tmp"] == 1
-    assert facts["limits"] == [sandbox.LIMITS[sandbox.resource.RLIMIT_AS], sandbox.LIMITS[sandbox.resource.RLIMIT_CPU]]
+    assert facts["limits"] == [sandbox.limits.RLIMITS[sandbox.resource.RLIMIT_AS], sandbox.limits.RLIMITS[sandbox.resource.RLIMIT_CPU]]
     assert len(facts["processes"]) <= 3, f"the student process sees other processes: {facts['processes']}"
 
 
@@ -290,7 +291,7 @@ def test_grading_as_an_unprivileged_user_uses_a_user_namespace(listener, tmp_pat
     assert run.returncode == 0, run.stderr[-2000:]
     nobody_makes_groups = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(sys.executable), "-c",
-         "from mlkit.grading import treebound; raise SystemExit(0 if treebound.kind() else 1)"],
+         "from mlkit.grading.sandbox import treebound; raise SystemExit(0 if treebound.kind() else 1)"],
         env=env, capture_output=True).returncode == 0
     assert_graded_in_a_user_namespace(c, grader_makes_groups=nobody_makes_groups)
 

@@ -30,8 +30,9 @@ from nbgrader.utils import get_username
 
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox, submission
-from mlkit.grading.integrity import grading_issue
+from mlkit.grading import submission
+from mlkit.grading.sandbox import launcher as sandbox
+from mlkit.grading.plugins.issues import grading_issue
 
 pytestmark = [
     pytest.mark.xdist_group("submission_files"),
@@ -401,7 +402,7 @@ def test_bytes_are_counted_as_they_are_copied(tmp_path):
 
 
 def test_a_notebook_too_large_to_parse_safely_is_graded_as_empty_with_the_reason(tmp_path):
-    from mlkit.grading.integrity import MAX_CELLS, READ_REASONS_KEY, TolerantNotebookExporter
+    from mlkit.grading.plugins.reading import MAX_CELLS, READ_REASONS_KEY, TolerantNotebookExporter
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("") for _ in range(MAX_CELLS + 1)]

@@ -24,7 +24,8 @@ import pytest
 import weakened
 from mlkit import course
 from mlkit.authoring import catalog
-from mlkit.grading import sandbox, treebound
+from mlkit.grading.sandbox import launcher as sandbox
+from mlkit.grading.sandbox import treebound
 
 pytestmark = [
     pytest.mark.xdist_group("tree_bound"),
@@ -129,7 +130,7 @@ def runs():
 
 def test_the_tree_peaks_at_its_bound_and_the_others_keep_their_grades(runs):
     grades, peak = runs["kit"]
-    assert peak <= treebound.TREE_MEMORY + 0.5 * GiB, f"the student processes held {peak / GiB:.2f} GiB at once"
+    assert peak <= treebound.limits.TREE_MEMORY + 0.5 * GiB, f"the student processes held {peak / GiB:.2f} GiB at once"
     assert grades["honest1"] == FULL and grades["honest2"] == FULL
 
 

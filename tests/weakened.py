@@ -48,13 +48,13 @@ def weaken(course: Path, defences: set[str]) -> None:
     if "sandbox" in defences:
         lines.append("c.ResilientExecute.allow_unsandboxed = True")
     if "boundary" in defences:
-        lines += ["c.Autograde.autograde_preprocessors = [p if p != 'mlkit.grading.integrity.ResilientExecute' "
+        lines += ["c.Autograde.autograde_preprocessors = [p if p != 'mlkit.grading.plugins.execute.ResilientExecute' "
                   "else 'nbgrader.preprocessors.Execute' for p in c.Autograde.autograde_preprocessors]",
                   "c.Execute.kernel_name = 'python3'", "c.Execute.timeout = 30",
                   "c.Execute.interrupt_on_timeout = True"]
     if "rebuild" in defences:
         lines.append("c.Autograde.sanitize_preprocessors = [p for p in c.Autograde.sanitize_preprocessors "
-                     "if p not in ('mlkit.grading.integrity.RebuildFromRelease', "
+                     "if p not in ('mlkit.grading.plugins.rebuild.RebuildFromRelease', "
                      "'nbgrader.preprocessors.OverwriteCells')]")
     if "links" in defences:
         lines.append("c.Autograde.exporter_class = 'nbconvert.exporters.NotebookExporter'")

@@ -18,7 +18,8 @@ from pathlib import Path
 
 
 def switch_off(defences: set[str]) -> None:
-    from mlkit.grading import boundary, sandbox
+    from mlkit.grading.kernel import boundary
+    from mlkit.grading.sandbox import launcher as sandbox
 
     if "names" in defences:
         # Every name an answer cell binds reaches the tests, builtins' names included.
@@ -108,9 +109,9 @@ def switch_off(defences: set[str]) -> None:
     if "sort_watch" in defences:
         # The watch sees sorts, but not the calls that switch it off or go around it.
         copy = Path(tempfile.mkdtemp(prefix="mlkit-weakened-student-"))
-        for name in ("student.py", "wire.py"):
+        for name in sandbox.SERVER_FILES:
             shutil.copy(sandbox.HERE / name, copy / name)
-        with open(copy / "wire.py", "a") as wire:
+        with open(copy / "watch.py", "a") as wire:
             wire.write("\nWATCH_BREAKERS = {}\n")
         sandbox.HERE = copy
 
@@ -119,7 +120,7 @@ def switch_off(defences: set[str]) -> None:
         sandbox.detect = lambda: sandbox.Mode("none", "the sandbox is switched off for the attack suite")
 
     if "output_budget" in defences:
-        boundary.OUTPUT_BUDGET = 10**12
+        boundary.limits.OUTPUT_BUDGET = 10**12
 
     if "dev_readonly" in defences:
         # /dev as bubblewrap makes it: in the user-namespace mode, a tmpfs the sandbox user may write.

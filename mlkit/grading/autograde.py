@@ -21,8 +21,6 @@ times in one process without changing what it does:
 
 from __future__ import annotations
 
-import functools
-import multiprocessing
 import os
 import sys
 import time
@@ -150,6 +148,7 @@ def grade_one(task: tuple[str, str, str, bool, str | None], config=None,
     course's); the folder's own configuration files and the arguments still apply over it.
     `kernel_name`: the kernelspec to grade with instead of the course's (the forked kernel of a warm zygote
     this process holds), or None."""
+    install_speedups()  # before nbgrader's first import in this process
     from nbgrader.apps import AutogradeApp
 
     assignment, student, root, force, db_url = task
@@ -258,13 +257,13 @@ def add_missing_students(config, db_url: str, students: set[str]) -> None:
 
 def uses_grading_kernel(config) -> bool:
     """Whether the course grades through the trusted grading kernel (which the zygote forks, warm)."""
-    from mlkit.grading import kernel
+    from mlkit.grading.kernel import spec as kernel_spec
 
-    return config.ResilientExecute.get("kernel_name") == kernel.KERNEL_NAME
+    return config.ResilientExecute.get("kernel_name") == kernel_spec.KERNEL_NAME
 
 
 def preflight(config) -> None:
     """Stop before the first notebook if student code would run unsandboxed against the course's wishes."""
-    from mlkit.grading import sandbox
+    from mlkit.grading.sandbox import launcher
 
-    sandbox.require(config.ResilientExecute.get("allow_unsandboxed", False))
+    launcher.require(config.ResilientExecute.get("allow_unsandboxed", False))

@@ -18,7 +18,8 @@ from importlib import metadata
 from pathlib import Path
 
 from mlkit import invocation, permissions
-from mlkit.grading import kernel, sandbox, treebound
+from mlkit.grading.kernel import spec as kernel_spec
+from mlkit.grading.sandbox import launcher, treebound
 
 
 class Report:
@@ -45,29 +46,29 @@ def _version() -> str:
 
 def check_machine(report: Report) -> None:
     report.ok(f"mlkit {_version()} at {Path(__file__).resolve().parents[1]}, Python {sys.version.split()[0]}")
-    mode = sandbox.detect()
+    mode = launcher.detect()
     if mode.name == "none":
         report.problem(f"sandbox: none ({mode.why}); student code cannot be graded safely here. Fix: install "
                        "bubblewrap, and grade as root or allow unprivileged user namespaces")
     else:
-        report.ok(f"sandbox: {mode.name} ({sandbox.describe()})")
+        report.ok(f"sandbox: {mode.name} ({launcher.describe()})")
     if mode.name == "root":
         try:
-            first = sandbox.student_uid_window()
-        except sandbox.SandboxUnavailable as full:
+            first = launcher.student_uid_window()
+        except launcher.SandboxUnavailable as full:
             report.problem(f"student user IDs: {full}. Fix: shrink the ranges in /etc/subuid and /etc/subgid")
         else:
-            report.ok(f"student user IDs: {first}..{first + sandbox.UID_RANGE - 1}, past every account's "
+            report.ok(f"student user IDs: {first}..{first + launcher.UID_RANGE - 1}, past every account's "
                       "subordinate range (/etc/subuid, /etc/subgid)")
     if treebound.kind():
         report.ok(f"tree bound: {treebound.describe()}")
     else:
         report.note(f"tree bound: {treebound.describe()}")
-    spec = kernel.SPECS / kernel.KERNEL_NAME / "kernel.json"
+    spec = kernel_spec.SPECS / kernel_spec.KERNEL_NAME / "kernel.json"
     if spec.is_file():
-        report.ok(f"kernelspec {kernel.KERNEL_NAME}: {spec} (comes with the kit; nothing is installed)")
+        report.ok(f"kernelspec {kernel_spec.KERNEL_NAME}: {spec} (comes with the kit; nothing is installed)")
     else:
-        report.problem(f"kernelspec {kernel.KERNEL_NAME} missing at {spec}. Fix: reinstall the kit")
+        report.problem(f"kernelspec {kernel_spec.KERNEL_NAME} missing at {spec}. Fix: reinstall the kit")
 
 
 def check_course(report: Report, root: Path, config) -> None:

@@ -22,11 +22,12 @@ def main(assignments: list[str], jobs: int | None, force: bool, root: Path, sche
     a scheduler (`--scheduler` or `c.MlkitGrade.scheduler`), on the workers of a Dask cluster; a plain tcp://
     scheduler only with `private_network` (--private-network or `c.MlkitGrade.private_network`).
 
-    `follow_up`: the feedback step (the module `mlkit.grading.feedback`, given by `mlkit grade --feedback`): on this machine each worker renders a submission's
-    feedback right after grading it; on a cluster the same workers render the graded submissions' feedback."""
+    `follow_up`: the feedback step (the module `mlkit.grading.feedback`, given by `mlkit grade --feedback`): on
+    this machine each worker renders a submission's feedback right after grading it; on a cluster the same
+    workers render the graded submissions' feedback."""
     from mlkit import course
     from mlkit.authoring import catalog
-    from mlkit.grading.sandbox import SandboxUnavailable
+    from mlkit.grading.sandbox.launcher import SandboxUnavailable
 
     names = assignments or catalog.assignments(root)
     config = course.course_config(root)

@@ -69,7 +69,6 @@ def install_template_cache() -> None:
     TemplateExporter._create_environment = create_environment
 
 
-
 def render_one(root: str, assignment: str, student: str, force: bool, db_url: str | None = None,
                config=None) -> tuple[str, str, str, float]:
     """(assignment, student, WRITTEN / SKIPPED / FAILED, seconds): nbgrader's GenerateFeedbackApp for one
@@ -77,6 +76,7 @@ def render_one(root: str, assignment: str, student: str, force: bool, db_url: st
 
     `db_url`: the gradebook to read (default: the course's); `config`: nbgrader's configuration as resolved
     elsewhere (a cluster worker gets the course's), under the folder's own configuration files."""
+    autograde.install_speedups()  # before nbgrader's first import in this process
     from nbgrader.apps import GenerateFeedbackApp
 
     install_template_cache()

@@ -5,46 +5,25 @@ inbound with `shutil.copytree`, and autograde copies the non-notebook files of `
 `autograded/` with `shutil.copy`.  A link planted there makes the grader copy, as the instructor, whatever
 it points at (a solution notebook, `/dev/zero`), and a FIFO stops the copy of that student with an error.
 
-Two plug-ins, both switched on in the course's `nbgrader_config.py`, keep them out:
-
-`LinkSafeCollect`  (ExchangeFactory.collect)
-    Collects as nbgrader's own collect does (its ignore patterns, `max_file_size`, `max_dir_size`, group
-    permissions, timestamps), from a staged copy that holds only the inbound's regular files and folders.
-    On a shared hub the inbound is every student's to write into, so it also: refuses an exchange that
-    another account could have taken over (`mlkit.permissions`); takes, per student, the newest
-    folder that student owns, and reports folders planted in a student's name by another account; and
-    reports and skips any one entry it cannot read as a submission (a name without a date, a tree nested
-    too deep or holding too many entries) while the rest of the class is collected.
-
-`set_aside_unsafe_files`  (Autograde.pre_convert_hook; `mlkit grade` runs autograde, so both)
-    Before autograde copies `submitted/<student>/<assignment>/`, each link, FIFO, socket or device file
-    in it is moved, as it is (a rename, which follows nothing), into the sibling folder
-    `.<assignment>.left-out/`.  A notebook that is itself a link stays where it is: the grading exporter
-    refuses it without following it and grades it as an empty notebook with that reason.
-
-Both write what they left out into `.<assignment>.left-out/left-out.json`; the grading exporter reads it
-and records it as that notebook's grading issue (the formgrader's comment and `nbgrader export`).
+This module holds the rules and routines, used wherever a submission's files are handled (nbgrader's
+process through the plug-ins of `mlkit.grading.plugins`: `exchange.LinkSafeCollect` and
+`reading.set_aside_unsafe_files`; `mlkit grade --scheduler`'s client, which reads a submission to send it):
+`set_aside` moves each link, FIFO, socket or device file of a submitted folder, as it is, into the sibling
+folder `.<assignment>.left-out/`, and writes what it left out into `.<assignment>.left-out/left-out.json`,
+which the grading exporter reads and records as that notebook's grading issue (the formgrader's comment and
+`nbgrader export`); `copy_regular_tree` copies only regular files and folders, by descriptors, so nothing is
+followed even while the tree changes under it. Nothing here trusts the submission.
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
-import shutil
 import stat
-import tempfile
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.exchange.default.collect import ExchangeCollect, groupby, pwd
-from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
-from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
-from nbgrader.utils import parse_utc
-
-from mlkit import permissions
-from mlkit.grading.sandbox import open_regular_file
+from mlkit.grading.sandbox.launcher import open_regular_file
 
 RECORD_NAME = "left-out.json"
 NAMES_SHOWN = 10  # a reason names this many left-out entries, then counts the rest
@@ -107,7 +86,7 @@ def read_record(submission: Path) -> list[dict]:
             and isinstance(e.get("kind"), str)]
 
 
-def _write_record(submission: Path, entries: list[dict]) -> None:
+def write_record(submission: Path, entries: list[dict]) -> None:
     folder = left_out_folder(submission)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RECORD_NAME).write_text(json.dumps(entries, indent=1) + "\n")
@@ -142,18 +121,8 @@ def set_aside(submission: Path, step: str = "autograde") -> list[dict]:
         os.rename(submission / relative, target)  # renames the entry itself; a link is not followed
         moved.append({"path": relative.as_posix(), "kind": what, "step": step})
     if moved:
-        _write_record(submission, read_record(submission) + moved)
+        write_record(submission, read_record(submission) + moved)
     return moved
-
-
-def set_aside_unsafe_files(assignment=None, student=None, notebooks=(), **_) -> None:
-    """Autograde's pre-convert hook: set aside the unsafe entries of the submission about to be copied."""
-    for folder in sorted({Path(notebook).parent for notebook in notebooks}):
-        try:
-            set_aside(folder)
-        except OSError as error:
-            raise SetAsideFailed(f"could not move the links and special files out of {folder} before "
-                                 f"autograde copies it ({type(error).__name__}: {error})") from error
 
 
 class TooLarge(Exception):
@@ -256,169 +225,3 @@ def copy_regular_tree(source: Path, target: Path, max_file_bytes: int | None = N
 # A student's name is the first part of an inbound folder's name, which the student chooses; nbgrader's own
 # pages print it unescaped (the formgrader's templates), so only a plain account name is ever collected.
 STUDENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
-
-
-class LinkSafeCollect(ExchangeCollect):
-    """nbgrader's collect, copying only the regular files of each submission, each student's own."""
-
-    def init_src(self):
-        """nbgrader's choice of one inbound folder per student, but only among the folders that student owns,
-        and without stopping at a folder whose name is not a submission's."""
-        if self.coursedir.course_id == "":
-            self.fail("No course id specified. Re-run with --course flag.")
-        self.course_path = os.path.join(self.root, self.coursedir.course_id)
-        self.inbound_path = os.path.join(self.course_path, "inbound")
-        _refuse_unsafe_exchange(self)
-        permissions.warn_if_open(self.coursedir.root, self.log)
-        if not os.path.isdir(self.inbound_path):
-            self.fail(f"Course not found: {self.inbound_path}")
-        student_id = self.coursedir.student_id if self.coursedir.student_id else "*"
-        pattern = os.path.join(glob.escape(self.inbound_path), f"{student_id}+{self.coursedir.assignment_id}+*")
-        records = []
-        for path in sorted(glob.glob(pattern)):
-            record = self._readable_record(path)
-            if record is not None:
-                records.append(record)
-        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
-            try:
-                self.duedate = gb.find_assignment(self.coursedir.assignment_id).duedate
-            except MissingEntry:
-                self.duedate = None
-        self.src_records = []
-        for submissions in groupby(records, lambda record: record["username"]).values():
-            newest_first = self._sort_by_timestamp(submissions)
-            if self.duedate is not None and self.before_duedate:
-                in_time = [record for record in newest_first if record["timestamp"] <= self.duedate]
-                newest_first = in_time or newest_first
-            self.src_records.append(newest_first[0])
-
-    def _readable_record(self, path: str) -> dict | None:
-        """The record of one inbound folder, or None (said in the log) when it is no student's submission."""
-        name = os.path.basename(path)
-        parts = name.rsplit("+", 3)
-        if len(parts) < 3:
-            self.log.error("Not collected: %r is not named as nbgrader names a submission", name[:200])
-            return None
-        try:
-            timestamp = parse_utc(parts[2])
-        except Exception as error:  # dateutil's ValueError, OverflowError, ...: the name is the student's text
-            self.log.error("Not collected: %r has no readable date in its name (%s)", name[:200],
-                           type(error).__name__)
-            return None
-        username = parts[0]
-        if self.check_owner and pwd is not None:
-            try:
-                owner_id = os.lstat(path).st_uid
-            except OSError:
-                return None
-            try:
-                owner = pwd.getpwuid(owner_id).pw_name
-            except KeyError:
-                owner = f"user ID {owner_id}"
-            if owner != username:
-                # Planted in a classmate's name: it must not hide (or replace) that classmate's own folders.
-                self.log.error("Not collected: %s claims to be %s's but belongs to %s; %s's own submissions "
-                               "are collected as if it were not there", path, username, owner, username)
-                return None
-        if timestamp.tzinfo is not None:
-            timestamp = timestamp.replace(tzinfo=None)  # nbgrader compares naive UTC times
-        return {"username": username, "filename": name, "timestamp": timestamp}
-
-    def do_copy(self, src, dest, log=None):
-        try:
-            collected = self._copy_checked(src, dest, log)
-        except (RecursionError, OSError, ValueError) as error:
-            # One student's entry that nbgrader's own copy cannot take: that student alone is not collected.
-            self.log.error("Not collected: %s (%s: %s)", src, type(error).__name__, str(error)[:200])
-            collected = False
-        if not collected:
-            try:
-                Path(dest).parent.rmdir()  # the student's folder nbgrader made for it, if nothing else is there
-            except OSError:
-                pass
-
-    def _copy_checked(self, src, dest, log) -> bool:
-        """Collect one submission unless it must be refused; False when it was not collected."""
-        student = Path(dest).parent.name
-        if not STUDENT_NAME.fullmatch(student) or {".", ".."} & set(Path(dest).parts):
-            self.log.error("Not collected: %r is not a plain account name (the inbound folder's name is the "
-                           "student's to choose)", student)
-            return False
-        if self.check_owner and pwd is not None:
-            try:
-                owner = pwd.getpwuid(os.lstat(src).st_uid).pw_name
-            except KeyError:
-                owner = None
-            if owner != student:
-                # nbgrader only warns here; a submission in another student's name would replace theirs.
-                self.log.error("Not collected: %s claims to be %s's but belongs to %s (CollectApp.check_owner)",
-                               src, student, owner or "an unknown user")
-                return False
-        if kind(os.lstat(src).st_mode) is not None or not os.path.isdir(src):
-            # The inbound entry itself is a link (to the instructor's source/, say) or a special file:
-            # nothing of it is collected.
-            self.log.error("Not collected: %s is %s, not a folder, and is never followed", src,
-                           kind(os.lstat(src).st_mode) or "a file")
-            return False
-        staging = Path(tempfile.mkdtemp(prefix="mlkit-collect-"))
-        try:
-            try:
-                left_out = copy_regular_tree(Path(src), staging / "submission",
-                                             max_file_bytes=1000 * self.coursedir.max_file_size,
-                                             max_total_bytes=1000 * self.coursedir.max_dir_size)
-            except (TooLarge, OSError) as refused:
-                # That student's submission only: the rest of the class is still collected.
-                self.log.error("Not collected: %s (%s)", src, refused)
-                return False
-            # nbgrader's own copy, on a tree that has nothing to follow: its ignore patterns, size
-            # limits and group permissions apply as they always do.
-            super().do_copy(str(staging / "submission"), dest, log=log)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        # The left-out folder belongs to the submission it describes: a new collection replaces both.
-        shutil.rmtree(left_out_folder(Path(dest)), ignore_errors=True)
-        if left_out:
-            _write_record(Path(dest), left_out)
-            self.log.warning("Left out of %s (never opened): %s", dest, reason(left_out))
-        return True
-
-
-def _refuse_unsafe_exchange(exchange, need_feedback: bool = False, missing_ok: bool = False) -> None:
-    """Stop an exchange command (nbgrader's `fail`) when another account could have taken the exchange over."""
-    if exchange.coursedir.groupshared:
-        return  # a course shared by a group of graders: nbgrader's own checks of group ownership apply
-    problems = permissions.exchange_problems(exchange.root, exchange.coursedir.course_id, need_feedback=need_feedback,
-                                             missing_ok=missing_ok)
-    if problems:
-        exchange.fail("the exchange is not safe for this course on a shared machine:\n  "
-                      + "\n  ".join(str(problem) for problem in problems))
-
-
-def _secure_inbound(exchange) -> None:
-    """The inbound nbgrader has just made (setgid 0733) gets the sticky bit, when it is ours to change."""
-    inbound = Path(exchange.root) / exchange.coursedir.course_id / "inbound"
-    try:
-        status = os.lstat(inbound)
-    except OSError:
-        return
-    if stat.S_ISDIR(status.st_mode) and status.st_uid == os.geteuid() and not status.st_mode & stat.S_ISVTX:
-        os.chmod(inbound, (stat.S_IMODE(status.st_mode) | stat.S_ISVTX) & ~0o004)
-
-
-class CheckedReleaseAssignment(ExchangeReleaseAssignment):
-    """nbgrader's release_assignment, refusing an exchange that another account could take over."""
-
-    def init_dest(self):
-        _refuse_unsafe_exchange(self, missing_ok=True)  # before nbgrader's own owner check, which names no fix
-        super().init_dest()
-        _secure_inbound(self)
-        _refuse_unsafe_exchange(self)
-
-
-class CheckedReleaseFeedback(ExchangeReleaseFeedback):
-    """nbgrader's release_feedback, refusing an exchange whose feedback folder is not the instructor's."""
-
-    def init_dest(self):
-        _refuse_unsafe_exchange(self, missing_ok=True)
-        super().init_dest()
-        _refuse_unsafe_exchange(self, need_feedback=True)

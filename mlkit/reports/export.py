@@ -14,7 +14,7 @@ import csv
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 
-from mlkit.grading.integrity import grading_issue
+from mlkit.grading.plugins.issues import grading_issue
 
 COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
            "raw_score", "late_submission_penalty", "score", "max_score", "needs_manual_grade", "grading_issue"]

@@ -306,7 +306,7 @@ def handback(root: Path, assignment: str, lms: str, out: Path | None = None) -> 
     added to that submission as a comment.  Moodle (Assignment -> Upload multiple feedback files in a zip)
     reads the participant from the folder `<Full Name>_<participant id>_assignsubmission_file_/`, so a page
     goes into that student's folder (or keeps the flat prefix, as the download had it)."""
-    from mlkit.grading.lmszip import parse_download, released_notebook, student_ids_by_lms_key
+    from mlkit.grading.plugins.lmszip import parse_download, released_notebook, student_ids_by_lms_key
 
     config = course.course_config(root).ZipCollectApp
     extracted = root / config.get("downloaded_directory", "downloaded") / assignment / config.get(

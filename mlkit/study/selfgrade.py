@@ -113,7 +113,7 @@ def prepare_workspace(workspace: Path, assignment: str) -> None:
 
 def _start_kernel_zygote():
     """The grading kernel's zygote, started before nbgrader is imported so that the two warm up together."""
-    from mlkit.grading import zygote
+    from mlkit.grading.kernel import zygote
 
     try:
         return zygote.Zygote(wait=False)
@@ -125,7 +125,7 @@ def _autograde_and_feedback(workspace: Path, assignment: str, parent) -> None:
     from nbgrader.apps import GenerateFeedbackApp
 
     from mlkit.grading import autograde as grading
-    from mlkit.grading import zygote
+    from mlkit.grading.kernel import zygote
 
     config = course.course_config(workspace)
     grading.preflight(config)  # no sandbox: stop here, with the reason

@@ -277,6 +277,7 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
     Raises InsecureTransport (before connecting), SchedulerLost, WorkerCannotSandbox, dask_bundle.ConfigNotPortable."""
     from mlkit import course
 
+    autograde.install_speedups()  # the one writer opens the gradebook once per submission
     config = config if config is not None else course.course_config(root)
     settings = config.get("MlkitGrade", {})
     security = cluster_security(scheduler, settings, private_network or bool(settings.get("private_network")))
@@ -315,7 +316,7 @@ def _grade_on(scheduler: str, security, timeout: float | None, root: Path, todo:
         if dashboard and progress:
             print(f"Dask dashboard: {dask_bundle.printable(dashboard)}", file=sys.stderr)
         client.wait_for_workers(1, timeout=timeout or 60)
-        client.register_plugin(dask_worker._sandbox_check_plugin(), name="mlkit-sandbox-check")
+        client.register_plugin(dask_worker.sandbox_check_plugin(), name="mlkit-sandbox-check")
         refused = refusals(client)
         for address, why in refused.items():
             print(f"mlkit grade: worker {dask_bundle.printable(address)} refuses to grade: {why}", file=sys.stderr)

@@ -320,6 +320,7 @@ def generate(root: Path, assignments: list[str], scheduler: str, force: bool | s
     connecting), dask_client.SchedulerLost."""
     from mlkit import course
 
+    autograde.install_speedups()  # the one writer reads the gradebook once per submission
     config = config if config is not None else course.course_config(root)
     settings = config.get("MlkitGrade", {})
     security = dask_client.cluster_security(scheduler, settings, private_network or bool(settings.get("private_network")))

@@ -38,17 +38,17 @@ TEMPLATE_PREFIX, SCRATCH_PREFIX = "mlkit-worker-", "mlkit-grading-"
 def _sweep_and_clean_up_at_exit() -> None:
     import atexit
 
-    from mlkit.grading import sandbox
+    from mlkit.grading.sandbox import launcher
 
-    sandbox.sweep_stale_folders((TEMPLATE_PREFIX, SCRATCH_PREFIX))
+    launcher.sweep_stale_folders((TEMPLATE_PREFIX, SCRATCH_PREFIX))
     atexit.register(lambda: [shutil.rmtree(folder, ignore_errors=True) for folder in _TEMPLATES.values()])
 
 
 def sandbox_refusal() -> str:
     """'' if this machine sandboxes student code; otherwise why not."""
-    from mlkit.grading import sandbox
+    from mlkit.grading.sandbox import launcher
 
-    mode = sandbox.detect()
+    mode = launcher.detect()
     return "" if mode.name != "none" else f"this worker cannot sandbox student code: {mode.why}"
 
 
@@ -75,10 +75,11 @@ def _grading_kernel(config) -> str | None:
     global _ZYGOTE, _KERNEL_INSTALLED
     if not autograde.uses_grading_kernel(config):
         return None
-    from mlkit.grading import kernel, zygote
+    from mlkit.grading.kernel import spec as kernel_spec
+    from mlkit.grading.kernel import zygote
 
     if not _KERNEL_INSTALLED:
-        kernel.install()
+        kernel_spec.install()
         _KERNEL_INSTALLED = True
     if _ZYGOTE is None:
         import atexit
@@ -158,14 +159,15 @@ def _grade_in_scratch_course(bundle: dict, student: str, files: dict[str, bytes]
         if status != autograde.GRADED or not graded.is_dir():
             return dask_bundle.pack_result(digest, autograde.FAILED, time.monotonic() - started,
                                "nbgrader autograde failed on the worker")
-        return dask_bundle.pack_result(digest, autograde.GRADED, time.monotonic() - started, files=dask_bundle.read_tree(graded),
+        return dask_bundle.pack_result(digest, autograde.GRADED, time.monotonic() - started,
+                                       files=dask_bundle.read_tree(graded),
                            records=_records(url, assignment, student))
 
 
 SANDBOX_RESOURCE = "mlkit-sandbox"  # what a worker that sandboxes student code offers; every grading task needs it
 
 
-def _sandbox_check_plugin():
+def sandbox_check_plugin():
     """A Dask worker plugin: a worker that can sandbox student code offers SANDBOX_RESOURCE (one per thread);
     one that cannot offers nothing and logs why, so the scheduler never gives it a grading task. Registered
     by the client, it runs on every worker, those that join during the run included."""

@@ -57,7 +57,8 @@ def _pin_to_one_core(counter) -> None:
 
 
 def _start_worker(use_zygote: bool, counter=None) -> None:
-    """Pool initializer: pin this worker to a core, and give it its own kernel zygote (see mlkit.grading.kernel.zygote)."""
+    """Pool initializer: pin this worker to a core, and give it its own kernel zygote
+    (see mlkit.grading.kernel.zygote)."""
     global _KERNEL_NAME
     if counter is not None:
         _pin_to_one_core(counter)
@@ -65,12 +66,11 @@ def _start_worker(use_zygote: bool, counter=None) -> None:
         return
     from multiprocessing.util import Finalize
 
-    from mlkit.grading import zygote
+    from mlkit.grading.kernel import zygote
 
     parent = zygote.Zygote()
     Finalize(parent, parent.close, exitpriority=10)
     _KERNEL_NAME = zygote.KERNEL_NAME
-
 
 
 def _grade_task(task: tuple[str, str, str, bool, str | None]) -> tuple[str, str, str, float]:
@@ -106,7 +106,7 @@ def grade(root: Path, assignments: list[str], jobs: int | None = None, force: bo
     jobs = jobs or 2 * (os.cpu_count() or 1)
     use_zygote = forked_kernels and autograde.uses_grading_kernel(config)
     if use_zygote:
-        from mlkit.grading import zygote
+        from mlkit.grading.kernel import zygote
 
         zygote.install()
     from tqdm import tqdm
@@ -137,7 +137,7 @@ def _render_task(task: tuple[str, str, str, bool, str]) -> tuple[str, str, str, 
 
 
 def generate_feedback(root: Path, assignments: list[str], jobs: int | None = None, force: bool = False,
-             progress: bool = True, config=None) -> list[tuple[str, str, str, float]]:
+                      progress: bool = True, config=None) -> list[tuple[str, str, str, float]]:
     """Feedback for every graded submission of `assignments`; (assignment, student, status, seconds) each.
 
     `config`: the course's configuration as `mlkit.course.course_config` resolves it (resolved here if not given)."""

@@ -5,11 +5,11 @@ Starting an IPython kernel costs most of a second, nearly all of it imports.
 once (`python -I`, like the `mlkit-grading` kernel) that imports ipykernel,
 IPython, NumPy, the checking library and the grading boundary, and then
 waits.  For every notebook, Jupyter starts the `mlkit-forked` kernelspec,
-whose process (`mlkit/grading/spawn.py CONNECTION_FILE`) asks the
+whose process (`mlkit/grading/kernel/spawn.py CONNECTION_FILE`) asks the
 zygote over a Unix socket to fork; the child moves to the notebook's folder
 and becomes the trusted grading kernel.  The child has never run a
 notebook before, so every notebook still gets a fresh kernel, and it starts
-its own sandboxed student process (`mlkit.grading.boundary`) as any
+its own sandboxed student process (`mlkit.grading.kernel.boundary`) as any
 grading kernel does.  No student code ever runs in the zygote or its
 children.
 
@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlkit.grading import spawn
+from mlkit.grading.kernel import spawn
 
 KERNEL_NAME = "mlkit-forked"
 SOCKET_ENV = spawn.SOCKET_ENV
@@ -49,11 +49,11 @@ KERNEL_FIRST_USE_MODULES = (
 
 
 def install() -> Path:
-    """The forked kernel's kernelspec folder, which comes with the kit (`mlkit.grading.kernel.SPECS`): its
+    """The forked kernel's kernelspec folder, which comes with the kit (`mlkit.grading.kernel.spec.SPECS`): its
     program is spawn.py beside this file.  Nothing is written."""
-    from mlkit.grading import kernel
+    from mlkit.grading.kernel import spec as kernel_spec
 
-    return kernel.SPECS / KERNEL_NAME
+    return kernel_spec.SPECS / KERNEL_NAME
 
 
 # -- the zygote ---------------------------------------------------------------------------------------
@@ -64,10 +64,10 @@ def _become_kernel(connection_file: str, env: dict[str, str], cwd: str) -> None:
     os.chdir(cwd)
     from ipykernel.kernelapp import IPKernelApp
 
-    from mlkit.grading import kernel
+    from mlkit.grading.kernel import spec as kernel_spec
 
     app = IPKernelApp.instance()
-    app.initialize(["-f", connection_file, "--HistoryManager.hist_file=:memory:", *kernel.KERNEL_OPTIONS])
+    app.initialize(["-f", connection_file, "--HistoryManager.hist_file=:memory:", *kernel_spec.KERNEL_OPTIONS])
     # IPython formats every error twice: once for the cell's output, once more for its own history
     # (for %tb), which nothing reads in a grading kernel; the second is most of a failed test's cost.
     app.shell._format_exception_for_storage = _error_for_history
@@ -82,12 +82,13 @@ def _warm_up_tracebacks() -> None:
     """Format one traceback as the kernel will: the syntax highlighter compiles its rules on first use."""
     from IPython.core import ultratb
 
-    from mlkit.grading import kernel
+    from mlkit.grading.kernel import spec as kernel_spec
 
     try:
         raise AssertionError("a traceback formatted once in the zygote")
     except AssertionError:
-        ultratb.AutoFormattedTB(mode=kernel.TRACEBACK_MODE, theme_name="neutral").structured_traceback(*sys.exc_info())
+        formatter = ultratb.AutoFormattedTB(mode=kernel_spec.TRACEBACK_MODE, theme_name="neutral")
+        formatter.structured_traceback(*sys.exc_info())
 
 
 def serve(socket_path: str, wall_clock: float) -> None:
@@ -97,7 +98,8 @@ def serve(socket_path: str, wall_clock: float) -> None:
     import ipykernel.ipkernel  # noqa: F401
     import ipykernel.kernelapp  # noqa: F401
     import mlkit.checks  # noqa: F401
-    from mlkit.grading import boundary, sandbox  # noqa: F401
+    from mlkit.grading.kernel import boundary  # noqa: F401
+    from mlkit.grading.sandbox import launcher  # noqa: F401
     # What IPKernelApp.initialize imports on first use (its debugger alone is most of it).
     for name in KERNEL_FIRST_USE_MODULES:
         try:
@@ -106,7 +108,7 @@ def serve(socket_path: str, wall_clock: float) -> None:
             pass
 
     _warm_up_tracebacks()
-    sandbox.detect()  # probed once; every kernel forked from here knows the answer
+    launcher.detect()  # probed once; every kernel forked from here knows the answer
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
@@ -194,7 +196,7 @@ class Zygote:
     def __init__(self, wait: bool = True):
         self.folder = Path(tempfile.mkdtemp(prefix="mlkit-zygote-"))  # private (0700): the socket lives here
         self.socket_path = self.folder / "zygote.sock"
-        argv = [sys.executable, "-I", "-m", "mlkit.grading.zygote", "serve", str(self.socket_path), str(WALL_CLOCK_SECONDS)]
+        argv = [sys.executable, "-I", "-m", "mlkit.grading.kernel.zygote", "serve", str(self.socket_path), str(WALL_CLOCK_SECONDS)]
         self.process = subprocess.Popen(argv, cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if wait:
             self.wait()
@@ -210,7 +212,7 @@ class Zygote:
 
     def close(self) -> None:
         self.process.kill()
-        subprocess.run(["pkill", "-9", "-f", f"mlkit.grading.zygote serve {self.socket_path}"], check=False)
+        subprocess.run(["pkill", "-9", "-f", f"mlkit.grading.kernel.zygote serve {self.socket_path}"], check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -221,7 +223,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["install"]:
         print(install())
         return 0
-    print("usage: python -m mlkit.grading.zygote install | serve SOCKET SECONDS", file=sys.stderr)
+    print("usage: python -m mlkit.grading.kernel.zygote install | serve SOCKET SECONDS", file=sys.stderr)
     return 2
 
 

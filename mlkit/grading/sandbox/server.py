@@ -1,15 +1,15 @@
 """The student process: runs a submission's answer cells and serves the grader's requests over a pipe.
 
-This file runs *inside* the grading sandbox (`mlkit.grading.sandbox`) as a
-script, with Python's standard library, NumPy and `wire.py` beside it and
+This file runs *inside* the grading sandbox (`mlkit.grading.sandbox.launcher`) as a
+script, with Python's standard library, NumPy and `wire.py`, `watch.py`, `randomstate.py`, `limits.py` beside it and
 nothing else importable: not the kit, not nbgrader, not the tests.
 
-    python -I -S student.py REQUEST_FD REPLY_FD WATCH_FD [SITE]
+    python -I -S server.py REQUEST_FD REPLY_FD WATCH_FD [SITE]
 
 SITE is the folder holding NumPy (default: `site` beside this file).  WATCH_FD,
 if not -1, is where the sort watch (`watch_sorts`) reports, as it happens.
 
-The grader (`mlkit.grading.boundary.StudentProcess`) sends requests; each is
+The grader (`mlkit.grading.kernel.boundary.StudentProcess`) sends requests; each is
 answered by exactly one `done` reply, possibly after `callback` requests of
 ours that the grader answers first (a test's `metric_fn`, `loss_fn`, ...).
 
@@ -30,7 +30,7 @@ arguments that it changed in place.
 For a notebook whose tests look at sorts (`mlkit.checks.record_sorts`), the
 sort watch is switched on before any student code runs and stays on: every
 full sort, and every call that could switch the watch off or go around it
-(`wire.WATCH_BREAKERS`), is written to WATCH_FD at the moment it is made, so
+(`watch.WATCH_BREAKERS`), is written to WATCH_FD at the moment it is made, so
 nothing the student's code does afterwards can take it back.
 """
 
@@ -46,17 +46,18 @@ sys.path[:0] = [HERE, sys.argv[4] if len(sys.argv) > 4 else os.path.join(HERE, "
 
 import numpy as np  # noqa: E402
 
+import limits  # noqa: E402  (mlkit/grading/limits.py, bound beside this file)
+import randomstate  # noqa: E402
+import watch  # noqa: E402
 import wire  # noqa: E402
 
-RANDOM = wire.GlobalRandomTracker()
+RANDOM = randomstate.GlobalRandomTracker()
 RANDOM.dirty = False  # the grader's state arrives with the first request
-MAX_OUTPUT = 100_000            # characters of printed output sent back per request
-MAX_WARNINGS = 50
-MAX_MESSAGE = 4_000
+# What is sent back per request is bounded by limits.MAX_OUTPUT, limits.MAX_WARNINGS and limits.MAX_MESSAGE.
 
 
 class _Capped(io.TextIOBase):
-    """A text stream keeping the first MAX_OUTPUT characters."""
+    """A text stream keeping the first limits.MAX_OUTPUT characters."""
 
     def __init__(self):
         self.parts, self.size, self.dropped = [], 0, False
@@ -66,7 +67,7 @@ class _Capped(io.TextIOBase):
 
     def write(self, text):
         text = str(text)
-        room = MAX_OUTPUT - self.size
+        room = limits.MAX_OUTPUT - self.size
         if room > 0:
             self.parts.append(text[:room])
             self.size += min(room, len(text))
@@ -106,8 +107,7 @@ class Server:
     def __init__(self, request_fd: int, reply_fd: int):
         self.request_fd, self.reply_fd = request_fd, reply_fd
         self.namespace = {"__name__": "__main__", "__builtins__": builtins}
-        self.objects: dict[int, object] = {}       # our objects the grader holds handles to
-        self.numbers: dict[int, int] = {}          # id(object) -> handle number
+        self.handed = wire.HandleTable()           # our objects the grader holds handles to
         self.trusted: dict[int, TrustedObject] = {}
         self.errstate = np.geterr()
 
@@ -116,21 +116,13 @@ class Server:
     def to_wire(self, obj):
         if type(obj) is TrustedObject:
             return wire.Ref(object.__getattribute__(obj, "_mlkit_id"))
-        return wire.Handle(self._number(obj))
-
-    def _number(self, obj) -> int:
-        number = self.numbers.get(id(obj))
-        if number is None:
-            number = len(self.objects) + 1
-            self.objects[number] = obj
-            self.numbers[id(obj)] = number
-        return number
+        return wire.Handle(self.handed.number(obj))
 
     def from_wire(self, marker):
         if type(marker) is wire.Ref:
-            if marker.id not in self.objects:
+            if marker.id not in self.handed.objects:
                 raise wire.WireError(f"no student object {marker.id}")
-            return self.objects[marker.id]
+            return self.handed.get(marker.id)
         if type(marker) is wire.Handle:
             return self.trusted.setdefault(marker.id, TrustedObject(marker.id))
         raise wire.WireError(f"unexpected {marker!r}")
@@ -177,7 +169,7 @@ class Server:
                     value, status = _describe(error), "error"
         finally:
             sys.stdout, sys.stderr = saved
-        noted = [(w.category.__name__, str(w.message)[:MAX_MESSAGE]) for w in caught[:MAX_WARNINGS]]
+        noted = [(w.category.__name__, str(w.message)[:limits.MAX_MESSAGE]) for w in caught[:limits.MAX_WARNINGS]]
         return ("done", status, value, out.value(), err.value(), noted, mutated, RANDOM.take())
 
     def callback(self, number, method, args, kwargs):
@@ -239,9 +231,9 @@ class Server:
         if name == "bool":
             return bool(target)
         if name == "repr":
-            return repr(target)[:MAX_MESSAGE]
+            return repr(target)[:limits.MAX_MESSAGE]
         if name == "str":
-            return str(target)[:MAX_MESSAGE]
+            return str(target)[:limits.MAX_MESSAGE]
         raise TypeError(f"unknown operation {name!r}")
 
 
@@ -272,7 +264,7 @@ def _write_back(args, kwargs, changed) -> None:
 def _describe(error: BaseException):
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<")]
     where = "".join(traceback.format_list(frames[-5:]))
-    return (type(error).__name__[:100], str(error)[:MAX_MESSAGE], where[:MAX_MESSAGE])
+    return (type(error).__name__[:100], str(error)[:limits.MAX_MESSAGE], where[:limits.MAX_MESSAGE])
 
 
 def _rebuild(name: str, text: str) -> BaseException:
@@ -311,9 +303,9 @@ def watch_sorts(fd: int) -> None:
     shape_of, list_length, ndarray = np.ndarray.shape.__get__, list.__len__, np.ndarray
     link = fstat(fd)
     link_id = (link.st_dev, link.st_ino)
-    sorting = wire.SORTING
+    sorting = watch.SORTING
     breakers: dict[int, tuple[str, frozenset, object]] = {}   # by id; the module is kept, so its id stays its own
-    for module_name, names in wire.WATCH_BREAKERS.items():
+    for module_name, names in watch.WATCH_BREAKERS.items():
         try:
             module = __import__(module_name)
         except ImportError:
@@ -323,7 +315,7 @@ def watch_sorts(fd: int) -> None:
     try:
         import ctypes
 
-        for dotted in wire.WATCH_BREAKING_CTYPES:
+        for dotted in watch.WATCH_BREAKING_CTYPES:
             found = ctypes
             for part in dotted.split("."):
                 found = getattr(found, part)

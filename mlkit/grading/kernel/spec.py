@@ -2,7 +2,7 @@
 
 The kernel nbgrader starts for a notebook runs the test cells and the
 checking library, and hands answer cells to the student process
-(`mlkit.grading.boundary`).  It starts in the notebook's folder, which holds
+(`mlkit.grading.kernel.boundary`).  It starts in the notebook's folder, which holds
 whatever the student submitted, so it runs with `python -I`: neither that
 folder nor the folder grading was started from is on `sys.path`, and
 `PYTHON*` variables are ignored.  A `numpy/` or `mlkit/` folder in a

@@ -2,14 +2,14 @@
 
 While a notebook is graded, the trusted grading kernel runs the test cells
 (visible and hidden) and the whole checking library; the submission's answer
-cells run in a separate, sandboxed student process (`mlkit/grading/student.py`,
-started by `mlkit.grading.sandbox`).  `mlkit.grading.integrity.ResilientExecute` sends
+cells run in a separate, sandboxed student process (`mlkit/grading/sandbox/server.py`,
+started by `mlkit.grading.sandbox.launcher`).  `mlkit.grading.plugins.execute.ResilientExecute` sends
 each answer cell to the kernel as a call of `run_student_cell`; every name the
 cell defines then appears in the kernel's namespace: data (arrays, floats,
 lists, ...) as a copy, everything else (classes, functions, models) as a
 `StudentObject` proxy.  Using a proxy (calling it, reading an attribute,
 iterating) is a request to the student process; its answer is data or
-another proxy (`mlkit.grading.wire`).
+another proxy (`mlkit.grading.sandbox.wire`).
 
 What the tests could count on when student code ran in their own process
 holds across the boundary:
@@ -57,14 +57,10 @@ from pathlib import Path
 import numpy as np
 
 from mlkit import checks
-from mlkit.grading import sandbox, wire
+from mlkit.grading import limits
+from mlkit.grading.sandbox import launcher, randomstate, wire
 
-CALL_SECONDS = 20.0             # one request, from sending it to its reply (the notebook cell has 30 s); configurable
-START_SECONDS = 30.0
-TEXT_CHARS = 10_000              # characters kept of one warning, error message, traceback or repr from student code
-WARNINGS_PER_CALL = 20           # warnings passed on from one call into student code ...
-WARNINGS_PER_NOTEBOOK = 200      # ... and from one notebook's student process
-OUTPUT_BUDGET = 1_000_000       # characters of printed output passed on from one notebook's student process
+# Its limits (time per request, text, warnings and output taken from the student process): mlkit.grading.limits.
 
 
 class StudentError(Exception):
@@ -101,7 +97,7 @@ WARNINGS = _known_warnings()
 
 
 def rebuild_exception(name: str, message: str, where: str = "") -> BaseException:
-    name, message, where = name[:100], message[:TEXT_CHARS], where[-TEXT_CHARS:]
+    name, message, where = name[:100], message[:limits.TEXT_CHARS], where[-limits.TEXT_CHARS:]
     kind = EXCEPTIONS.get(name)
     error = None
     if kind is not None:
@@ -174,7 +170,7 @@ class StudentObject:
             text = None
         if type(text) is not str:
             return "<student object>"
-        return text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS] + "... [cut]"
+        return text if len(text) <= limits.TEXT_CHARS else text[:limits.TEXT_CHARS] + "... [cut]"
 
     def __repr__(self):
         return self._mlkit_text("repr")
@@ -183,16 +179,16 @@ class StudentObject:
         return self._mlkit_text("str")
 
 
-RANDOM = wire.GlobalRandomTracker()
+RANDOM = randomstate.GlobalRandomTracker()
 
 
 class StudentProcess:
     """One notebook's student process, and the grader's end of the link to it."""
 
-    def __init__(self, workdir: Path, folder: "sandbox.Folder", allow_unsandboxed: bool = False,
-                 call_seconds: float = CALL_SECONDS, watch_sorts: bool = False):
+    def __init__(self, workdir: Path, folder: "launcher.Folder", allow_unsandboxed: bool = False,
+                 call_seconds: float = limits.CALL_SECONDS, watch_sorts: bool = False):
         self.call_seconds = call_seconds
-        self.mode = mode = sandbox.require(allow_unsandboxed)
+        self.mode = mode = launcher.require(allow_unsandboxed)
         self.stopped: str | None = None
         self.sort_recorders: list[list] = []     # lists that mlkit.checks.record_sorts is filling
         self.changed_arguments: tuple = ()       # what the last call changed in place, never written back
@@ -201,8 +197,7 @@ class StudentProcess:
         self.test_module = TEST_MODULE           # grader objects defined there may be handed to student code
         self.errstate_sent: dict | None = None
         self.proxies: dict[int, StudentObject] = {}
-        self.objects: dict[int, object] = {}     # grader objects the student holds handles to
-        self.numbers: dict[int, int] = {}
+        self.handed = wire.HandleTable()         # grader objects the student holds handles to
         # The sort watch: what the student process reports on its own sorts, as they happen (watch_sorts).
         self.watch_fd, watch_write = os.pipe() if watch_sorts else (-1, -1)
         self.watch_problem: str | None = None if watch_sorts else "the sort watch was not switched on"
@@ -210,8 +205,8 @@ class StudentProcess:
         request_read, self.request_fd = os.pipe()
         self.reply_fd, reply_write = os.pipe()
         try:
-            self.process, self.cleanup = sandbox.start(workdir, folder, request_read, reply_write, mode,
-                                                       sandbox.student_uid(), watch_write)
+            self.process, self.cleanup = launcher.start(workdir, folder, request_read, reply_write, mode,
+                                                       launcher.student_uid(), watch_write)
         finally:
             for fd in (request_read, reply_write, watch_write):
                 if fd >= 0:
@@ -219,7 +214,7 @@ class StudentProcess:
         if self.watch_fd >= 0:
             os.set_blocking(self.watch_fd, False)
         try:
-            hello = self._read(time.monotonic() + START_SECONDS)
+            hello = self._read(time.monotonic() + limits.START_SECONDS)
         except StudentProcessStopped as error:
             detail = self._stderr_tail()
             raise StudentProcessStopped(f"the student process did not start: {error}"
@@ -236,12 +231,7 @@ class StudentProcess:
         if not may_hand_over(obj, self.test_module):
             raise TypeError(f"a grader {type(obj).__name__} cannot be handed to student code: only functions, "
                             "classes and their instances defined in the test cells can")
-        number = self.numbers.get(id(obj))
-        if number is None:
-            number = len(self.objects) + 1
-            self.objects[number] = obj
-            self.numbers[id(obj)] = number
-        return wire.Handle(number)
+        return wire.Handle(self.handed.number(obj))
 
     def from_wire(self, marker):
         if type(marker) is wire.Handle:
@@ -249,8 +239,8 @@ class StudentProcess:
             if proxy is None:
                 proxy = self.proxies[marker.id] = StudentObject(self, marker.id)
             return proxy
-        if type(marker) is wire.Ref and marker.id in self.objects:
-            return self.objects[marker.id]
+        if type(marker) is wire.Ref and marker.id in self.handed.objects:
+            return self.handed.get(marker.id)
         raise wire.WireError(f"the student process named an object it was never given ({marker!r})")
 
     def _send(self, message) -> None:
@@ -323,12 +313,12 @@ class StudentProcess:
                 self._print(text, stream)
         # The student process caps what it reports itself, but its code can replace that process's reply
         # sender: every bound that matters is applied here, on the grader's side.
-        for entry in noted[:WARNINGS_PER_CALL] if type(noted) is list else []:
-            if self.warned >= WARNINGS_PER_NOTEBOOK:
+        for entry in noted[:limits.WARNINGS_PER_CALL] if type(noted) is list else []:
+            if self.warned >= limits.WARNINGS_PER_NOTEBOOK:
                 break
             if type(entry) is tuple and len(entry) == 2 and all(type(x) is str for x in entry):
                 self.warned += 1
-                warnings.warn_explicit(entry[1][:TEXT_CHARS], WARNINGS.get(entry[0][:100], UserWarning),
+                warnings.warn_explicit(entry[1][:limits.TEXT_CHARS], WARNINGS.get(entry[0][:100], UserWarning),
                                        "<student code>", 0)
         if message[0] == "call":
             self.changed_arguments = _changed_keys(message[2], message[3], mutated)
@@ -340,13 +330,13 @@ class StudentProcess:
         raise StudentProcessStopped(self.stopped)
 
     def _print(self, text: str, stream) -> None:
-        """Show what the student's code printed, up to OUTPUT_BUDGET characters for the whole notebook."""
-        room = OUTPUT_BUDGET - self.printed
+        """Show what the student's code printed, up to limits.OUTPUT_BUDGET characters for the whole notebook."""
+        room = limits.OUTPUT_BUDGET - self.printed
         if room > 0:
             stream.write(text[:room])
             self.printed += min(room, len(text))
             if len(text) > room:
-                stream.write(f"\n... [the student's code printed more than {OUTPUT_BUDGET} characters; "
+                stream.write(f"\n... [the student's code printed more than {limits.OUTPUT_BUDGET} characters; "
                              "the rest is left out]\n")
 
     def _drain_watch(self) -> None:
@@ -394,7 +384,7 @@ class StudentProcess:
                                                     *(kwargs.items() if type(kwargs) is dict else ())]
                    if wire.is_data_array(v)]
         try:
-            if type(target) is StudentObject or id(target) not in self.numbers:
+            if type(target) is StudentObject or not self.handed.holds(target):
                 raise TypeError("only grader objects handed to student code can be called back")
             if type(args) is not tuple or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
                 raise TypeError("malformed call arguments")
@@ -463,7 +453,7 @@ class StudentProcess:
             except OSError:
                 pass
         self.request_fd = self.reply_fd = self.watch_fd = -1
-        sandbox.release(self.cleanup)
+        launcher.release(self.cleanup)
         self.cleanup = []
 
     def _exit_description(self) -> str:
@@ -471,7 +461,7 @@ class StudentProcess:
             code = self.process.wait(timeout=2)
         except Exception:
             return "still running"
-        met = sandbox.bound_met(self.cleanup)
+        met = launcher.bound_met(self.cleanup)
         if met:
             return met
         number = -code if code < 0 else code - 128  # bubblewrap exits with 128 + the signal its child died of
@@ -571,13 +561,12 @@ def _changed_keys(args, kwargs, changed) -> tuple:
 _PROCESS: StudentProcess | None = None
 
 
-def student_process(settings: dict) -> StudentProcess:
+def student_process(settings: limits.KernelSettings) -> StudentProcess:
     """This kernel's student process, started on first use for the notebook in the kernel's folder."""
     global _PROCESS
     if _PROCESS is None:
-        _PROCESS = StudentProcess(Path.cwd().resolve(), sandbox.Folder.from_settings(settings),
-                                  settings.get("allow_unsandboxed", False), settings.get("call_seconds", CALL_SECONDS),
-                                  settings.get("watch_sorts", False))
+        _PROCESS = StudentProcess(Path.cwd().resolve(), launcher.Folder.from_settings(settings),
+                                  settings.allow_unsandboxed, settings.call_seconds, settings.watch_sorts)
     return _PROCESS
 
 
@@ -592,15 +581,17 @@ checks.watch_sorts_elsewhere(_watched_sorts)
 def run_student_cell(encoded: str, label: str, also_here: bool, settings: dict) -> None:
     """Run one cell's source (base64 of UTF-8) in the student process; with `also_here`, in the kernel too.
 
-    `also_here` is for the release's read-only set-up cells: both sides need `np`.  `settings` come
-    from `mlkit.grading.integrity.ResilientExecute`: the sandbox, the time per request, the names
-    that may reach the tests (`exports`) and the release folder the student's files come from.
+    `also_here` is for the release's read-only set-up cells: both sides need `np`.  `settings`:
+    `mlkit.grading.limits.KernelSettings.as_call()`, from `mlkit.grading.plugins.execute.ResilientExecute`:
+    the sandbox, the time per request, the names that may reach the tests (`exports`) and the release folder
+    the student's files come from.
     """
     source = base64.b64decode(encoded).decode("utf-8")
     namespace = _user_namespace()
     if also_here:
         exec(compile(source, f"<{label}>", "exec"), namespace)
-    student_process(settings).run_cell(source, label, namespace, frozenset(settings.get("exports", ())))
+    typed = limits.KernelSettings.from_call(settings)
+    student_process(typed).run_cell(source, label, namespace, frozenset(typed.exports))
 
 
 def _user_namespace() -> dict:

@@ -1,12 +1,13 @@
 """The student process's sandbox: what a submission's code can see and do while it is graded.
 
-The student process (`mlkit/grading/student.py`) runs under bubblewrap with:
+The student process (`mlkit/grading/sandbox/server.py`) runs under bubblewrap with:
 
     a root file system of its own        the interpreter's executable, its standard library (its
                                          site-packages hidden) and the folders of the shared
                                          libraries it and NumPy load, read-only; nothing else of
                                          /usr, and no /etc
-    /opt/mlkit                           student.py, wire.py and NumPy (site/numpy): the only
+    /opt/mlkit                           server.py with wire.py, watch.py, randomstate.py, limits.py,
+                                         and NumPy (site/numpy): the only
                                          importable packages
     the notebook's folder                at the folder's own path, so `data/...` opens as in
                                          JupyterLab: a private read-only folder holding the
@@ -56,22 +57,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlkit.grading import treebound
+from mlkit.grading import limits
+from mlkit.grading.sandbox import treebound
 
 HERE = Path(__file__).resolve().parent
-INSIDE = "/opt/mlkit"                         # where student.py, wire.py and NumPy appear
+INSIDE = "/opt/mlkit"                         # where SERVER_FILES, limits.py and NumPy appear
+SERVER_FILES = ("server.py", "wire.py", "watch.py", "randomstate.py")  # the server and what it imports, from HERE
+LIMITS_FILE = Path(limits.__file__).resolve()  # every limit's default: the server inside reads its own there
 
-# Per student process.  Generous for honest code (a notebook's answers need ~100 MB and ~1 CPU s).
-LIMITS = {
-    resource.RLIMIT_AS: 3 * 1024**3,          # bytes of address space
-    resource.RLIMIT_CPU: 120,                 # CPU seconds
-    resource.RLIMIT_FSIZE: 16 * 1024**2,      # bytes per written file
-    resource.RLIMIT_NOFILE: 256,              # open file descriptors
-}
+# Per student process: limits.RLIMITS, limits.PROCESS_LIMIT, limits.SCRATCH_BYTES, limits.FOLDER_COPY_BYTES.
 NO_FORK_VARIABLE = "MLKIT_NO_FORK"           # set where no control group bounds the tree (treebound)
-PROCESS_LIMIT = 64                            # processes and threads of the student's own user ID (root mode)
-SCRATCH_BYTES = 64 * 1024**2                  # size of the private /tmp
-FOLDER_COPY_BYTES = 64 * 1024**2              # the notebook folder is copied in up to this size
 FIRST_UID = 200_000                           # student user IDs: FIRST_UID .. FIRST_UID + UID_RANGE
 UID_RANGE = 100_000
 
@@ -209,9 +204,10 @@ def _bwrap(mode: Mode, uid: int, folder: tuple[Path, Path] | None = None, no_for
     # /dev is read-only: in the user-namespace mode its tmpfs (and /dev/shm in it) would be the student's to
     # fill, unsized, in memory no process is charged for.  Its device nodes work as ever.
     command += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-                "--size", str(SCRATCH_BYTES), "--perms", "1777", "--tmpfs", "/tmp"]
-    for name in ("student.py", "wire.py"):
+                "--size", str(limits.SCRATCH_BYTES), "--perms", "1777", "--tmpfs", "/tmp"]
+    for name in SERVER_FILES:
         command += ["--ro-bind", str(HERE / name), f"{INSIDE}/{name}"]
+    command += ["--ro-bind", str(LIMITS_FILE), f"{INSIDE}/limits.py"]  # the server reads its limits there
     for package in _numpy_dirs():
         command += ["--ro-bind", str(package), f"{INSIDE}/site/{package.name}"]
     if folder is not None:
@@ -220,7 +216,7 @@ def _bwrap(mode: Mode, uid: int, folder: tuple[Path, Path] | None = None, no_for
     for name, value in STUDENT_ENVIRONMENT.items():
         command += ["--setenv", name, value]
     command += ["--setenv", "NBGRADER_EXECUTION", os.environ.get("NBGRADER_EXECUTION", "autograde")]
-    if no_fork:  # no control group bounds the tree: student.py forbids its sandbox any new process
+    if no_fork:  # no control group bounds the tree: server.py forbids its sandbox any new process
         command += ["--setenv", NO_FORK_VARIABLE, "1"]
     if mode.name == "root":
         command += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
@@ -248,10 +244,10 @@ def _limits(mode_name: str, bound: treebound.TreeBound | None = None):
     def apply() -> None:
         if bound is not None:  # before bubblewrap starts: everything it and the student fork stays in the group
             bound.enter()
-        for limit, value in LIMITS.items():
+        for limit, value in limits.RLIMITS.items():
             resource.setrlimit(limit, (value, value))
         if mode_name == "root":  # counted per user ID, and each student process has its own
-            resource.setrlimit(resource.RLIMIT_NPROC, (PROCESS_LIMIT, PROCESS_LIMIT))
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.PROCESS_LIMIT, limits.PROCESS_LIMIT))
     return apply
 
 
@@ -309,27 +305,13 @@ def _remove_tree(path: Path) -> None:
 COPY_PREFIX, SITE_PREFIX = "mlkit-student-folder-", "mlkit-student-site-"
 
 
-def _owner_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def sweep_stale_folders(prefixes: tuple[str, ...] = (COPY_PREFIX, SITE_PREFIX)) -> int:
     """Remove the temporary folders named `<prefix><pid>-...` whose process has ended; returns how many."""
     removed = 0
     with os.scandir(tempfile.gettempdir()) as entries:
         for entry in entries:
             for prefix in prefixes:
-                if not entry.name.startswith(prefix):
-                    continue
-                pid = entry.name[len(prefix):].split("-", 1)[0]
-                if pid.isdigit() and int(pid) != os.getpid() and _owner_gone(int(pid)) \
-                        and entry.is_dir(follow_symlinks=False) \
+                if treebound.owner_ended(entry.name, prefix) and entry.is_dir(follow_symlinks=False) \
                         and _ours(entry.stat(follow_symlinks=False).st_uid):
                     _remove_tree(Path(entry.path))
                     removed += 1
@@ -359,9 +341,9 @@ class Folder:
     notebook: str | None       # the notebook's file name, copied from the folder being graded
 
     @classmethod
-    def from_settings(cls, settings: dict) -> "Folder":
-        release = settings.get("release_folder")
-        return cls(Path(release) if release else None, settings.get("notebook"))
+    def from_settings(cls, settings: limits.KernelSettings) -> "Folder":
+        release = settings.release_folder
+        return cls(Path(release) if release else None, settings.notebook)
 
 
 def _regular_files(top: Path):
@@ -390,7 +372,7 @@ def private_copy(workdir: Path, folder: Folder) -> Path:
     total = 0
     for path, relative in wanted:
         total += os.lstat(path).st_size
-        if total > FOLDER_COPY_BYTES:
+        if total > limits.FOLDER_COPY_BYTES:
             break
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         _copy_regular_file(path, target / relative)
@@ -448,7 +430,7 @@ def _launch_environment() -> dict[str, str]:
 
 def start(workdir: Path, folder: Folder, request_fd: int, reply_fd: int, mode: Mode, uid: int,
           watch_fd: int = -1) -> tuple[subprocess.Popen, list[Path]]:
-    """Start student.py for the notebook in `workdir`; returns the process and folders to remove after it.
+    """Start server.py for the notebook in `workdir`; returns the process and folders to remove after it.
 
     `watch_fd` (-1: none) is where the student process reports its sorts (`student.watch_sorts`)."""
     try:
@@ -464,13 +446,14 @@ def start(workdir: Path, folder: Folder, request_fd: int, reply_fd: int, mode: M
         release(cleanup)
         raise
     fds = (request_fd, reply_fd, *([watch_fd] if watch_fd >= 0 else []))
-    argv_tail = [str(_python()), "-I", "-S", f"{INSIDE}/student.py", str(request_fd), str(reply_fd), str(watch_fd)]
+    argv_tail = [str(_python()), "-I", "-S", f"{INSIDE}/server.py", str(request_fd), str(reply_fd), str(watch_fd)]
     if mode.name == "none":  # allowed by the course: still a separate process, just not sandboxed
         site = Path(tempfile.mkdtemp(prefix=f"{SITE_PREFIX}{os.getpid()}-"))
         cleanup.insert(0, site)
         for package in _numpy_dirs():
             (site / package.name).symlink_to(package)
-        argv = [str(_python()), "-I", "-S", str(HERE / "student.py"), str(request_fd), str(reply_fd), str(watch_fd),
+        (site / "limits.py").symlink_to(LIMITS_FILE)
+        argv = [str(_python()), "-I", "-S", str(HERE / "server.py"), str(request_fd), str(reply_fd), str(watch_fd),
                 str(site)]
         env = {**STUDENT_ENVIRONMENT, "HOME": str(copy),
                "NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}

@@ -1,7 +1,7 @@
 """The data format between the grader and the student process: plain data only, nothing that can run code.
 
-Both sides of the grading boundary (`mlkit.grading.boundary` in the grader,
-`mlkit.grading.student` in the sandbox) speak it, so this module needs only
+Both sides of the grading boundary (`mlkit.grading.kernel.boundary` in the grader,
+`mlkit.grading.sandbox.server` in the sandbox) speak it, so this module needs only
 the standard library and NumPy, and it never imports anything by name from
 a message: no pickle, no eval, no class looked up from text.
 
@@ -14,6 +14,7 @@ Everything else crosses as a *handle*: a number naming an object that stays
 on the side where it lives.  `Handle(side_id)` is an object of the sender;
 `Ref(side_id)` names an object of the receiver (one it handed out before);
 `Method(side_id, name)` is a bound method of a sender's object.
+Each side numbers what it hands out in one `HandleTable`.
 
 A frame is an 8-byte big-endian length followed by the encoded value.  The
 decoder refuses frames over `MAX_FRAME` bytes, nesting over `MAX_DEPTH`,
@@ -25,7 +26,6 @@ from __future__ import annotations
 import math
 import os
 import struct
-import sys
 
 import numpy as np
 
@@ -69,6 +69,36 @@ class Ref(Handle):
     __slots__ = ()
 
 
+class HandleTable:
+    """The objects one side has handed the other as handles, each under one number for as long as the table
+    lives (it keeps them alive, so a number is never reused for another object). Both sides keep one: the
+    grader's kernel for the test objects it hands student code, the server for the student objects it hands
+    the grader."""
+
+    def __init__(self):
+        self.objects: dict[int, object] = {}   # number -> object
+        self.numbers: dict[int, int] = {}      # id(object) -> number
+
+    def number(self, obj) -> int:
+        """The number `obj` is handed over as (a new one the first time)."""
+        number = self.numbers.get(id(obj))
+        if number is None:
+            number = len(self.objects) + 1
+            self.objects[number] = obj
+            self.numbers[id(obj)] = number
+        return number
+
+    def holds(self, obj) -> bool:
+        """Whether `obj` itself was handed over."""
+        return id(obj) in self.numbers
+
+    def get(self, number: int):
+        """The object handed over as `number`; raises WireError if none was."""
+        if number not in self.objects:
+            raise WireError(f"no object was handed over as {number}")
+        return self.objects[number]
+
+
 class Method:
     """A bound method `name` of the sender's object `id`."""
 
@@ -97,10 +127,6 @@ def is_data_scalar(value) -> bool:
 
 
 _U64, _I64, _U32, _F64, _C128, _METHOD = (struct.Struct(f) for f in (">Q", ">q", ">I", ">d", ">dd", ">QH"))
-
-
-class NotData(Exception):
-    """Raised by an encoder's `to_wire` hook to send the value as a handle instead (internal)."""
 
 
 # -- encoding -------------------------------------------------------------------------------------
@@ -350,75 +376,3 @@ def read_frame(fd: int, wait=None, max_bytes: int = MAX_FRAME) -> bytes:
     if length > max_bytes:
         raise WireError(f"a message of {length} bytes, more than the limit of {max_bytes}")
     return read_exactly(fd, length, wait)
-
-
-# -- NumPy's global generator ----------------------------------------------------------------------
-
-
-class GlobalRandomTracker:
-    """Notices use of NumPy's global generator (`np.random.seed`, `np.random.choice`, ...) in this process.
-
-    Both sides keep one, so the generator's state crosses the link only after
-    one of them used it, not with every request (reading and writing it costs
-    more than the rest of a request).
-    """
-
-    def __init__(self):
-        self.dirty = True
-        self._get, self._set = np.random.get_state, np.random.set_state
-        # The legacy module-level functions (seed, set_state, random, choice, ...), not the classes.
-        for name in np.random.mtrand.__all__:
-            value = getattr(np.random, name, None)
-            if callable(value) and not isinstance(value, type) and name != "get_state":
-                setattr(np.random, name, self._wrap(value))
-
-    def _wrap(self, function):
-        def tracked(*args, **kwargs):
-            self.dirty = True
-            return function(*args, **kwargs)
-        tracked.__name__ = tracked.__qualname__ = function.__name__
-        tracked.__doc__ = function.__doc__
-        return tracked
-
-    def take(self):
-        """The generator's state if it was used since the last call, else None."""
-        if not self.dirty:
-            return None
-        self.dirty = False
-        return self._get()
-
-    def put(self, state) -> None:
-        """Adopt the other side's state (None: it did not change there)."""
-        if state is None:
-            return
-        if type(state) is tuple and len(state) == 5 and state[0] == "MT19937" and is_data_array(state[1]) \
-                and state[1].shape == (624,) and state[1].dtype == np.uint32:
-            try:
-                self._set(state)
-            except (TypeError, ValueError):
-                pass
-
-
-# -- which sorts a computation made ---------------------------------------------------------------------
-
-
-# Methods of ndarray and list that sort in full (and the builtin `sorted`, watched by a stand-in).  np.lexsort
-# is a C-level dispatcher whose call no profile sees.
-SORTING = frozenset({"sort", "argsort"})
-
-# Calls that would let code go around a watch on its own process, by module: switching the watch
-# off, reading it, threads and processes it does not see, the descriptor it reports on, and walking
-# the heap or loading libraries to reach it.
-WATCH_BREAKERS = {
-    "sys": frozenset({"setprofile", "settrace", "getprofile", "gettrace"}),
-    "_thread": frozenset({"start_new_thread", "start_joinable_thread", "_start_new_thread"}),
-    "posix": frozenset({"fork", "forkpty", "register_at_fork", "posix_spawn", "posix_spawnp", "system", "execv",
-                        "execve", "close", "closerange", "dup", "dup2", "set_blocking", "set_inheritable"}),
-    "_posixsubprocess": frozenset({"fork_exec"}),
-    "gc": frozenset({"get_objects", "get_referrers", "get_referents"}),
-    "_ctypes": frozenset({"dlopen", "dlsym", "call_function", "call_cdeclfunction", "in_dll", "from_address"}),
-    "fcntl": frozenset({"fcntl", "ioctl", "flock", "lockf"}),
-}
-# Python-level entry points of ctypes that reach foreign functions or raw addresses (seen as calls).
-WATCH_BREAKING_CTYPES = ("CDLL.__init__", "CDLL.__getattr__", "CDLL.__getitem__", "CFUNCTYPE", "PYFUNCTYPE",
-                         "cast", "string_at", "wstring_at")

@@ -1,4 +1,4 @@
-"""Jupyter's process for a forked grading kernel (the `mlkit-forked` kernelspec); see `mlkit.grading.zygote`.
+"""Jupyter's process for a forked grading kernel (the `mlkit-forked` kernelspec); see `mlkit.grading.kernel.zygote`.
 
 Run as a script, `python -I -S spawn.py CONNECTION_FILE`, once per notebook:
 it asks the worker's zygote (socket path in MLKIT_ZYGOTE_SOCKET) to fork a

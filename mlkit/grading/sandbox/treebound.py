@@ -5,14 +5,14 @@ may make control groups (as root on cgroup v1, whose memory, pids and cpu contro
 mounts, or on cgroup v2 where its own group is delegated to it), each student process gets a group of its own
 before it runs any code, and everything it forks stays in it:
 
-    memory   TREE_MEMORY bytes for the whole tree; past it the kernel's OOM killer ends a process of that
+    memory   limits.TREE_MEMORY bytes for the whole tree; past it the kernel's OOM killer ends a process of that
              tree only
-    pids     TREE_PROCESSES processes and threads
-    cpu      TREE_CPUS cores' worth of time, however many processes share it
+    pids     limits.TREE_PROCESSES processes and threads
+    cpu      limits.TREE_CPUS cores' worth of time, however many processes share it
 
 Where no group can be made (a grader who is not root on cgroup v1), `start` returns None and the sandbox
 falls back on bounds that still hold in total: the student process limits its own user namespace to
-`FALLBACK_PROCESSES` processes before any student code runs (student.py), so the tree holds at most that
+`FALLBACK_PROCESSES` processes before any student code runs (server.py), so the tree holds at most that
 many times the per-process address space.  `describe()` says which applies.
 """
 
@@ -24,9 +24,9 @@ import time
 import uuid
 from pathlib import Path
 
-TREE_MEMORY = 4 * 1024**3
-TREE_PROCESSES = 64
-TREE_CPUS = 1.0
+from mlkit.grading import limits
+
+# The bounds themselves: limits.TREE_MEMORY, limits.TREE_PROCESSES, limits.TREE_CPUS.
 FALLBACK_PROCESSES = 2  # bubblewrap's PID 1 and the student process: no fork succeeds
 CPU_PERIOD_US = 100_000
 CGROUP = Path("/sys/fs/cgroup")
@@ -71,8 +71,8 @@ def kind() -> str:
 def describe() -> str:
     found = kind()
     if found:
-        return (f"{found}: the whole student process tree holds at most {TREE_MEMORY / 1024**3:g} GiB, "
-                f"{TREE_PROCESSES} processes and {TREE_CPUS:g} CPU")
+        return (f"{found}: the whole student process tree holds at most {limits.TREE_MEMORY / 1024**3:g} GiB, "
+                f"{limits.TREE_PROCESSES} processes and {limits.TREE_CPUS:g} CPU")
     return (f"no control group can be made here: at most {FALLBACK_PROCESSES} processes (no fork succeeds), each "
             "within the per-process limits")
 
@@ -105,11 +105,11 @@ class TreeBound:
         try:
             if self.version == 1:
                 if int((self._memory() / "memory.failcnt").read_text()) > 0:
-                    met.append(f"its processes together reached the {TREE_MEMORY / 1024**3:g} GiB memory bound")
+                    met.append(f"its processes together reached the {limits.TREE_MEMORY / 1024**3:g} GiB memory bound")
             else:
                 events = dict(line.split() for line in (self._memory() / "memory.events").read_text().splitlines())
                 if int(events.get("oom_kill", 0)) > 0 or int(events.get("max", 0)) > 0:
-                    met.append(f"its processes together reached the {TREE_MEMORY / 1024**3:g} GiB memory bound")
+                    met.append(f"its processes together reached the {limits.TREE_MEMORY / 1024**3:g} GiB memory bound")
         except (OSError, ValueError):
             pass
         return "; ".join(met)
@@ -145,6 +145,25 @@ class TreeBound:
 PREFIX = "mlkit-student-"
 
 
+def owner_ended(name: str, prefix: str) -> bool:
+    """Whether `name`, made as `<prefix><process id>-...` by a grading process of this machine, is a leftover
+    of a process that has ended (the one sweep rule of the sandbox's leftovers: control groups here, the
+    launcher's folders in /tmp). False for another name, for this process, and for a process still running
+    or not ours to ask about (left alone: a folder or group made a moment ago is never taken from under it)."""
+    if not name.startswith(prefix):
+        return False
+    pid = name[len(prefix):].split("-", 1)[0]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
+
+
 def _sweep(parents: list[Path]) -> None:
     """Remove the empty groups of grading kernels that have ended (one that is killed cannot remove its own).
 
@@ -156,13 +175,8 @@ def _sweep(parents: list[Path]) -> None:
         except OSError:
             continue
         for name in names:
-            try:
-                os.kill(int(name[len(PREFIX):].split("-")[0]), 0)
+            if not owner_ended(name, PREFIX):
                 continue  # its kernel is still running
-            except ProcessLookupError:
-                pass
-            except (ValueError, PermissionError):
-                continue
             try:
                 (parent / name).rmdir()  # fails, and so keeps it, while a process is still in it
             except OSError:
@@ -179,11 +193,11 @@ def start() -> TreeBound | None:
             folder = parent / name
             folder.mkdir()
             bound = TreeBound([folder], 2)
-            _write(folder / "memory.max", str(TREE_MEMORY))
+            _write(folder / "memory.max", str(limits.TREE_MEMORY))
             if (folder / "memory.swap.max").exists():
                 _write(folder / "memory.swap.max", "0")
-            _write(folder / "pids.max", str(TREE_PROCESSES))
-            _write(folder / "cpu.max", f"{int(TREE_CPUS * CPU_PERIOD_US)} {CPU_PERIOD_US}")
+            _write(folder / "pids.max", str(limits.TREE_PROCESSES))
+            _write(folder / "cpu.max", f"{int(limits.TREE_CPUS * CPU_PERIOD_US)} {CPU_PERIOD_US}")
             return bound
         controllers = _v1_controllers()
         if controllers is None:
@@ -194,15 +208,15 @@ def start() -> TreeBound | None:
             folder.mkdir()
             bound.folders.append(folder)
         memory, pids, cpu = folders
-        _write(memory / "memory.limit_in_bytes", str(TREE_MEMORY))
+        _write(memory / "memory.limit_in_bytes", str(limits.TREE_MEMORY))
         if (memory / "memory.memsw.limit_in_bytes").exists():
             try:
-                _write(memory / "memory.memsw.limit_in_bytes", str(TREE_MEMORY))
+                _write(memory / "memory.memsw.limit_in_bytes", str(limits.TREE_MEMORY))
             except OSError:  # swap accounting switched off on this kernel
                 pass
-        _write(pids / "pids.max", str(TREE_PROCESSES))
+        _write(pids / "pids.max", str(limits.TREE_PROCESSES))
         _write(cpu / "cpu.cfs_period_us", str(CPU_PERIOD_US))
-        _write(cpu / "cpu.cfs_quota_us", str(int(TREE_CPUS * CPU_PERIOD_US)))
+        _write(cpu / "cpu.cfs_quota_us", str(int(limits.TREE_CPUS * CPU_PERIOD_US)))
         return bound
     except OSError:
         if "bound" in locals():
