@@ -33,8 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grading_throughput import build_class  # noqa: E402
-from mlkit import course, demo  # noqa: E402
-from mlkit.authoring import catalog  # noqa: E402
+from mlkit import course, demo, layout  # noqa: E402
 
 
 def pages(root: Path) -> dict[str, bytes]:
@@ -68,7 +67,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=None, help="mlkit feedback workers (default: one per core)")
     parser.add_argument("--repeat", type=int, default=1, help="more rounds, kit first (default 1)")
     args = parser.parse_args()
-    assignments = args.assignments or catalog.assignments()
+    assignments = args.assignments or layout.assignments()
 
     work = Path(tempfile.mkdtemp(prefix="mlkit-feedback-bench-"))
     try:

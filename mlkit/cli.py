@@ -185,27 +185,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_demo(args) -> int:
-    from mlkit import demo
-    from mlkit.authoring import catalog
+    from mlkit import demo, layout
 
     try:
         if args.command == "demo":
             demo.main(args.into, args.assignments)
         else:
             demo.clean(args.into, args.yes)
-    except (demo.DemoRefused, catalog.UnknownAssignment) as refused:
+    except (demo.DemoRefused, layout.UnknownAssignment) as refused:
         print(f"mlkit {args.command}: {refused}", file=sys.stderr)
         return 2
     return 0
 
 
 def run_init(args) -> int:
-    from mlkit import course
-    from mlkit.authoring import catalog
+    from mlkit import course, layout
 
     try:
         made = course.init(args.folder, args.assignments, args.course_id, args.group)
-    except (course.NotACourse, catalog.UnknownAssignment) as problem:
+    except (course.NotACourse, layout.UnknownAssignment) as problem:
         print(f"mlkit init: {problem}", file=sys.stderr)
         return 2
     import os
@@ -262,27 +260,25 @@ def run_student_build(args) -> int:
 
 def run_course_command(args) -> int:
     """The instructor's commands: each on the course it is given (or run in), with nbgrader's settings."""
-    from mlkit import course
-    from mlkit.authoring import catalog
+    from mlkit import course, layout
 
     try:
         return _course_command(args)
-    except (course.NotACourse, catalog.UnknownAssignment) as problem:
+    except (course.NotACourse, layout.UnknownAssignment) as problem:
         print(f"mlkit {args.command}: {problem}", file=sys.stderr)
         return 2
 
 
 def _course_command(args) -> int:
-    from mlkit import course, demo
-    from mlkit.authoring import catalog
+    from mlkit import course, demo, layout
     from mlkit.reports import classreport, lms
 
     root = course.find(args.course)
-    names = [catalog.resolve_assignment(name, root) for name in getattr(args, "assignments", None) or []]
+    names = [layout.resolve_assignment(name, root) for name in getattr(args, "assignments", None) or []]
     if args.command == "release":
-        demo.release(root, names or catalog.assignments(root))
+        demo.release(root, names or layout.assignments(root))
     elif args.command == "gradebook":
-        print(course.format_gradebook(course.gradebook(root), catalog.assignments(root)))
+        print(course.format_gradebook(course.gradebook(root), layout.assignments(root)))
     elif args.command == "grade":
         from mlkit.grading import parallel as grading  # imports nbgrader: only when grading
 
@@ -300,7 +296,7 @@ def _course_command(args) -> int:
     elif args.command == "similarity":
         from mlkit.reports import similarity
 
-        return similarity.main(root, catalog.resolve_assignment(args.assignment, root), root / args.out,
+        return similarity.main(root, layout.resolve_assignment(args.assignment, root), root / args.out,
                                args.archive, args.threshold)
     elif args.command == "new":
         from mlkit.authoring import scaffold
@@ -313,7 +309,7 @@ def _course_command(args) -> int:
     elif args.command == "mutate":
         from mlkit.authoring import mutation
 
-        return mutation.main(root, catalog.resolve_assignment(args.assignment, root), args.confirm, args.jobs)
+        return mutation.main(root, layout.resolve_assignment(args.assignment, root), args.confirm, args.jobs)
     elif args.command in lms.COMMANDS:
         return lms.run(args, root, names)
     return 0

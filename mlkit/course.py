@@ -15,10 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlkit.authoring import catalog
-from mlkit import permissions
+from mlkit import layout, permissions
 
-ROOT = catalog.ROOT
 BIN = Path(sys.executable).parent  # nbgrader and alembic live beside this Python
 
 
@@ -44,7 +42,7 @@ CACHES = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 KIT_COURSE_ID = "numpy-ml-from-scratch"
 
 
-def new_course(target: Path, assignments: list[str], root: Path = ROOT) -> Path:
+def new_course(target: Path, assignments: list[str], root: Path = layout.ROOT) -> Path:
     """A fresh course folder holding the config and the given assignments' sources (without caches)."""
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / "nbgrader_config.py", target / "nbgrader_config.py")
@@ -96,19 +94,19 @@ def init(target: Path, assignments: list[str] | None = None, course_id: str | No
             raise NotACourse(f"no group named {group!r} on this machine (--group names the graders' group)") from None
     target.mkdir(parents=True, exist_ok=True)
     permissions.make_private(target, group)  # before anything private is written into it
-    if not (ROOT / "source").is_dir():
-        raise NotACourse(f"this installation of the kit carries no course to copy ({ROOT / 'source'} is missing)")
-    names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
+    if not (layout.ROOT / "source").is_dir():
+        raise NotACourse(f"this installation of the kit carries no course to copy ({layout.ROOT / 'source'} is missing)")
+    names = [layout.resolve_assignment(name) for name in assignments] if assignments else layout.assignments()
     new_course(target, names)
     config = target / "nbgrader_config.py"
     setting = f'c.CourseDirectory.course_id = "{course_id}"'
     text, count = re.subn(r"(?m)^c\.CourseDirectory\.course_id\s*=.*$", setting, config.read_text())
     config.write_text(text if count else f"{text.rstrip()}\n{setting}\n")
-    if (ROOT / "SPEC.md").is_file():  # the notebooks' API, which `mlkit lint` checks them against
-        (target / "SPEC.md").write_text(spec_for((ROOT / "SPEC.md").read_text(), names))
+    if (layout.ROOT / "SPEC.md").is_file():  # the notebooks' API, which `mlkit lint` checks them against
+        (target / "SPEC.md").write_text(spec_for((layout.ROOT / "SPEC.md").read_text(), names))
     for name in names:  # the alternatives, mistakes and reviewed equivalent mutants of each notebook
-        if (catalog.CATALOG / name).is_dir():
-            shutil.copytree(catalog.CATALOG / name, target / "catalog" / name, ignore=CACHES)
+        if (layout.CATALOG / name).is_dir():
+            shutil.copytree(layout.CATALOG / name, target / "catalog" / name, ignore=CACHES)
     for folder in ("submitted", "autograded", "feedback"):
         (target / folder).mkdir()
     return target

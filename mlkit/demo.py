@@ -20,7 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
-from mlkit import course
+from mlkit import course, layout
 from mlkit.authoring import catalog
 from mlkit.reports import classreport
 
@@ -62,7 +62,7 @@ def release(root: Path, assignments: list[str], log=print) -> None:
 def run(root: Path, log=print) -> dict:
     from mlkit.grading import parallel as grade
 
-    assignments = catalog.assignments(root)
+    assignments = layout.assignments(root)
     timings: list[tuple[str, float]] = []
 
     def step(name: str, action) -> None:
@@ -121,7 +121,7 @@ def main(folder: str | Path | None = None, assignments: list[str] | None = None,
     if target.exists() and not (target / MARKER).is_file():
         raise DemoRefused(f"{target} exists and is not a demo course: the demo runs only in a folder of its own "
                           "(pass another with --into)")
-    names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
+    names = [layout.resolve_assignment(name) for name in assignments] if assignments else layout.assignments()
     course.new_course(target, names)
     (target / MARKER).write_text("A course folder made by `mlkit demo`; `mlkit clean` removes it.\n")
     log(f"demo course: {target}")

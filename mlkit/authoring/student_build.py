@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlkit.authoring import catalog
+from mlkit import layout
 
 STUDENT_README = """# NumPy ML from scratch: the notebooks
 
@@ -40,7 +40,7 @@ you to implement, with its shapes. Only NumPy and Python's standard library may 
 """
 
 
-def build(out: Path, root: Path = catalog.ROOT) -> Path:
+def build(out: Path, root: Path = layout.ROOT) -> Path:
     out = out.resolve()
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty")

@@ -54,10 +54,9 @@ def main(assignments: list[str], jobs: int | None, force: bool, root: Path, sche
          private_network: bool = False) -> int:
     """`mlkit feedback`: the named assignments (all by default) of the course in `root`, on this machine or,
     with a scheduler (`--scheduler` or `c.MlkitGrade.scheduler`), on the workers of a Dask cluster."""
-    from mlkit import course
-    from mlkit.authoring import catalog
+    from mlkit import course, layout
 
-    names = assignments or catalog.assignments(root)
+    names = assignments or layout.assignments(root)
     config = course.course_config(root)
     scheduler = scheduler or config.get("MlkitGrade", {}).get("scheduler") or None
     if scheduler:

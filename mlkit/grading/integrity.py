@@ -42,7 +42,6 @@ are switched on in `nbgrader_config.py`:
 
 from __future__ import annotations
 
-import ast
 import base64
 import copy
 import functools
@@ -62,6 +61,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
 
+from mlkit import nbcells
 from mlkit.grading import kernel, sandbox, submission
 
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
@@ -92,14 +92,6 @@ def _is_answer(cell) -> bool:
 def _is_student_text_answer(cell) -> bool:
     meta = cell.metadata.get("nbgrader", {})
     return bool(meta.get("solution")) and bool(meta.get("grade"))
-
-
-def _defined_names(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    return {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
 
 
 class TolerantNotebookExporter(NotebookExporter):
@@ -146,22 +138,7 @@ def _release_notebook(preprocessor, resources) -> str:
 
 def release_exports(release) -> set[str]:
     """The names the release's answer cells bind at their top level: the notebook's API and its helpers."""
-    names: set[str] = set()
-    for cell in release.cells:
-        if not _is_answer(cell):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                names.add(node.name)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-    return names
+    return set().union(*(nbcells.defined_names(cell.source) for cell in release.cells if _is_answer(cell)))
 
 
 class RebuildFromRelease(NbGraderPreprocessor):
@@ -232,11 +209,11 @@ class RebuildFromRelease(NbGraderPreprocessor):
 
     @staticmethod
     def _find_stripped_answer(template, candidates):
-        wanted = _defined_names(template.source)
+        wanted = nbcells.defined_names(template.source, assigned=False)
         if not wanted:
             return None
         for index, cell in enumerate(candidates):
-            if wanted <= _defined_names(cell.source):
+            if wanted <= nbcells.defined_names(cell.source, assigned=False):
                 return candidates.pop(index)
         return None
 

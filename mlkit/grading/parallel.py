@@ -364,11 +364,10 @@ def main(assignments: list[str], jobs: int | None, force: bool, root: Path, sche
     `follow_up`: the feedback step (the module `mlkit.grading.class_feedback`, given by `mlkit grade --feedback`;
     this module does not import it, which imports this one): on this machine each worker renders a submission's
     feedback right after grading it; on a cluster the same workers render the graded submissions' feedback."""
-    from mlkit import course
-    from mlkit.authoring import catalog
+    from mlkit import course, layout
     from mlkit.grading.sandbox import SandboxUnavailable
 
-    names = assignments or catalog.assignments(root)
+    names = assignments or layout.assignments(root)
     config = course.course_config(root)
     scheduler = scheduler or config.get("MlkitGrade", {}).get("scheduler") or None
     reasons: dict[tuple[str, str], str] = {}

@@ -385,9 +385,9 @@ def run(args, root: Path, names: list[str]) -> int:
                            args.moodle_map)
     if args.command == "roster":
         return main_roster(root, args.file, args.lms, args.id_column)
-    from mlkit.authoring import catalog
+    from mlkit import layout
 
-    done = handback(root, catalog.resolve_assignment(args.assignment, root), args.lms)
+    done = handback(root, layout.resolve_assignment(args.assignment, root), args.lms)
     print(done.path)
     print(f"{len(done.handed)} feedback pages packed for {args.lms.capitalize()}")
     for reason in done.not_handed:
