@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grading_throughput import build_class  # noqa: E402
 from mlkit import course, demo, layout  # noqa: E402
+from mlkit.authoring import release  # noqa: E402
 
 
 def pages(root: Path) -> dict[str, bytes]:
@@ -73,7 +74,7 @@ def main() -> int:
     try:
         base = course.new_course(work / "base", assignments)
         if args.demo:
-            demo.release(base, assignments, log=lambda *_: None)
+            release.release(base, assignments, log=lambda *_: None)
             demo.write_sample_class(base, assignments)
         else:
             build_class(base, assignments, args.students)

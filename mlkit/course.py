@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlkit import layout, permissions
+from mlkit import invocation, layout, permissions
 
 BIN = Path(sys.executable).parent  # nbgrader and alembic live beside this Python
 
@@ -133,7 +133,7 @@ def course_config(root: Path):
         sys.path[:] = previous_path  # nbgrader puts the course folder first, which must not shadow the kit
 
 
-class NotACourse(Exception):
+class NotACourse(invocation.CommandRefused):
     """The folder a command was given (or run in) holds no course."""
 
 
@@ -151,6 +151,23 @@ def find(given: str | Path | None = None) -> Path:
                          "command in the course folder or pass --course DIR")
     permissions.warn_if_open(root)
     return root
+
+
+def init_command(args) -> int:
+    """`mlkit init FOLDER [ASSIGNMENTS] [--course-id ID] [--group GROUP]`: a new course (`init`), then the commands
+    that come next, printed so that they run as printed."""
+    import shlex
+
+    made = init(args.folder, args.assignments, args.course_id, args.group)
+    # The lines run after `cd` into the course: a program typed as a relative path (.venv/bin/mlkit, ./run)
+    # is given from the root instead.
+    program = [os.path.abspath(word) if i == 0 and "/" in word else word for i, word in enumerate(invocation.program())]
+    doctor, release = (" ".join(shlex.quote(w) for w in [*program, verb]) for verb in ("doctor", "release"))
+    print(f"a new course in {made}; next, as docs/instructor/workflow.md goes:\n"
+          f"  cd {shlex.quote(str(made))}\n"
+          f"  {doctor}    # the sandbox, the course's modes, the exchange and how to make it\n"
+          f"  {release}   # nbgrader generate_assignment for each notebook")
+    return 0
 
 
 def db_url(course: Path) -> str:
@@ -230,6 +247,13 @@ def format_gradebook(grades: dict[str, dict[str, NotebookGrade]], assignments: l
         lines.append(f"{waiting} answer{'s' if waiting != 1 else ''} still to grade by hand (nbgrader's formgrader: "
                      "`jupyter lab`, Nbgrader > Manual Grading)")
     return "\n".join(lines)
+
+
+def gradebook_command(args) -> int:
+    """`mlkit gradebook [--course DIR]`: print the course's student x assignment table (`format_gradebook`)."""
+    root = find(args.course)
+    print(format_gradebook(gradebook(root), layout.assignments(root)))
+    return 0
 
 
 def format_standing(grades: dict[str, dict[str, NotebookGrade]], assignments: list[str]) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlkit.invocation import CommandRefused
+
 _CHECKOUT = Path(__file__).resolve().parents[1]  # mlkit/ -> the repository
 # The kit's own course: the repository's root in a checkout (or an editable install), else the copy the
 # wheel carries (setup.py puts it in mlkit/course_files/).
@@ -30,7 +32,7 @@ def assignments(root: Path = ROOT) -> list[str]:
     return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-class UnknownAssignment(ValueError):
+class UnknownAssignment(CommandRefused, ValueError):
     """A name that is no assignment of the course; the message names the ones it has."""
 
 
@@ -47,6 +49,11 @@ def resolve_assignment(name: str, root: Path = ROOT) -> str:
     if not found:
         raise UnknownAssignment(f"no assignment {name!r}; the course has {', '.join(names) or 'none'}")
     raise UnknownAssignment(f"{name!r} could be {', '.join(found)}")
+
+
+def resolve_assignments(names: list[str], root: Path = ROOT) -> list[str]:
+    """Each of `names` resolved as `resolve_assignment` does (the empty list for none)."""
+    return [resolve_assignment(name, root) for name in names]
 
 
 def notebook_path(assignment: str, folder: str = "source", root: Path = ROOT) -> Path:

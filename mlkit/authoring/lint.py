@@ -352,8 +352,13 @@ def lint(root: Path, assignments: list[str]) -> list[Finding]:
     return [finding for assignment in assignments for finding in lint_notebook(root, assignment)]
 
 
-def main(root: Path, assignments: list[str]) -> int:
-    names = assignments or layout.assignments(root)
+def command(args) -> int:
+    """`mlkit lint [ASSIGNMENTS] [--course DIR]`: print every finding of the named notebooks (all by default);
+    1 when there is any."""
+    from mlkit import course
+
+    root = course.find(args.course)
+    names = layout.resolve_assignments(args.assignments, root) or layout.assignments(root)
     findings = lint(root, names)
     for finding in findings:
         print(finding)

@@ -564,6 +564,14 @@ def survivor_diff(mutant: GeneratedMutant, reference: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def command(args) -> int:
+    """`mlkit mutate ASSIGNMENT [--confirm N] [-j JOBS] [--course DIR]`: `main` on the course's notebook."""
+    from mlkit import course
+
+    root = course.find(args.course)
+    return main(root, layout.resolve_assignment(args.assignment, root), args.confirm, args.jobs)
+
+
 def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None, progress: bool = True) -> int:
     """`mlkit mutate`: the mutation score of one notebook's hidden tests, the equivalents left out, the survivors,
     and the hand-written mistakes caught and named."""
@@ -622,5 +630,5 @@ def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None,
 
 
 __all__ = ["GeneratedMutant", "autograde_verdicts", "duplicate_equivalents", "equivalents", "generate", "killed",
-           "main", "mistake_findings", "outcomes", "reference_failures", "same_verdict", "sample", "survivor_diff",
+           "command", "main", "mistake_findings", "outcomes", "reference_failures", "same_verdict", "sample", "survivor_diff",
            "sweep", "verdicts", "warm"]

@@ -63,9 +63,10 @@ def build(out: Path, root: Path = layout.ROOT) -> Path:
     return out
 
 
-def main(out: str) -> int:
+def command(args) -> int:
+    """`mlkit student-build OUT`: `build` into the folder OUT and print it; 2 when OUT is not empty."""
     try:
-        path = build(Path(out))
+        path = build(Path(args.out))
     except FileExistsError as error:
         print(f"mlkit student-build: {error}", file=sys.stderr)
         return 2

@@ -175,9 +175,14 @@ def write(root: Path, assignment: str, out: Path, archive: Path | None = None,
     return html_path, csv_path, pairs
 
 
-def main(root: Path, assignment: str, out: Path, archive: str | None, threshold: float | None) -> int:
-    """`mlkit similarity`: write the reports and print the flagged pairs.  Exit 2 when the archive is missing."""
-    threshold = THRESHOLD if threshold is None else threshold
+def command(args) -> int:
+    """`mlkit similarity ASSIGNMENT [--archive DIR] [--threshold T] [--out DIR] [--course DIR]`: write the reports
+    and print the flagged pairs.  Exit 2 when the archive or the assignment's release is missing."""
+    from mlkit import course
+
+    root = course.find(args.course)
+    assignment, out = layout.resolve_assignment(args.assignment, root), root / args.out
+    archive, threshold = args.archive, THRESHOLD if args.threshold is None else args.threshold
     if archive is not None and not Path(archive).is_dir():
         print(f"mlkit similarity: no archive folder {archive}")
         return 2
