@@ -175,9 +175,6 @@ def db_url(course: Path) -> str:
     return course_config(course).CourseDirectory.db_url
 
 
-MANUAL_MARK = "*"
-
-
 @dataclass
 class NotebookGrade:
     score: float

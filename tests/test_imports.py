@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+import support
+
 KIT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 EXPECTED_BROKEN = {"acyclic-grading", "acyclic-study"}
@@ -33,10 +35,11 @@ def _contracts(config: Path) -> dict[str, str]:
     return {contract["id"]: contract["name"] for contract in declared}
 
 
-def _lint_imports(folder: Path, config: Path) -> tuple[dict[str, bool], str]:
-    """({contract id: kept}, the report) of `lint-imports` on the `mlkit` package found first from `folder`."""
+def _lint_imports(folder: Path, config: Path, options=("--no-cache",)) -> tuple[dict[str, bool], str]:
+    """({contract id: kept}, the report) of `lint-imports OPTIONS` on the `mlkit` package found first from
+    `folder`, with the contracts of `config`."""
     env = {**os.environ, "COLUMNS": "1000", "PYTHONPATH": str(folder)}  # one line per contract in the summary
-    ran = subprocess.run([str(LINT_IMPORTS), "--no-cache", "--config", str(config)], cwd=folder, env=env,
+    ran = subprocess.run([str(LINT_IMPORTS), *options, "--config", str(config)], cwd=folder, env=env,
                          capture_output=True, text=True, timeout=300)
     report = ran.stdout + ran.stderr
     verdicts = {}
@@ -49,7 +52,11 @@ def _lint_imports(folder: Path, config: Path) -> tuple[dict[str, bool], str]:
 
 
 def test_the_kit_keeps_its_import_contracts():
-    verdicts, report = _lint_imports(KIT, KIT / "pyproject.toml")
+    """The command docs/contributing/architecture.md shows, run on the kit."""
+    (command,) = support.doc_commands("contributing/architecture.md", "lint-imports")
+    program, *options = command.split()
+    assert program.endswith("lint-imports"), command
+    verdicts, report = _lint_imports(KIT, KIT / "pyproject.toml", options)
     broken = {contract for contract, kept in verdicts.items() if not kept}
     assert not broken - EXPECTED_BROKEN, f"broken import contracts {sorted(broken - EXPECTED_BROKEN)}:\n{report}"
     assert not EXPECTED_BROKEN - broken, (f"{sorted(EXPECTED_BROKEN - broken)} now hold: take them out of "

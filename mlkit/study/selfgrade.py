@@ -200,10 +200,6 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
     return attempt, checks, feedback
 
 
-def load_history(workspace: Path) -> list[Attempt]:
-    return histories.load(workspace).attempts
-
-
 def write_report(workspace: Path, now: dt.datetime | None = None) -> Path:
     """The study dashboard (report.html in the workspace)."""
     return dashboard.write(workspace, now)
