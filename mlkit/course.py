@@ -95,7 +95,8 @@ def init(target: Path, assignments: list[str] | None = None, course_id: str | No
     target.mkdir(parents=True, exist_ok=True)
     permissions.make_private(target, group)  # before anything private is written into it
     if not (layout.ROOT / "source").is_dir():
-        raise NotACourse(f"this installation of the kit carries no course to copy ({layout.ROOT / 'source'} is missing)")
+        raise NotACourse(f"this installation of the kit carries no course to copy ({layout.ROOT / 'source'} is "
+                         "missing)")
     names = [layout.resolve_assignment(name) for name in assignments] if assignments else layout.assignments()
     new_course(target, names)
     config = target / "nbgrader_config.py"

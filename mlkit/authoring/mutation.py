@@ -629,6 +629,6 @@ def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None,
     return 1 if result["survivors"] or stale or findings else 0
 
 
-__all__ = ["GeneratedMutant", "autograde_verdicts", "duplicate_equivalents", "equivalents", "generate", "killed",
-           "command", "main", "mistake_findings", "outcomes", "reference_failures", "same_verdict", "sample", "survivor_diff",
-           "sweep", "verdicts", "warm"]
+__all__ = ["GeneratedMutant", "autograde_verdicts", "command", "duplicate_equivalents", "equivalents", "generate",
+           "killed", "main", "mistake_findings", "outcomes", "reference_failures", "same_verdict", "sample",
+           "survivor_diff", "sweep", "verdicts", "warm"]
