@@ -3,6 +3,8 @@
 Nothing here re-implements nbgrader: commands run as `nbgrader ...`
 subprocesses from the course folder (so `nbgrader_config.py` applies), and
 scores are read from nbgrader's gradebook through `nbgrader.api.Gradebook`.
+The verbs `mlkit init` (a new course) and `mlkit gradebook` are here.  Part of the
+ground floor: it imports no workflow (where the files are is `mlkit.layout`'s).
 """
 
 from __future__ import annotations
