@@ -68,7 +68,7 @@ def _reverse_of_an_import_inside(package: str) -> tuple[str, str]:
     module imports (taken from the kit's own import graph, so that it holds whatever the package's modules are)."""
     import grimp
 
-    graph = grimp.build_graph("mlkit")
+    graph = grimp.build_graph("mlkit", cache_dir=None)  # no cache folder written into the checkout
     edges = sorted((importer, imported) for importer in graph.find_descendants(package)
                    for imported in graph.find_modules_directly_imported_by(importer)
                    if imported.startswith(f"{package}.") and not graph.find_children(imported))
