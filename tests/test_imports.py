@@ -1,6 +1,6 @@
 """The import rules of the kit's layers: pyproject.toml's `[tool.importlinter]` contracts, checked by `lint-imports`.
 
-The contracts (see docs/contributing/architecture.md): the top level is layered (cli > demo > study > reports >
+The contracts (see docs/contributing/architecture.md): the top level is layered (cli > demo | study > reports >
 grading | authoring > course > the ground floor), the ground floor imports no workflow, the notebooks' checking
 helpers import nothing of grading, and no two modules import each other, directly or through others.
 
