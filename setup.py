@@ -2,7 +2,7 @@
 
 The course (nbgrader_config.py, source/ with its data, catalog/, SPEC.md) lives at the repository's root, where
 instructors edit it; a wheel has no such root, so the build copies it into the package as
-`mlkit/course_files/`. `mlkit.authoring.catalog.ROOT` reads it from there when the kit is not a checkout.
+`mlkit/course_files/`. `mlkit.layout.ROOT` reads it from there when the kit is not a checkout.
 The students' hand-out (`mlkit student-build`) builds from a copy of the package alone, where there is no
 course to pack: its wheel must carry no reference solution and no hidden test.
 """

@@ -33,8 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grading_throughput import build_class  # noqa: E402
-from mlkit import course, demo  # noqa: E402
-from mlkit.authoring import catalog  # noqa: E402
+from mlkit import course, demo, layout  # noqa: E402
+from mlkit.authoring import release  # noqa: E402
 
 
 def pages(root: Path) -> dict[str, bytes]:
@@ -68,13 +68,13 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=None, help="mlkit feedback workers (default: one per core)")
     parser.add_argument("--repeat", type=int, default=1, help="more rounds, kit first (default 1)")
     args = parser.parse_args()
-    assignments = args.assignments or catalog.assignments()
+    assignments = args.assignments or layout.assignments()
 
     work = Path(tempfile.mkdtemp(prefix="mlkit-feedback-bench-"))
     try:
         base = course.new_course(work / "base", assignments)
         if args.demo:
-            demo.release(base, assignments, log=lambda *_: None)
+            release.release(base, assignments, log=lambda *_: None)
             demo.write_sample_class(base, assignments)
         else:
             build_class(base, assignments, args.students)

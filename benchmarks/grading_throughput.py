@@ -48,7 +48,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from mlkit import course  # noqa: E402
+from mlkit import course, layout  # noqa: E402
 from mlkit.authoring import catalog
 from support import gradebook_rows  # noqa: E402
 
@@ -66,12 +66,12 @@ def hidden_test_seconds(assignment: str) -> float:
     """Seconds the graded test cells of the reference notebook take to run."""
     from nbclient import NotebookClient
 
-    nb = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    nb = nbformat.read(layout.notebook_path(assignment), as_version=4)
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     try:
         # The kernel's own warning that loopback TCP is unencrypted is about its set-up, not this measurement.
         NotebookClient(nb, extra_arguments=["--IPKernelApp.log_level=ERROR"], timeout=120, record_timing=True,
-                       resources={"metadata": {"path": str(catalog.notebook_path(assignment).parent)}}).execute()
+                       resources={"metadata": {"path": str(layout.notebook_path(assignment).parent)}}).execute()
     finally:
         del os.environ["NBGRADER_EXECUTION"]
     total = 0.0
@@ -149,7 +149,7 @@ def main() -> int:
     parser.add_argument("--distributed", action="store_true",
                         help="also grade on a local Dask cluster of one and of two workers")
     args = parser.parse_args()
-    assignments = args.assignments or catalog.assignments()
+    assignments = args.assignments or layout.assignments()
 
     work = Path(tempfile.mkdtemp(prefix="mlkit-bench-"))
     base = course.new_course(work / "base", assignments)

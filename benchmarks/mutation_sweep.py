@@ -36,7 +36,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from mlkit.authoring import catalog
+from mlkit import layout
 from mlkit.authoring import mutation
 
 
@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write every verdict here")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks swept at once (default 2)")
     args = parser.parse_args()
-    names = args.assignments or catalog.assignments()
+    names = args.assignments or layout.assignments()
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(_summary, names))
     refused = [row for row in rows if row["reference_failures"]]

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import nbformat
 
+from mlkit import layout
 from mlkit.authoring import catalog
 
 WARM_TARGET, COLD_TARGET = 3.0, 8.0
@@ -68,7 +69,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--baseline", type=Path, help="a checkout of the version to compare with")
     args = parser.parse_args()
-    assignments = args.assignments or catalog.assignments()
+    assignments = args.assignments or layout.assignments()
     work = Path(tempfile.mkdtemp(prefix="mlkit-selfgrade-bench-"))
     baseline_env = None
     if args.baseline:
@@ -77,7 +78,7 @@ def main() -> int:
     met = True
     try:
         for assignment in assignments:
-            notebook = work / "learner" / assignment / catalog.notebook_path(assignment, "release").name
+            notebook = work / "learner" / assignment / layout.notebook_path(assignment, "release").name
             notebook.parent.mkdir(parents=True)
             nbformat.write(catalog.submission_notebook(assignment, catalog.catalog_answers(assignment)["reference"]),
                            notebook)

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from copydetect.utils import filter_code  # noqa: E402
 
+from mlkit import layout  # noqa: E402
 from mlkit.authoring import catalog  # noqa: E402
 from mlkit.reports import similarity  # noqa: E402
 
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("assignments", nargs="*", help="default: every notebook")
     parser.add_argument("--json", help="write the per-notebook results here")
     args = parser.parse_args(argv)
-    names = [catalog.resolve_assignment(a) for a in args.assignments] or catalog.assignments()
+    names = [layout.resolve_assignment(a) for a in args.assignments] or layout.assignments()
     results = [notebook_sweep(name) for name in names]
     tp = sum(r["true_positives"] for r in results)
     fp = sum(r["false_positives"] for r in results)

@@ -1,9 +1,10 @@
 """`mlkit` command line: the course's jobs, each a thin layer over nbgrader's own commands.
 
-Each verb's work lives in a module of its own, imported only when that verb runs: `mlkit --help` and
-`mlkit selfgrade` do not pay for nbgrader's or the grader's imports they do not use.  A verb is one
-line in `VERBS` (verb -> "module:function", the function taking the parsed arguments and returning
-the exit status) and its arguments in `build_parser`.
+This module only parses and dispatches.  Each verb's work lives in the module of its workflow, imported only
+when that verb runs: `mlkit --help` and `mlkit selfgrade` do not pay for nbgrader's or the grader's imports they
+do not use.  A verb is one line in `VERBS` (verb -> "module:function", the function taking the parsed arguments
+and returning the exit status, conventionally named `command` or `VERB_command`) and its arguments in
+`build_parser`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from mlkit import invocation  # noqa: F401  (remembers the folder and PATH the command was typed with)
+from mlkit import invocation  # first: it remembers the folder and PATH the command was typed with
 
 # Not imported in the command's process: a grammar that jsonschema's URI format checker builds at import
 # time (most of a second), for Jupyter's event schemas, which no mlkit command emits (see mlkit.grading.autograde).
@@ -21,24 +22,24 @@ sys.modules.setdefault("rfc3987_syntax", None)
 DEMO_FOLDER = "mlkit-demo"  # mlkit.demo.DEFAULT_FOLDER, repeated here so that --help imports nothing
 
 VERBS = {
-    "demo": "mlkit.cli:run_demo",
-    "clean": "mlkit.cli:run_demo",
-    "init": "mlkit.cli:run_init",
-    "release": "mlkit.cli:run_course_command",
-    "gradebook": "mlkit.cli:run_course_command",
-    "grade": "mlkit.cli:run_course_command",
-    "feedback": "mlkit.cli:run_course_command",
-    "class-report": "mlkit.cli:run_course_command",
-    "similarity": "mlkit.cli:run_course_command",
-    "new": "mlkit.cli:run_course_command",
-    "lint": "mlkit.cli:run_course_command",
-    "mutate": "mlkit.cli:run_course_command",
-    "student-build": "mlkit.cli:run_student_build",
-    "exchange": "mlkit.cli:run_exchange",
-    "doctor": "mlkit.cli:run_doctor",
-    "export": "mlkit.cli:run_course_command",     # the LMS's files (mlkit.reports.lms)
-    "roster": "mlkit.cli:run_course_command",
-    "handback": "mlkit.cli:run_course_command",
+    "demo": "mlkit.demo:command",
+    "clean": "mlkit.demo:clean_command",
+    "init": "mlkit.course:init_command",
+    "gradebook": "mlkit.course:gradebook_command",
+    "exchange": "mlkit.permissions:exchange_command",
+    "release": "mlkit.authoring.release:command",
+    "new": "mlkit.authoring.scaffold:command",
+    "lint": "mlkit.authoring.lint:command",
+    "mutate": "mlkit.authoring.mutation:command",
+    "student-build": "mlkit.authoring.student_build:command",
+    "grade": "mlkit.grading.grade:command",
+    "feedback": "mlkit.grading.feedback:command",
+    "doctor": "mlkit.grading.doctor:command",
+    "class-report": "mlkit.reports.classreport:command",
+    "similarity": "mlkit.reports.similarity:command",
+    "export": "mlkit.reports.lms:command",     # the LMS's files (mlkit.reports.lms)
+    "roster": "mlkit.reports.lms:command",
+    "handback": "mlkit.reports.lms:command",
     "selfgrade": "mlkit.study.selfgrade:command",
     "practice": "mlkit.study.practice:command",
     "study": "mlkit.study.dashboard:command",
@@ -179,144 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` (default: the process's arguments), run the verb's function and return its exit status; a
+    refusal (`invocation.CommandRefused`: no course there, no such assignment, ...) is printed as
+    `mlkit VERB: reason` with status 2."""
     args = build_parser().parse_args(argv)
     module, function = VERBS[args.command].split(":")
-    return getattr(importlib.import_module(module), function)(args) or 0
-
-
-def run_demo(args) -> int:
-    from mlkit import demo
-    from mlkit.authoring import catalog
-
     try:
-        if args.command == "demo":
-            demo.main(args.into, args.assignments)
-        else:
-            demo.clean(args.into, args.yes)
-    except (demo.DemoRefused, catalog.UnknownAssignment) as refused:
+        return getattr(importlib.import_module(module), function)(args) or 0
+    except invocation.CommandRefused as refused:
         print(f"mlkit {args.command}: {refused}", file=sys.stderr)
         return 2
-    return 0
-
-
-def run_init(args) -> int:
-    from mlkit import course
-    from mlkit.authoring import catalog
-
-    try:
-        made = course.init(args.folder, args.assignments, args.course_id, args.group)
-    except (course.NotACourse, catalog.UnknownAssignment) as problem:
-        print(f"mlkit init: {problem}", file=sys.stderr)
-        return 2
-    import os
-    import shlex
-
-    # The lines run after `cd` into the course: a program typed as a relative path (.venv/bin/mlkit, ./run)
-    # is given from the root instead.
-    program = [os.path.abspath(word) if i == 0 and "/" in word else word for i, word in enumerate(invocation.program())]
-    doctor, release = (" ".join(shlex.quote(w) for w in [*program, verb]) for verb in ("doctor", "release"))
-    print(f"a new course in {made}; next, as docs/instructor/workflow.md goes:\n"
-          f"  cd {shlex.quote(str(made))}\n"
-          f"  {doctor}    # the sandbox, the course's modes, the exchange and how to make it\n"
-          f"  {release}   # nbgrader generate_assignment for each notebook")
-    return 0
-
-
-def run_exchange(args) -> int:
-    """`mlkit exchange init`: make or repair a course's exchange folders, then check them as release does."""
-    import pwd
-
-    from mlkit import permissions
-
-    try:
-        for line in permissions.init_exchange(args.root, args.course_id, args.instructor):
-            print(line)
-    except (permissions.SetupRefused, OSError) as refused:
-        print(f"mlkit exchange init: {refused}", file=sys.stderr)
-        return 2
-    problems = permissions.exchange_problems(args.root, args.course_id, pwd.getpwnam(args.instructor).pw_uid)
-    for problem in problems:
-        print(f"mlkit exchange init: still a problem: {problem}", file=sys.stderr)
-    return 1 if problems else 0
-
-
-def run_doctor(args) -> int:
-    from mlkit import course
-    from mlkit.grading import doctor
-
-    try:
-        root = course.find(args.course)
-    except course.NotACourse as problem:
-        if args.course:
-            print(f"mlkit doctor: {problem}", file=sys.stderr)
-            return 2
-        root = None
-    return doctor.main(root, course.course_config(root) if root else None)
-
-
-def run_student_build(args) -> int:
-    from mlkit.authoring import student_build
-
-    return student_build.main(args.out)
-
-
-def run_course_command(args) -> int:
-    """The instructor's commands: each on the course it is given (or run in), with nbgrader's settings."""
-    from mlkit import course
-    from mlkit.authoring import catalog
-
-    try:
-        return _course_command(args)
-    except (course.NotACourse, catalog.UnknownAssignment) as problem:
-        print(f"mlkit {args.command}: {problem}", file=sys.stderr)
-        return 2
-
-
-def _course_command(args) -> int:
-    from mlkit import course, demo
-    from mlkit.authoring import catalog
-    from mlkit.reports import classreport, lms
-
-    root = course.find(args.course)
-    names = [catalog.resolve_assignment(name, root) for name in getattr(args, "assignments", None) or []]
-    if args.command == "release":
-        demo.release(root, names or catalog.assignments(root))
-    elif args.command == "gradebook":
-        print(course.format_gradebook(course.gradebook(root), catalog.assignments(root)))
-    elif args.command == "grade":
-        from mlkit.grading import grade as grading  # imports nbgrader: only when grading
-
-        follow_up = None
-        if args.feedback:
-            from mlkit.grading import feedback as follow_up
-        return grading.main(names, args.jobs, args.force, root, args.scheduler, args.private_network, follow_up)
-    elif args.command == "feedback":
-        from mlkit.grading import feedback
-
-        return feedback.main(names, args.jobs, args.force, root, args.scheduler, args.private_network)
-    elif args.command == "class-report":
-        for path in classreport.write(root, root / args.out):
-            print(path)
-    elif args.command == "similarity":
-        from mlkit.reports import similarity
-
-        return similarity.main(root, catalog.resolve_assignment(args.assignment, root), root / args.out,
-                               args.archive, args.threshold)
-    elif args.command == "new":
-        from mlkit.authoring import scaffold
-
-        return scaffold.main(root, args.name, args.title)
-    elif args.command == "lint":
-        from mlkit.authoring import lint
-
-        return lint.main(root, names)
-    elif args.command == "mutate":
-        from mlkit.authoring import mutation
-
-        return mutation.main(root, catalog.resolve_assignment(args.assignment, root), args.confirm, args.jobs)
-    elif args.command in lms.COMMANDS:
-        return lms.run(args, root, names)
-    return 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 Nothing here re-implements nbgrader: commands run as `nbgrader ...`
 subprocesses from the course folder (so `nbgrader_config.py` applies), and
 scores are read from nbgrader's gradebook through `nbgrader.api.Gradebook`.
+The verbs `mlkit init` (a new course) and `mlkit gradebook` are here.  Part of the
+ground floor: it imports no workflow (where the files are is `mlkit.layout`'s).
 """
 
 from __future__ import annotations
@@ -15,10 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlkit.authoring import catalog
-from mlkit import permissions
+from mlkit import invocation, layout, permissions
 
-ROOT = catalog.ROOT
 BIN = Path(sys.executable).parent  # nbgrader and alembic live beside this Python
 
 
@@ -44,7 +44,7 @@ CACHES = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 KIT_COURSE_ID = "numpy-ml-from-scratch"
 
 
-def new_course(target: Path, assignments: list[str], root: Path = ROOT) -> Path:
+def new_course(target: Path, assignments: list[str], root: Path = layout.ROOT) -> Path:
     """A fresh course folder holding the config and the given assignments' sources (without caches)."""
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / "nbgrader_config.py", target / "nbgrader_config.py")
@@ -96,19 +96,20 @@ def init(target: Path, assignments: list[str] | None = None, course_id: str | No
             raise NotACourse(f"no group named {group!r} on this machine (--group names the graders' group)") from None
     target.mkdir(parents=True, exist_ok=True)
     permissions.make_private(target, group)  # before anything private is written into it
-    if not (ROOT / "source").is_dir():
-        raise NotACourse(f"this installation of the kit carries no course to copy ({ROOT / 'source'} is missing)")
-    names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
+    if not (layout.ROOT / "source").is_dir():
+        raise NotACourse(f"this installation of the kit carries no course to copy ({layout.ROOT / 'source'} is "
+                         "missing)")
+    names = [layout.resolve_assignment(name) for name in assignments] if assignments else layout.assignments()
     new_course(target, names)
     config = target / "nbgrader_config.py"
     setting = f'c.CourseDirectory.course_id = "{course_id}"'
     text, count = re.subn(r"(?m)^c\.CourseDirectory\.course_id\s*=.*$", setting, config.read_text())
     config.write_text(text if count else f"{text.rstrip()}\n{setting}\n")
-    if (ROOT / "SPEC.md").is_file():  # the notebooks' API, which `mlkit lint` checks them against
-        (target / "SPEC.md").write_text(spec_for((ROOT / "SPEC.md").read_text(), names))
+    if (layout.ROOT / "SPEC.md").is_file():  # the notebooks' API, which `mlkit lint` checks them against
+        (target / "SPEC.md").write_text(spec_for((layout.ROOT / "SPEC.md").read_text(), names))
     for name in names:  # the alternatives, mistakes and reviewed equivalent mutants of each notebook
-        if (catalog.CATALOG / name).is_dir():
-            shutil.copytree(catalog.CATALOG / name, target / "catalog" / name, ignore=CACHES)
+        if (layout.CATALOG / name).is_dir():
+            shutil.copytree(layout.CATALOG / name, target / "catalog" / name, ignore=CACHES)
     for folder in ("submitted", "autograded", "feedback"):
         (target / folder).mkdir()
     return target
@@ -135,7 +136,7 @@ def course_config(root: Path):
         sys.path[:] = previous_path  # nbgrader puts the course folder first, which must not shadow the kit
 
 
-class NotACourse(Exception):
+class NotACourse(invocation.CommandRefused):
     """The folder a command was given (or run in) holds no course."""
 
 
@@ -155,12 +156,26 @@ def find(given: str | Path | None = None) -> Path:
     return root
 
 
+def init_command(args) -> int:
+    """`mlkit init FOLDER [ASSIGNMENTS] [--course-id ID] [--group GROUP]`: a new course (`init`), then the commands
+    that come next, printed so that they run as printed."""
+    import shlex
+
+    made = init(args.folder, args.assignments, args.course_id, args.group)
+    # The lines run after `cd` into the course: a program typed as a relative path (.venv/bin/mlkit, ./run)
+    # is given from the root instead.
+    program = [os.path.abspath(word) if i == 0 and "/" in word else word for i, word in enumerate(invocation.program())]
+    doctor, release = (" ".join(shlex.quote(w) for w in [*program, verb]) for verb in ("doctor", "release"))
+    print(f"a new course in {made}; next, as docs/instructor/workflow.md goes:\n"
+          f"  cd {shlex.quote(str(made))}\n"
+          f"  {doctor}    # the sandbox, the course's modes, the exchange and how to make it\n"
+          f"  {release}   # nbgrader generate_assignment for each notebook")
+    return 0
+
+
 def db_url(course: Path) -> str:
     """The course's gradebook, as nbgrader resolves it (`CourseDirectory.db_url`, SQLite or PostgreSQL)."""
     return course_config(course).CourseDirectory.db_url
-
-
-MANUAL_MARK = "*"
 
 
 @dataclass
@@ -232,6 +247,13 @@ def format_gradebook(grades: dict[str, dict[str, NotebookGrade]], assignments: l
         lines.append(f"{waiting} answer{'s' if waiting != 1 else ''} still to grade by hand (nbgrader's formgrader: "
                      "`jupyter lab`, Nbgrader > Manual Grading)")
     return "\n".join(lines)
+
+
+def gradebook_command(args) -> int:
+    """`mlkit gradebook [--course DIR]`: print the course's student x assignment table (`format_gradebook`)."""
+    root = find(args.course)
+    print(format_gradebook(gradebook(root), layout.assignments(root)))
+    return 0
 
 
 def format_standing(grades: dict[str, dict[str, NotebookGrade]], assignments: list[str]) -> str:

@@ -20,8 +20,8 @@ import shutil
 import time
 from pathlib import Path
 
-from mlkit import course
-from mlkit.authoring import catalog
+from mlkit import course, invocation, layout
+from mlkit.authoring import catalog, release
 from mlkit.reports import classreport
 
 SAMPLE_STUDENTS = ("alice", "bob", "carol", "dave")
@@ -53,17 +53,11 @@ def write_sample_class(root: Path, assignments: list[str]) -> None:
             catalog.write_submission(root, student, assignment, nb, root)
 
 
-def release(root: Path, assignments: list[str], log=print) -> None:
-    for assignment in assignments:
-        log(f"nbgrader generate_assignment {assignment}")
-        course.nbgrader(root, "generate_assignment", assignment, "--force")
-
-
 def run(root: Path, log=print) -> dict:
     from mlkit.grading import autograde
     from mlkit.grading.backends import local
 
-    assignments = catalog.assignments(root)
+    assignments = layout.assignments(root)
     timings: list[tuple[str, float]] = []
 
     def step(name: str, action) -> None:
@@ -71,7 +65,7 @@ def run(root: Path, log=print) -> dict:
         action()
         timings.append((name, time.monotonic() - started))
 
-    step("nbgrader generate_assignment (release/)", lambda: release(root, assignments, log))
+    step("nbgrader generate_assignment (release/)", lambda: release.release(root, assignments, log))
     step("sample class written to submitted/", lambda: write_sample_class(root, assignments))
     log(f"mlkit grade: {len(SAMPLE_STUDENTS)} students x {len(assignments)} assignments")
 
@@ -109,7 +103,7 @@ MARKER = ".mlkit-demo"  # in a course folder the demo made, and only there
 DEFAULT_FOLDER = "mlkit-demo"
 
 
-class DemoRefused(Exception):
+class DemoRefused(invocation.CommandRefused):
     """The demo will not run in, or clean, a folder it did not make."""
 
 
@@ -117,17 +111,19 @@ def _demo_folder(folder: str | Path | None) -> Path:
     return Path(folder).expanduser().resolve() if folder else Path.cwd() / DEFAULT_FOLDER
 
 
-def main(folder: str | Path | None = None, assignments: list[str] | None = None, log=print) -> dict:
-    """The main job in a course folder of its own (made here, never among real students)."""
-    target = _demo_folder(folder)
+def command(args) -> int:
+    """`mlkit demo [ASSIGNMENTS] [--into FOLDER]`: the main job in a course folder of its own (made here, never
+    among real students)."""
+    target, assignments, log = _demo_folder(args.into), args.assignments, print
     if target.exists() and not (target / MARKER).is_file():
         raise DemoRefused(f"{target} exists and is not a demo course: the demo runs only in a folder of its own "
                           "(pass another with --into)")
-    names = [catalog.resolve_assignment(name) for name in assignments] if assignments else catalog.assignments()
+    names = [layout.resolve_assignment(name) for name in assignments] if assignments else layout.assignments()
     course.new_course(target, names)
     (target / MARKER).write_text("A course folder made by `mlkit demo`; `mlkit clean` removes it.\n")
     log(f"demo course: {target}")
-    return run(target, log)
+    run(target, log)
+    return 0
 
 
 def clean(folder: str | Path | None = None, yes: bool = False, ask=input, log=print) -> bool:
@@ -151,3 +147,9 @@ def clean(folder: str | Path | None = None, yes: bool = False, ask=input, log=pr
     shutil.rmtree(target)
     log(f"removed {target}")
     return True
+
+
+def clean_command(args) -> int:
+    """`mlkit clean [--into FOLDER] [--yes]`: `clean`, asking on the terminal unless --yes."""
+    clean(args.into, args.yes)
+    return 0

@@ -2,6 +2,8 @@
 
     command("selfgrade", path)  ->  "./run selfgrade /home/me/.mlkit-selfstudy/practice/.../x.ipynb"
 
+`CommandRefused` is the refusal any verb may raise (see `mlkit.cli.main`).
+
 The kit is started three ways, and a printed command starts it the same way:
 - `./run VERB ...` in a checkout: the script exports how it was called
   (`MLKIT_RUN`, its path as typed) and the folder it was called from
@@ -24,6 +26,11 @@ from pathlib import Path
 # As the process started: grading changes the folder and the PATH later (mlkit.cli imports this module first).
 _CWD = os.getcwd()
 _PATH = os.environ.get("PATH", "")
+
+
+class CommandRefused(Exception):
+    """A command cannot do what it was asked (no course in that folder, no such assignment, a folder it did not
+    make): `mlkit` prints `mlkit VERB: ` and the message, without a traceback, and exits with status 2."""
 
 
 def program() -> list[str]:

@@ -133,6 +133,23 @@ def init_exchange(root: Path | str, course_id: str, instructor: str) -> list[str
     return done
 
 
+def exchange_command(args) -> int:
+    """`mlkit exchange init ROOT COURSE_ID INSTRUCTOR`: make or repair a course's exchange folders (`init_exchange`),
+    then check them as release does; 2 when the set-up is refused, 1 while a problem is left."""
+    import sys
+
+    try:
+        for line in init_exchange(args.root, args.course_id, args.instructor):
+            print(line)
+    except (SetupRefused, OSError) as refused:
+        print(f"mlkit exchange init: {refused}", file=sys.stderr)
+        return 2
+    problems = exchange_problems(args.root, args.course_id, pwd.getpwnam(args.instructor).pw_uid)
+    for problem in problems:
+        print(f"mlkit exchange init: still a problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def exchange_problems(root: Path | str, course_id: str, instructor_uid: int | None = None,
                       need_feedback: bool = False, missing_ok: bool = False) -> list[Problem]:
     """Where the exchange `root` of `course_id` lets an account other than the instructor (`instructor_uid`,

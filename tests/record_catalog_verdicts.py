@@ -37,9 +37,9 @@ def verdicts(assignment: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from mlkit.authoring import catalog
+    from mlkit import layout
 
-    names = argv or catalog.assignments()
+    names = argv or layout.assignments()
     table = json.loads(TABLE.read_text()) if TABLE.exists() else {}
     with ProcessPoolExecutor(2) as pool:
         for assignment, found in zip(names, pool.map(verdicts, names)):

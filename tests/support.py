@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from mlkit import course
+from mlkit import course, layout, nbcells
 from mlkit.authoring import catalog
 
 
@@ -103,17 +103,17 @@ def hidden_test_lines(nb) -> list[str]:
 
 def load_reference(assignment: str) -> dict:
     """Run the source notebook's setup and answer cells (solutions in) in-process; returns its namespace."""
-    nb = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    nb = nbformat.read(layout.notebook_path(assignment), as_version=4)
     namespace: dict = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and not meta.get("grade") and meta.get("locked") or meta.get("solution") and cell.cell_type == "code":
-            exec(compile(catalog.strip_solution_markers(cell.source), f"<{assignment}:{meta['grade_id']}>", "exec"), namespace)
+            exec(compile(nbcells.strip_solution_markers(cell.source), f"<{assignment}:{meta['grade_id']}>", "exec"), namespace)
     return namespace
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = course.ROOT / "test-artifacts"  # screenshots, for a person to look at
+ARTIFACTS = layout.ROOT / "test-artifacts"  # screenshots, for a person to look at
 
 
 def render(page: Path, name: str, height: int = 1200) -> tuple[np.ndarray, str]:

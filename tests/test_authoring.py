@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlkit import course
+from mlkit import course, layout
 from mlkit.authoring import catalog, lint, nbtext
 from mlkit.grading.sandbox import launcher as sandbox
 
@@ -39,7 +39,7 @@ def small_course(tmp_path) -> Path:
 
 
 def test_the_kit_notebooks_pass_lint():
-    assert lint.lint(catalog.ROOT, catalog.assignments()) == []
+    assert lint.lint(layout.ROOT, layout.assignments()) == []
 
 
 def test_the_scaffold_passes_lint_and_release_as_it_stands_and_is_never_overwritten(small_course):

@@ -9,7 +9,7 @@ import pytest
 
 import nbformat
 
-from mlkit.authoring import catalog
+from mlkit import layout
 from mlkit.reports import classreport
 from support import CHROMIUM, graded_catalog, hidden_test_lines, ink, render, visible_text
 
@@ -32,7 +32,7 @@ def test_class_report_shows_the_chart_and_no_hidden_test():
     assert "<svg" in dom and "Most common diagnosed mistakes" in dom
     top = pixels[100:450]  # where the chart sits under the title
     assert ink(top) > 0.02
-    secret = hidden_test_lines(nbformat.read(catalog.notebook_path("01_linear_regression"), as_version=4))
+    secret = hidden_test_lines(nbformat.read(layout.notebook_path("01_linear_regression"), as_version=4))
     for page in (html_path, csv_path):
         text = visible_text(page.read_text()) if page.suffix == ".html" else page.read_text()
         assert not [line for line in secret if line in text]
@@ -51,7 +51,7 @@ def test_class_report_counts_match_the_gradebook():
 
 def test_class_report_chart_fits_a_1280_pixel_page(tmp_path):
     """Ten assignments make five panels a row: the chart scales to the page instead of running off it."""
-    names = catalog.assignments()
+    names = layout.assignments()
     svg = classreport.distribution_svg({a: [0.0, 5.0, 9.0, 10.0] for a in names}, {a: 10.0 for a in names})
     page = tmp_path / "chart.html"
     page.write_text(f"<!DOCTYPE html><html><body style='margin:2em'><div class='mlkit-chart'>{svg}</div>"
@@ -75,7 +75,7 @@ def test_feedback_page_opens_with_the_summary_whose_rows_lead_to_their_cells():
 
     graded = graded_catalog("01_linear_regression")
     (path,) = (graded.course / "feedback" / "mutant-gradient_sign_flipped" / "01_linear_regression").glob("*.html")
-    source = nbformat.read(catalog.notebook_path("01_linear_regression"), as_version=4)
+    source = nbformat.read(layout.notebook_path("01_linear_regression"), as_version=4)
     checks = {cell.metadata.nbgrader["grade_id"]: cell.source.splitlines()[0].lstrip("# ")
               for cell in source.cells
               if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata.nbgrader.get("solution")
@@ -109,7 +109,7 @@ def test_feedback_page_opens_with_the_summary_whose_rows_lead_to_their_cells():
 @pytest.mark.parametrize("count", [1, 2, 10])
 def test_the_chart_title_is_inside_the_figure(count):
     """One or two panels are narrower than the title: the figure is made wide enough that no letter is cut."""
-    names = catalog.assignments()[:count]
+    names = layout.assignments()[:count]
     fig = classreport.distribution_figure({a: [0.0, 10.0] for a in names}, {a: 10.0 for a in names})
     try:
         box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
@@ -123,7 +123,7 @@ def test_the_chart_title_is_inside_the_figure(count):
 def test_one_assignments_chart_is_drawn_at_its_own_size_not_blown_up(tmp_path):
     """A course's first class report has one assignment: its one panel stays the size of a panel of ten,
     instead of filling the 1280 px page with letters four times their size."""
-    names = catalog.assignments()[:1]
+    names = layout.assignments()[:1]
     svg = classreport.distribution_svg({a: [0.0, 10.0] for a in names}, {a: 10.0 for a in names})
     page = tmp_path / "chart.html"
     page.write_text(f"<!DOCTYPE html><html><body style='margin:2em'><div class='mlkit-chart'>{svg}</div>"
@@ -136,7 +136,7 @@ def test_one_assignments_chart_is_drawn_at_its_own_size_not_blown_up(tmp_path):
 
 
 def test_the_chart_counts_students_in_whole_numbers():
-    names = catalog.assignments()[:1]
+    names = layout.assignments()[:1]
     fig = classreport.distribution_figure({a: [10.0] for a in names}, {a: 10.0 for a in names})
     try:
         ticks = [t for t in fig.axes[0].get_yticks() if 0 <= t <= fig.axes[0].get_ylim()[1]]

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from mlkit import diagnostics
+from mlkit import diagnostics, layout
 from mlkit.authoring import catalog
 from mlkit.reports import results
 from support import graded_catalog, hidden_test_lines, visible_text
 
 RECORDED = Path(__file__).resolve().parent / "data" / "catalog_verdicts.json"
 
-ASSIGNMENTS = catalog.assignments()
+ASSIGNMENTS = layout.assignments()
 
 
 def params(kind: str):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlkit import course, demo
+from mlkit import course, demo, layout
 from mlkit.grading.sandbox import launcher as sandbox
 
 pytestmark = [pytest.mark.xdist_group("demo"),
@@ -24,9 +24,9 @@ def _mlkit(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProces
 
 def _kit_state() -> dict[str, str]:
     """The kit's own course folder, where the demo must write nothing."""
-    names = ["gradebook.db", *[str(p.relative_to(course.ROOT)) for folder in ("submitted", "autograded", "feedback")
-                               for p in (course.ROOT / folder).rglob("*") if p.is_file()]]
-    return {n: hashlib.sha256((course.ROOT / n).read_bytes()).hexdigest() if (course.ROOT / n).is_file() else ""
+    names = ["gradebook.db", *[str(p.relative_to(layout.ROOT)) for folder in ("submitted", "autograded", "feedback")
+                               for p in (layout.ROOT / folder).rglob("*") if p.is_file()]]
+    return {n: hashlib.sha256((layout.ROOT / n).read_bytes()).hexdigest() if (layout.ROOT / n).is_file() else ""
             for n in names}
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from mlkit import course
+from mlkit import course, layout
 from mlkit.authoring import catalog
 from mlkit.grading.sandbox import launcher as sandbox
 import postgres
@@ -420,7 +420,7 @@ def test_a_plain_scheduler_is_refused_unless_the_network_is_said_to_be_private(t
 MALLORY = "mlkit-mallory"  # a cluster user: an account of this machine without the cluster's credentials
 # Her Python: the machine's own, with the libraries and the kit every account can read (the suite's environment
 # lives where only root may go).
-SHARED_PYTHON = ["env", f"PYTHONPATH={catalog.ROOT}:{sysconfig.get_paths()['purelib']}", "/usr/bin/python3"]
+SHARED_PYTHON = ["env", f"PYTHONPATH={layout.ROOT}:{sysconfig.get_paths()['purelib']}", "/usr/bin/python3"]
 
 # Mallory's worker keeps a copy of every piece of data the scheduler gives it.
 SPY = '''

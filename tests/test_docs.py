@@ -18,12 +18,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlkit import course
-from mlkit.authoring import catalog
+from mlkit import course, layout
 
 import support
 
-ROOT = catalog.ROOT
+ROOT = layout.ROOT
 PAGES = [ROOT / "README.md", *sorted(support.DOCS.rglob("*.md"))]
 MARKER = re.compile(r"<!-- (runs: (?P<name>[\w-]+), (?P<file>[\w./-]+)|not run by the suite[^:]*: .+) -->")
 
@@ -71,7 +70,7 @@ def test_a_notebook_goes_to_text_and_back_unchanged(tmp_path):
     """The workflow page's two commands for authoring a notebook as text, run as they stand in a course copy."""
     assignment = "01_linear_regression"
     shutil.copytree(ROOT / "source" / assignment, tmp_path / "source" / assignment)
-    notebook = tmp_path / catalog.notebook_path(assignment).relative_to(ROOT)
+    notebook = tmp_path / layout.notebook_path(assignment).relative_to(ROOT)
     before = nbformat.read(notebook, as_version=4)
     commands = support.doc_commands("instructor/workflow.md", "notebook-as-text")
     assert [c.split()[:4] for c in commands] == [["python", "-m", "mlkit.authoring.nbtext", "to-text"],

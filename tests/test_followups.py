@@ -13,13 +13,13 @@ import nbformat
 import numpy as np
 import pytest
 
-from mlkit import cli, course, diagnostics
+from mlkit import cli, course, diagnostics, layout
 from mlkit.authoring import catalog, mutation
 from mlkit.study import followups, practice, selfgrade
 from mlkit.study import history as histories
 
 MLKIT = [sys.executable, "-m", "mlkit.cli"]
-CODE_FOLLOWUPS = [f for a in catalog.assignments() for f in followups.load(a) if f.kind == "code"]
+CODE_FOLLOWUPS = [f for a in layout.assignments() for f in followups.load(a) if f.kind == "code"]
 
 
 def _ids(followup_list):
@@ -29,7 +29,7 @@ def _ids(followup_list):
 # -- content ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("assignment", catalog.assignments())
+@pytest.mark.parametrize("assignment", layout.assignments())
 def test_every_notebook_has_three_to_five_followups_of_the_required_kinds(assignment):
     found = followups.load(assignment)
     assert followups.COUNT[0] <= len(found) <= followups.COUNT[1]
@@ -47,7 +47,7 @@ def test_the_graded_followups_are_nbgrader_exercises_with_hidden_tests_and_named
     assert len(CODE_FOLLOWUPS) >= 3
     for followup in CODE_FOLLOWUPS:
         root = followups.exercises_root(followup.assignment)
-        nb = nbformat.read(catalog.notebook_path(followup.exercise, root=root), as_version=4)
+        nb = nbformat.read(layout.notebook_path(followup.exercise, root=root), as_version=4)
         tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
         assert tests and all(c.metadata["nbgrader"]["points"] > 0 for c in tests)
         assert all("### BEGIN HIDDEN TESTS" in c.source for c in tests)
@@ -146,15 +146,15 @@ def _verdicts_here(followup, answers) -> dict[str, tuple[bool, str | None]]:
 
     Quick, for every catalogued submission (trusted code of the kit's own catalog); the sandboxed path a learner's
     notebook takes is test_a_graded_followup_through_the_self_study_path's."""
-    from mlkit.authoring import nbtext
+    from mlkit import nbcells
     from mlkit.checks import CheckFailed
 
     root = followups.exercises_root(followup.assignment)
-    nb = nbformat.read(catalog.notebook_path(followup.exercise, root=root), as_version=4)
+    nb = nbformat.read(layout.notebook_path(followup.exercise, root=root), as_version=4)
     namespace: dict = {"__name__": "__main__"}
     found = {}
     for cell in nb.cells:
-        kind = nbtext.kind_of(cell)
+        kind = nbcells.kind_of(cell)
         if kind == "code":
             exec(cell.source, namespace)
         elif kind == "answer":
@@ -187,7 +187,7 @@ def test_a_graded_followup_through_the_self_study_path(workspace, tmp_path, foll
     """Through nbgrader's autograde in the workspace, sandboxed: the reference gets full marks, and one realistic
     wrong answer (each exercise's first) loses points with its mistake's sentence in the summary and the feedback."""
     course_root = followups.prepare(workspace, followup)
-    release = catalog.notebook_path(followup.exercise, "release", course_root)
+    release = layout.notebook_path(followup.exercise, "release", course_root)
     reference = followups.reference_answers(followup)
     wrong = followups.wrong_answers(followup)[0]
     for answers, diagnosis in [(reference, None), (wrong.apply(reference), wrong.diagnosis)]:
@@ -314,4 +314,4 @@ def test_an_instructors_course_carries_the_followups(tmp_path):
     made = course.init(tmp_path / "course", ["07"])
     assert followups.load("07_knn", made) == followups.load("07_knn")
     code = next(f for f in followups.load("07_knn", made) if f.kind == "code")
-    assert catalog.notebook_path(code.exercise, root=followups.exercises_root("07_knn", made)).exists()
+    assert layout.notebook_path(code.exercise, root=followups.exercises_root("07_knn", made)).exists()

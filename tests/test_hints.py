@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from fsrs import Rating
 
-from mlkit import diagnostics
+from mlkit import diagnostics, layout
 from mlkit.authoring import catalog
 from mlkit.study import hints, schedule, selfgrade
 from mlkit.study import history as histories
@@ -138,12 +138,12 @@ def test_a_hint_needs_an_attempt(tmp_path):
 
 
 def _graded_cells(assignment: str) -> list[str]:
-    nb = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    nb = nbformat.read(layout.notebook_path(assignment), as_version=4)
     return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.cell_type == "code"
             and c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
 
 
-@pytest.mark.parametrize("assignment", catalog.assignments())
+@pytest.mark.parametrize("assignment", layout.assignments())
 def test_every_check_has_a_question_a_formula_and_its_own_reference_lines(assignment):
     for check in _graded_cells(assignment):
         content = diagnostics.check_help(assignment, check)

@@ -40,7 +40,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlkit import course
+from mlkit import course, layout
 from mlkit.authoring import catalog
 from mlkit.grading.sandbox import launcher as sandbox
 
@@ -129,12 +129,12 @@ def hub():
     try:
         # The kit's wheel, in an environment of the machine's own Python that root owns and all may use.
         wheels = base / "dist"
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(catalog.ROOT)],
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(layout.ROOT)],
                        check=True, capture_output=True)
         subprocess.run([str(DEBIAN_PYTHON), "-m", "venv", str(hub.venv)], check=True)
         (wheel,) = wheels.glob("mlkit-*.whl")
         install = subprocess.run([str(hub.venv / "bin" / "pip"), "install", "-q", "-c",
-                                  str(catalog.ROOT / "requirements.lock"), str(wheel)], capture_output=True, text=True)
+                                  str(layout.ROOT / "requirements.lock"), str(wheel)], capture_output=True, text=True)
         assert install.returncode == 0, install.stderr[-3000:]  # the lock installs on Debian 12's python3
         for account in hub.accounts:
             subprocess.run(["useradd", "-m", "-s", "/bin/bash", account], check=True, capture_output=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlkit import course
-from mlkit.authoring import catalog, lint
+from mlkit import course, layout
+from mlkit.authoring import lint
 
 
 def _mlkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -32,7 +32,7 @@ def test_init_gives_the_course_its_id_the_two_notebooks_and_their_spec(tmp_path)
     assert sorted(p.name for p in (made / "catalog").iterdir()) == ["01_linear_regression", "07_knn"]
     spec = (made / "SPEC.md").read_text()
     assert lint.spec_names(made / "SPEC.md", "01_linear_regression") and lint.spec_names(made / "SPEC.md", "07_knn")
-    assert [a for a in catalog.assignments() if f"## {a}" in spec] == ["01_linear_regression", "07_knn"]
+    assert [a for a in layout.assignments() if f"## {a}" in spec] == ["01_linear_regression", "07_knn"]
     assert "## What student code may use" in spec  # the general rules stay
     assert not [p for p in made.rglob("*") if p.name in ("__pycache__", ".ipynb_checkpoints") or p.suffix == ".pyc"]
     assert _mlkit("lint", cwd=made).returncode == 0
@@ -49,14 +49,14 @@ def test_the_id_comes_from_the_folder_and_is_never_the_kits(tmp_path):
 def test_caches_in_the_kits_course_are_not_copied(tmp_path, monkeypatch):
     kit = tmp_path / "kit"
     for name in ("source", "catalog"):
-        shutil.copytree(catalog.ROOT / name / "07_knn", kit / name / "07_knn", ignore=course.CACHES)
-    shutil.copy2(catalog.ROOT / "nbgrader_config.py", kit / "nbgrader_config.py")
+        shutil.copytree(layout.ROOT / name / "07_knn", kit / name / "07_knn", ignore=course.CACHES)
+    shutil.copy2(layout.ROOT / "nbgrader_config.py", kit / "nbgrader_config.py")
     for folder in (kit / "source" / "07_knn", kit / "catalog" / "07_knn" / "alternatives"):
         (folder / "__pycache__").mkdir()
         (folder / "__pycache__" / "stale.cpython-311.pyc").write_bytes(b"\0")
         (folder / ".ipynb_checkpoints").mkdir()
-    monkeypatch.setattr(course, "ROOT", kit)
-    monkeypatch.setattr(catalog, "CATALOG", kit / "catalog")
+    monkeypatch.setattr(layout, "ROOT", kit)
+    monkeypatch.setattr(layout, "CATALOG", kit / "catalog")
     made = course.init(tmp_path / "ml-2027", ["07"], "ml-2027")
     assert (made / "source" / "07_knn" / "knn.ipynb").is_file() and (made / "catalog" / "07_knn").is_dir()
     assert not [p for p in made.rglob("*") if p.name in ("__pycache__", ".ipynb_checkpoints") or p.suffix == ".pyc"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlkit import course
+from mlkit import course, layout
 from mlkit.authoring import catalog
 from mlkit.grading.sandbox import launcher as sandbox
 
@@ -49,7 +49,7 @@ class Workflow:
         self.venv = base / "venv"
         self.course = base / "courses" / "ml-2027"
         self.exchange = base / "srv" / "exchange"
-        self.cwd = catalog.ROOT  # the block starts in a clone of the kit
+        self.cwd = layout.ROOT  # the block starts in a clone of the kit
         self.instructor_config = base / "instructor-jupyter"  # empty: only the course's own settings
         self.instructor_config.mkdir(parents=True, exist_ok=True)
 
@@ -95,7 +95,7 @@ def workflow(tmp_path_factory) -> Workflow:
 def test_the_installed_kit_is_not_the_checkout(workflow):
     where = subprocess.run([str(workflow.venv / "bin" / "python"), "-I", "-c", "import mlkit; print(mlkit.__file__)"],
                            capture_output=True, text=True, check=True, cwd="/").stdout.strip()
-    assert where.startswith(str(workflow.venv)) and not where.startswith(str(catalog.ROOT))
+    assert where.startswith(str(workflow.venv)) and not where.startswith(str(layout.ROOT))
 
 
 class Student:
@@ -148,7 +148,7 @@ def test_the_readme_workflow_runs_word_for_word_outside_the_repository(workflow)
         if line.startswith("nbgrader collect"):
             student.fetch_answer_submit()
         if line.startswith("mlkit release 01") and not edited:
-            _edit_hidden_test(catalog.notebook_path(ASSIGNMENT, root=workflow.course))
+            _edit_hidden_test(layout.notebook_path(ASSIGNMENT, root=workflow.course))
             edited = True
         outputs[line] = workflow.run(line).stdout
         if line == "mlkit grade 01":
@@ -158,7 +158,7 @@ def test_the_readme_workflow_runs_word_for_word_outside_the_repository(workflow)
 
     c = workflow.course
     assert sorted(p.name for p in (c / "source").iterdir()) == ["01_linear_regression", "07_knn"]
-    assert not (catalog.ROOT / "dist").exists(), "the workflow wrote into the kit's clone"
+    assert not (layout.ROOT / "dist").exists(), "the workflow wrote into the kit's clone"
     (me,) = first
     assert first[me] == 12.0, first  # every automatic point of the reference answers
     assert "graded 1 of 1 submissions" in outputs["mlkit grade 01"]
@@ -167,7 +167,7 @@ def test_the_readme_workflow_runs_word_for_word_outside_the_repository(workflow)
     (fetched,) = (student.home / ASSIGNMENT / "feedback").rglob("*.html")
     assert "12.0 / 15.0" in fetched.read_text()  # the released feedback reached the student
     # The edited hidden test reached the gradebook through release and regrade, and no student saw it.
-    nb = nbformat.read(catalog.notebook_path(ASSIGNMENT, root=c), as_version=4)
+    nb = nbformat.read(layout.notebook_path(ASSIGNMENT, root=c), as_version=4)
     (points,) = [cell.metadata.nbgrader["points"] for cell in nb.cells
                  if cell.metadata.get("nbgrader", {}).get("grade_id") == EDITED_TEST]
     assert _auto_points(workflow)[me] == 12.0 - points
@@ -197,7 +197,7 @@ def test_the_lock_installs_on_debian_12s_own_python(tmp_path):
     requires a later 3.11 (soupsieve 4.1.3, pymdown-extensions 13.1.2 require 3.11.3+ / 3.11.5+) makes
     `pip install -c requirements.lock` fail there while this machine's newer 3.11 hides it.  pip resolves the
     whole lock for that interpreter version (tests/test_hostile_classmate.py installs the kit on the real one)."""
-    lock = catalog.ROOT / "requirements.lock"
+    lock = layout.ROOT / "requirements.lock"
     resolved = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
                                "--python-version", "3.11.2", "--only-binary=:all:", "--target", str(tmp_path / "t"),
                                "-r", str(lock)], capture_output=True, text=True)

@@ -30,7 +30,7 @@ from nbgrader.api import Gradebook
 
 import weakened
 from attacks import ASSIGNMENT, ATTACKS, FULL, SECRET_FILE, SECRETS, submission
-from mlkit import course
+from mlkit import course, layout
 from mlkit.authoring import catalog
 from mlkit.grading.sandbox import launcher as sandbox
 from mlkit.grading.plugins.issues import grading_issue
@@ -99,7 +99,7 @@ def grade_attacks(c: Path, before: dict, attacks: list, defences: set[str] = fro
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
 
-    release_nb = nbformat.read(catalog.notebook_path(ASSIGNMENT, "release", c), as_version=4)
+    release_nb = nbformat.read(layout.notebook_path(ASSIGNMENT, "release", c), as_version=4)
     for attack in attacks:
         folder = c / "submitted" / attack.name / ASSIGNMENT
         catalog.write_submission(c, attack.name, ASSIGNMENT, release_nb, root=c)

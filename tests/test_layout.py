@@ -6,9 +6,9 @@ from traitlets.utils.importstring import import_item
 
 
 def test_the_course_configuration_names_only_current_modules():
-    from mlkit import course
+    from mlkit import layout
 
-    text = (course.ROOT / "nbgrader_config.py").read_text()
+    text = (layout.ROOT / "nbgrader_config.py").read_text()
     for old in ("mlkit.integrity.", "mlkit.feedback.", "mlkit.export."):
         assert old not in text
     for name in ("mlkit.grading.plugins.execute.ResilientExecute", "mlkit.reports.feedback.RedactHiddenTests",

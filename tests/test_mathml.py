@@ -12,7 +12,7 @@ import re
 import nbformat
 import pytest
 
-from mlkit.authoring import catalog
+from mlkit import layout
 from mlkit.reports import mathml
 from support import ARTIFACTS, CHROMIUM, graded_catalog
 
@@ -21,8 +21,8 @@ FORMULA = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.DOTALL)
 
 def _all_formulas() -> list[tuple[str, str]]:
     found = []
-    for assignment in catalog.assignments():
-        nb = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    for assignment in layout.assignments():
+        nb = nbformat.read(layout.notebook_path(assignment), as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 found += [(assignment, match) for match in FORMULA.findall(cell.source)]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mlkit import layout
 from mlkit.authoring import catalog
 from mlkit.authoring import mutation
 
@@ -22,7 +23,7 @@ PER_NOTEBOOK = 6
 
 def test_every_operator_makes_mutants_somewhere():
     operators = set()
-    for assignment in catalog.assignments():
+    for assignment in layout.assignments():
         operators |= {m.operator for m in mutation.generate(assignment)[0]}
     assert operators == {"arithmetic", "comparison", "sign", "constant", "axis", "keyword", "division",
                          "function", "arguments", "statement", "transpose"}
@@ -71,13 +72,14 @@ def _nested_course(tmp_path):
 def test_mutant_ids_are_unique_in_every_notebook_and_in_nested_expressions(tmp_path):
     import nbformat
 
+    from mlkit import layout
     from mlkit.authoring import nbtext
 
     ridge = tmp_path / "ridge"
     (ridge / "source" / "11_ridge_regression").mkdir(parents=True)
     nbformat.write(nbtext.to_notebook((RIDGE / "ridge_regression.txt").read_text()),
                    ridge / "source" / "11_ridge_regression" / "ridge_regression.ipynb")
-    for assignment, root in [*((a, catalog.ROOT) for a in catalog.assignments()), ("11_ridge_regression", ridge)]:
+    for assignment, root in [*((a, layout.ROOT) for a in layout.assignments()), ("11_ridge_regression", ridge)]:
         mutants, identical = mutation.generate(assignment, root)
         ids = [m.id for m in mutants] + identical
         assert len(ids) == len(set(ids)) and len(ids) > 20, assignment

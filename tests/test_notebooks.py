@@ -8,11 +8,10 @@ import re
 import nbformat
 import pytest
 
-from mlkit import course, diagnostics
-from mlkit.authoring import catalog, nbtext
+from mlkit import course, diagnostics, layout, nbcells
 from support import graded_catalog
 
-ASSIGNMENTS = catalog.assignments()
+ASSIGNMENTS = layout.assignments()
 SECTIONS = [
     "## 1. What you will build",
     "## 2. The derivation",
@@ -25,7 +24,7 @@ SECTIONS = [
 
 
 def source(assignment):
-    return nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    return nbformat.read(layout.notebook_path(assignment), as_version=4)
 
 
 def test_every_spec_assignment_is_in_the_course():
@@ -45,7 +44,7 @@ def test_sections_come_in_the_shared_order(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_cells_are_well_formed(assignment):
     nb = source(assignment)
-    kinds = [nbtext.kind_of(c) for c in nb.cells]
+    kinds = [nbcells.kind_of(c) for c in nb.cells]
     assert kinds.count("manual") == 1, "one manually graded 60-second explanation"
     assert kinds.count("answer") >= 1
     for cell, kind in zip(nb.cells, kinds):
@@ -64,7 +63,7 @@ def test_cells_are_well_formed(assignment):
 def test_diagnostics_used_by_tests_are_declared(assignment):
     declared = diagnostics.catalog(assignment)
     for cell in source(assignment).cells:
-        if nbtext.kind_of(cell) != "tests":
+        if nbcells.kind_of(cell) != "tests":
             continue
         assert f'Check("{assignment}", "{cell.id}")' in cell.source
         used = set(re.findall(r'check\.fail\("(\w+)"\)', cell.source))
@@ -80,13 +79,13 @@ def test_diagnostics_used_by_tests_are_declared(assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_source_notebook_passes_nbgrader_validate(assignment, tmp_path):
-    result = course.nbgrader(course.ROOT, "validate", str(catalog.notebook_path(assignment)))
+    result = course.nbgrader(layout.ROOT, "validate", str(layout.notebook_path(assignment)))
     assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("assignment", [pytest.param(a, marks=pytest.mark.xdist_group(a)) for a in ASSIGNMENTS])
 def test_committed_release_equals_generate_assignment(assignment):
-    committed = course.ROOT / "release" / assignment
+    committed = layout.ROOT / "release" / assignment
     # The scratch course that grades the catalog ran `nbgrader generate_assignment` on a copy of source/.
     fresh = graded_catalog(assignment).course / "release" / assignment
     comparison = filecmp.dircmp(committed, fresh)
@@ -99,7 +98,7 @@ def test_committed_release_equals_generate_assignment(assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_contains_no_solution_and_no_hidden_test(assignment):
-    release = nbformat.read(catalog.notebook_path(assignment, "release"), as_version=4)
+    release = nbformat.read(layout.notebook_path(assignment, "release"), as_version=4)
     text = "\n".join(c.source for c in release.cells)
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
     solution_lines, visible_lines, inside = [], set(), False

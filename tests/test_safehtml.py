@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 import weakened
-from mlkit.authoring import catalog
+from mlkit import layout
 from mlkit.reports import mathml, safehtml
 from mlkit.reports.results import CheckResult, summary_table_html
 
@@ -70,7 +70,7 @@ def test_every_markdown_cell_of_the_course_renders_as_without_the_bounds():
     as MathML, as in feedback) and the formatting samples of the page tests render exactly as before them."""
     from test_pages import ANSWER
 
-    sources = [cell.source for path in sorted(catalog.ROOT.glob("source/*/*.ipynb"))
+    sources = [cell.source for path in sorted(layout.ROOT.glob("source/*/*.ipynb"))
                for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"]
     sources += [ANSWER, "<ul><li>a<li>b</ul>\n\n<p>x<p>y\n\n<table><tr><td>1<td>2</table>\n\n"
                         "<details><summary>s</summary>t</details>\n\n> q\n> > qq\n\n1. a\n   - b\n     - c\n"]

@@ -24,7 +24,7 @@ import nbformat
 import pytest
 
 import weakened
-from mlkit import course
+from mlkit import course, layout
 from mlkit.authoring import catalog
 from mlkit.grading.sandbox import launcher as sandbox
 from mlkit.grading.sandbox import treebound
@@ -86,7 +86,7 @@ def make_course(root: Path, students: dict[str, str], extra_answer: dict[str, st
 
 
 def probe_code(c: Path, port: int) -> str:
-    return f"COURSE = {str(c)!r}\nKIT = {str(catalog.ROOT)!r}\nPORT = {port}\n" + PROBE
+    return f"COURSE = {str(c)!r}\nKIT = {str(layout.ROOT)!r}\nPORT = {port}\n" + PROBE
 
 
 def autograded(c: Path, student: str):
@@ -175,7 +175,7 @@ def test_environment_network_writes_limits_and_processes(probed):
 def test_a_copied_course_holding_the_kits_own_package_grades_the_same(tmp_path):
     c = make_course(tmp_path / "course", {"alice": "reference", "bob": "wrong"})
     # A stale copy of the kit's package in the course folder: imported by nothing that grades.
-    shutil.copytree(catalog.ROOT / "mlkit", c / "mlkit", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(layout.ROOT / "mlkit", c / "mlkit", ignore=shutil.ignore_patterns("__pycache__"))
     (c / "mlkit" / "checks.py").write_text("raise ImportError('the copy in the course folder was imported')\n")
     course.nbgrader(c, "autograde", ASSIGNMENT)
     grades = scores(c)

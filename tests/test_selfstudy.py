@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlkit import diagnostics
+from mlkit import diagnostics, layout
 from mlkit.authoring import catalog
 from support import CHROMIUM, graded_catalog, hidden_test_lines, ink, render, visible_text
 
@@ -86,7 +86,7 @@ def test_report_renders_in_a_browser(attempts):
 
 def test_reports_show_no_hidden_test_source(attempts):
     workspace, _ = attempts
-    source = nbformat.read(catalog.notebook_path(ASSIGNMENT), as_version=4)
+    source = nbformat.read(layout.notebook_path(ASSIGNMENT), as_version=4)
     secret = hidden_test_lines(source)
     answers = {line.strip() for code in catalog.reference_answers(ASSIGNMENT).values() for line in code.splitlines()}
     for page in [workspace / "report.html", *sorted((workspace / "feedback").rglob("*.html"))]:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mlkit.authoring import catalog
+from mlkit import layout
 
-SPEC = catalog.ROOT / "SPEC.md"
-SHARED = catalog.ROOT.parent / "shared" / "SPEC.md"
+SPEC = layout.ROOT / "SPEC.md"
+SHARED = layout.ROOT.parent / "shared" / "SPEC.md"
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="no shared copy beside this checkout")
@@ -20,12 +20,12 @@ def test_repository_copy_is_identical_to_the_shared_one():
 
 def test_every_assignment_has_its_section_and_notebook_name():
     text = SPEC.read_text()
-    for assignment in catalog.assignments():
+    for assignment in layout.assignments():
         section = re.search(rf"^## {assignment} — `(\w+\.ipynb)`", text, re.M)
         assert section, f"SPEC.md has no section for {assignment}"
-        assert catalog.notebook_path(assignment).name == section.group(1)
+        assert layout.notebook_path(assignment).name == section.group(1)
 
 
 def test_nothing_points_outside_the_repository():
-    for path in [catalog.ROOT / "README.md", *Path(catalog.ROOT / "docs").rglob("*.md"), *Path(catalog.ROOT / "mlkit").rglob("*.py")]:
+    for path in [layout.ROOT / "README.md", *Path(layout.ROOT / "docs").rglob("*.md"), *Path(layout.ROOT / "mlkit").rglob("*.py")]:
         assert "../shared" not in path.read_text(), path

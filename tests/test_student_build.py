@@ -10,28 +10,28 @@ import zipfile
 import nbformat
 import pytest
 
-from mlkit.authoring import catalog
+from mlkit import layout, nbcells
 from support import hidden_test_lines
 
 pytestmark = pytest.mark.xdist_group("installed")  # builds the wheel, as test_installed does
 
 
 def _released_lines() -> set[str]:
-    return {line.strip() for a in catalog.assignments()
-            for cell in nbformat.read(catalog.notebook_path(a, "release"), as_version=4).cells
+    return {line.strip() for a in layout.assignments()
+            for cell in nbformat.read(layout.notebook_path(a, "release"), as_version=4).cells
             for line in cell.source.splitlines()}
 
 
 def _solution_lines(assignment: str, shown: set[str]) -> list[str]:
     """Non-trivial lines of the reference solution that no release shows (a scaffold line is not secret)."""
-    source = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    source = nbformat.read(layout.notebook_path(assignment), as_version=4)
     lines, inside = [], False
     for cell in source.cells:
         for line in cell.source.splitlines():
             stripped = line.strip()
-            if stripped == catalog.SOLUTION_MARKERS[0]:
+            if stripped == nbcells.SOLUTION_MARKERS[0]:
                 inside = True
-            elif stripped == catalog.SOLUTION_MARKERS[1]:
+            elif stripped == nbcells.SOLUTION_MARKERS[1]:
                 inside = False
             elif inside and len(stripped) >= 16 and stripped not in shown and not re.fullmatch(r"[#\s\w]*", stripped):
                 lines.append(stripped)
@@ -56,8 +56,8 @@ def student_files(tmp_path_factory) -> dict[str, str]:
 
 def test_the_build_holds_the_release_the_wheel_and_nothing_of_the_course(student_files):
     names = list(student_files)
-    for assignment in catalog.assignments():
-        release = catalog.notebook_path(assignment, "release")
+    for assignment in layout.assignments():
+        release = layout.notebook_path(assignment, "release")
         assert f"release/{assignment}/{release.name}" in names
     assert any(n.endswith("!mlkit/checks.py") for n in names)
     assert "README.md" in names and "SPEC.md" in names and "requirements.lock" in names
@@ -67,8 +67,8 @@ def test_the_build_holds_the_release_the_wheel_and_nothing_of_the_course(student
 
 def test_no_hidden_test_and_no_reference_solution_anywhere(student_files):
     secrets, shown = [], _released_lines()
-    for assignment in catalog.assignments():
-        source = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    for assignment in layout.assignments():
+        source = nbformat.read(layout.notebook_path(assignment), as_version=4)
         # A line a release shows anyway (a `def fit(self, X, y):` of a test's stand-in model) is no secret, nor is
         # a short or generic one (`except ValueError:`, `except (TypeError, ValueError):`: any Python has them).
         secrets += [line for line in hidden_test_lines(source) + _solution_lines(assignment, shown)

@@ -18,6 +18,7 @@ import nbformat
 import pytest
 from fsrs import Rating
 
+from mlkit import layout
 from mlkit.authoring import catalog
 from mlkit.study import dashboard, levels, practice, schedule
 from mlkit.study import history as histories
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.xdist_group("study")  # one worker builds the learner's
 
 
 def _release(assignment: str):
-    return nbformat.read(catalog.notebook_path(assignment, "release"), as_version=4)
+    return nbformat.read(layout.notebook_path(assignment, "release"), as_version=4)
 
 
 def _grade_ids(nb, kind: str) -> list[str]:
@@ -47,7 +48,7 @@ def _grade_ids(nb, kind: str) -> list[str]:
 # -- levels --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("assignment", catalog.assignments())
+@pytest.mark.parametrize("assignment", layout.assignments())
 def test_blank_and_interview_levels_keep_the_api_and_drop_the_scaffold(assignment):
     release = _release(assignment)
     derivation = next(c.source for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "derivation")
@@ -224,7 +225,7 @@ def test_the_dashboard_shows_the_attempts_and_fits_1280_pixels(learner):
     workspace, _, mock_assignment = learner
     page = workspace / "report.html"
     text = visible_text(page.read_text())
-    for assignment in catalog.assignments():
+    for assignment in layout.assignments():
         assert assignment in text
     assert "What to practise next" in text and "Study plan" in text and "day 21" in text
     assert "over time" in text and "can code" in text

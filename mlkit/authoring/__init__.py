@@ -1,1 +1,2 @@
-"""Authoring the course: the implementation catalog, machine-made mutants, notebooks as text, the students' hand-out."""
+"""Authoring the course: the implementation catalog, `mlkit release`, machine-made mutants, notebooks as text, the
+students' hand-out."""

@@ -14,7 +14,8 @@ For every assignment the kit keeps, beside its source notebook:
 A submission is built from the *release* notebook with its answer cells
 replaced, exactly as a student's completed notebook would look.  The kit's
 tests, the bundled sample class and the throughput benchmark all build
-their submissions here.
+their submissions here.  Where a course's notebooks are is `mlkit.layout`'s, what their cells are
+`mlkit.nbcells`'.
 """
 
 from __future__ import annotations
@@ -26,72 +27,28 @@ from pathlib import Path
 
 import nbformat
 
+from mlkit import layout, nbcells
 from mlkit.authoring import nbtext
 
-_CHECKOUT = Path(__file__).resolve().parents[2]  # mlkit/authoring/ -> mlkit/ -> the repository
-# The kit's own course: the repository's root in a checkout (or an editable install), else the copy the
-# wheel carries (setup.py puts it in mlkit/course_files/).
-ROOT = _CHECKOUT if (_CHECKOUT / "source").is_dir() and (_CHECKOUT / "nbgrader_config.py").is_file() \
-    else _CHECKOUT / "mlkit" / "course_files"
-CATALOG = ROOT / "catalog"
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def assignments(root: Path = ROOT) -> list[str]:
-    """Assignment folders in source/, in course order."""
-    return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
-
-
-class UnknownAssignment(ValueError):
-    """A name that is no assignment of the course; the message names the ones it has."""
-
-
-def resolve_assignment(name: str, root: Path = ROOT) -> str:
-    """An assignment from its full name, its number or a part of its name ("01", "linear_regression", "knn")."""
-    names = assignments(root)
-    if name in names:
-        return name
-    found = [a for a in names if a.split("_", 1)[0] == name or a.split("_", 1)[-1] == name]
-    found = found or [a for a in names if a.startswith(name) or name.lower() in a.lower()]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise UnknownAssignment(f"no assignment {name!r}; the course has {', '.join(names) or 'none'}")
-    raise UnknownAssignment(f"{name!r} could be {', '.join(found)}")
-
-
-def notebook_path(assignment: str, folder: str = "source", root: Path = ROOT) -> Path:
-    (path,) = (root / folder / assignment).glob("*.ipynb")
-    return path
-
-
-def answer_cell_ids(nb) -> list[str]:
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if nbtext.kind_of(c) == "answer"]
-
-
-def strip_solution_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines() if line.strip() not in SOLUTION_MARKERS)
-
-
-def reference_answers(assignment: str, root: Path = ROOT) -> dict[str, str]:
-    nb = nbformat.read(notebook_path(assignment, root=root), as_version=4)
+def reference_answers(assignment: str, root: Path = layout.ROOT) -> dict[str, str]:
+    nb = nbformat.read(layout.notebook_path(assignment, root=root), as_version=4)
     return {
-        c.metadata["nbgrader"]["grade_id"]: strip_solution_markers(c.source)
+        nbcells.grade_id(c): nbcells.strip_solution_markers(c.source)
         for c in nb.cells
-        if nbtext.kind_of(c) == "answer"
+        if nbcells.kind_of(c) == "answer"
     }
 
 
 def parse_answer_cells(text: str) -> dict[str, str]:
     nb = nbtext.to_notebook(text)
-    kinds = {nbtext.kind_of(c) for c in nb.cells}
+    kinds = {nbcells.kind_of(c) for c in nb.cells}
     if kinds - {"answer"}:
         raise ValueError(f"an alternative may only hold [answer] cells, found {sorted(kinds)}")
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells}
+    return {nbcells.grade_id(c): c.source for c in nb.cells}
 
 
 def alternatives(assignment: str) -> dict[str, dict[str, str]]:
-    folder = CATALOG / assignment / "alternatives"
+    folder = layout.CATALOG / assignment / "alternatives"
     return {p.stem: parse_answer_cells(p.read_text()) for p in sorted(folder.glob("*.py"))}
 
 
@@ -115,7 +72,7 @@ class Mutant:
         return {**answers, self.cell: source.replace(self.find, self.replace)}
 
 
-def mutants(assignment: str, root: Path = ROOT) -> list[Mutant]:
+def mutants(assignment: str, root: Path = layout.ROOT) -> list[Mutant]:
     """The realistic mistakes of `root`'s catalog/<assignment>/mutants.toml (the kit's by default)."""
     path = root / "catalog" / assignment / "mutants.toml"
     if not path.exists():
@@ -132,7 +89,7 @@ def mutants(assignment: str, root: Path = ROOT) -> list[Mutant]:
     ]
 
 
-def catalog_answers(assignment: str, root: Path = ROOT) -> dict[str, dict[str, str] | None]:
+def catalog_answers(assignment: str, root: Path = layout.ROOT) -> dict[str, dict[str, str] | None]:
     """Every catalogued submission of one assignment: name -> answers (None = untouched release)."""
     reference = reference_answers(assignment, root)
     entries: dict[str, dict[str, str] | None] = {"reference": reference, "untouched": None}
@@ -143,9 +100,9 @@ def catalog_answers(assignment: str, root: Path = ROOT) -> dict[str, dict[str, s
     return entries
 
 
-def submission_notebook(assignment: str, answers: dict[str, str] | None, root: Path = ROOT):
+def submission_notebook(assignment: str, answers: dict[str, str] | None, root: Path = layout.ROOT):
     """The release notebook with its answer cells filled in (None leaves it untouched)."""
-    nb = nbformat.read(notebook_path(assignment, "release", root), as_version=4)
+    nb = nbformat.read(layout.notebook_path(assignment, "release", root), as_version=4)
     if answers is None:
         return nb
     return fill_answers(nb, answers, assignment)
@@ -153,23 +110,23 @@ def submission_notebook(assignment: str, answers: dict[str, str] | None, root: P
 
 def fill_answers(nb, answers: dict[str, str], assignment: str = "this notebook"):
     """`nb` with its answer cells' sources replaced by `answers` (grade_id -> source), in place."""
-    unknown = set(answers) - set(answer_cell_ids(nb))
+    unknown = set(answers) - set(nbcells.answer_cell_ids(nb))
     if unknown:
         raise KeyError(f"{assignment} has no answer cells {sorted(unknown)}")
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers and nbtext.kind_of(cell) == "answer":
+        grade_id = nbcells.grade_id(cell)
+        if grade_id in answers and nbcells.kind_of(cell) == "answer":
             cell.source = answers[grade_id]
     return nb
 
 
-def write_submission(course: Path, student: str, assignment: str, nb, root: Path = ROOT) -> Path:
+def write_submission(course: Path, student: str, assignment: str, nb, root: Path = layout.ROOT) -> Path:
     """Place a notebook (and the release's data files) where `nbgrader autograde` looks for it."""
     target = course / "submitted" / student / assignment
     release = root / "release" / assignment
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(release, target, ignore=shutil.ignore_patterns("*.ipynb"))
-    path = target / notebook_path(assignment, "release", root).name
+    path = target / layout.notebook_path(assignment, "release", root).name
     nbformat.write(nb, path)
     return path

@@ -37,13 +37,13 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import diagnostics
-from mlkit.authoring import catalog, mutation, nbtext
+from mlkit import diagnostics, layout, nbcells
+from mlkit.authoring import mutation
 
 SECTIONS = ["What you will build", "The derivation", "Your implementation", "Tests", "A picture", "Real data",
             "Explain it in 60 seconds"]
-SOLUTION = catalog.SOLUTION_MARKERS
-HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+SOLUTION = nbcells.SOLUTION_MARKERS
+HIDDEN = nbcells.HIDDEN_TEST_MARKERS
 QUOTED = re.compile(r"""["'](\w+)["']""")
 
 
@@ -74,7 +74,7 @@ def _regions(source: str, markers: tuple[str, str]) -> tuple[int, str | None]:
 
 
 def _cell_name(cell, index: int) -> str:
-    return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+    return nbcells.grade_id(cell) or f"cell {index + 1}"
 
 
 def _sections(nb, say) -> None:
@@ -93,20 +93,6 @@ def _sections(nb, say) -> None:
     for number, title, cell in found:
         if 1 <= number <= 7 and not title.startswith(SECTIONS[number - 1]):
             say(cell, f"section {number} must be titled `{SECTIONS[number - 1]}...`, not `{title}`")
-
-
-def _defined_names(source: str) -> set[str]:
-    """The functions, classes and methods a cell defines, and the names it assigns at its top level."""
-    try:
-        tree = ast.parse(catalog.strip_solution_markers(source))
-    except SyntaxError:
-        return set()
-    names = {node.name for node in ast.walk(tree)
-             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    return names
 
 
 def spec_names(spec: Path, assignment: str) -> list[str] | None:
@@ -129,7 +115,7 @@ def spec_names(spec: Path, assignment: str) -> list[str] | None:
 def _named_mistakes(source: str) -> set[str]:
     """Every string the cell's code holds: a mistake is named by its id, in a call, a dict or a list."""
     try:
-        tree = ast.parse(catalog.strip_solution_markers(source))
+        tree = ast.parse(nbcells.strip_solution_markers(source))
     except SyntaxError:
         return set(QUOTED.findall(source))
     return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
@@ -138,7 +124,7 @@ def _named_mistakes(source: str) -> set[str]:
 def lint_notebook(root: Path, assignment: str) -> list[Finding]:
     """Every finding for one assignment of the course in `root`."""
     try:
-        path = catalog.notebook_path(assignment, root=root)
+        path = layout.notebook_path(assignment, root=root)
     except ValueError:
         return [Finding(f"source/{assignment}", "notebook", "needs exactly one .ipynb notebook")]
     shown = path.relative_to(root).as_posix()
@@ -154,13 +140,13 @@ def lint_notebook(root: Path, assignment: str) -> list[Finding]:
     for index, cell in enumerate(nb.cells):
         name = _cell_name(cell, index)
         try:
-            kind = nbtext.kind_of(cell)
+            kind = nbcells.kind_of(cell)
         except ValueError as odd:
             say(name, f"nbgrader metadata of no kind the kit knows: {odd}")
             continue
         solutions, wrong = _regions(cell.source, SOLUTION)
         hidden, wrong_hidden = _regions(cell.source, HIDDEN)
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbcells.nbgrader_metadata(cell)
         if kind == "answer":
             answers.append(cell)
             if wrong:
@@ -282,7 +268,7 @@ def _demands(code: str, explicit_only: bool) -> dict[tuple[str, str, str], int]:
 
 def _hidden_demands(tests: dict[str, str], say) -> None:
     """Every hidden demand (`_demands`) on a subject that no visible part of the notebook's test cells shows."""
-    split = {test_id: _split_hidden(catalog.strip_solution_markers(source)) for test_id, source in tests.items()}
+    split = {test_id: _split_hidden(nbcells.strip_solution_markers(source)) for test_id, source in tests.items()}
     shown = set().union(*(_demands(visible, explicit_only=False) for visible, _ in split.values())) if split else set()
     for test_id, (_, hidden) in split.items():
         for (what, value, subject), line in sorted(_demands(hidden, explicit_only=True).items(),
@@ -350,11 +336,11 @@ def _release(root: Path, assignment: str, source_nb, say) -> None:
 
 
 def _spec(root: Path, assignment: str, answers: list, say) -> None:
-    spec = root / "SPEC.md" if (root / "SPEC.md").is_file() else catalog.ROOT / "SPEC.md"
+    spec = root / "SPEC.md" if (root / "SPEC.md").is_file() else layout.ROOT / "SPEC.md"
     names = spec_names(spec, assignment)
     if not names:
         return
-    defined = set().union(*(_defined_names(cell.source) for cell in answers)) if answers else set()
+    defined = set().union(*(nbcells.defined_names(cell.source, members=True) for cell in answers)) if answers else set()
     for name in names:
         if name not in defined:
             say("answers", f"SPEC.md lists `{name}` for {assignment}, but no answer cell defines it")
@@ -366,8 +352,13 @@ def lint(root: Path, assignments: list[str]) -> list[Finding]:
     return [finding for assignment in assignments for finding in lint_notebook(root, assignment)]
 
 
-def main(root: Path, assignments: list[str]) -> int:
-    names = assignments or catalog.assignments(root)
+def command(args) -> int:
+    """`mlkit lint [ASSIGNMENTS] [--course DIR]`: print every finding of the named notebooks (all by default);
+    1 when there is any."""
+    from mlkit import course
+
+    root = course.find(args.course)
+    names = layout.resolve_assignments(args.assignments, root) or layout.assignments(root)
     findings = lint(root, names)
     for finding in findings:
         print(finding)

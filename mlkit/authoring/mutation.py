@@ -68,7 +68,8 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit.authoring import catalog, nbtext
+from mlkit import layout, nbcells
+from mlkit.authoring import catalog
 
 MUTANT_SECONDS = 30.0
 
@@ -87,7 +88,7 @@ class GeneratedMutant:
 
 def _answer_lines(source: str) -> tuple[str, set[int]]:
     """The source without solution markers, and the (1-based) line numbers mutants may change: all of them."""
-    kept = [line for line in source.splitlines() if line.strip() not in catalog.SOLUTION_MARKERS]
+    kept = [line for line in source.splitlines() if line.strip() not in nbcells.SOLUTION_MARKERS]
     return "\n".join(kept) + "\n", set(range(1, len(kept) + 1))
 
 
@@ -238,15 +239,15 @@ def _mutate(tree: ast.Module, index: int, operator: str, variant: int, lines: se
     return ast.unparse(mutated)
 
 
-def generate(assignment: str, root: Path = catalog.ROOT) -> tuple[list[GeneratedMutant], list[str]]:
+def generate(assignment: str, root: Path = layout.ROOT) -> tuple[list[GeneratedMutant], list[str]]:
     """Every mutant of the reference; returns (mutants to run, ids of mutants identical to the reference)."""
-    nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
+    nb = nbformat.read(layout.notebook_path(assignment, root=root), as_version=4)
     reference = catalog.reference_answers(assignment, root)
     mutants, identical, seen = [], [], set()
     for cell in nb.cells:
-        if nbtext.kind_of(cell) != "answer":
+        if nbcells.kind_of(cell) != "answer":
             continue
-        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        grade_id = nbcells.grade_id(cell)
         source, lines = _answer_lines(cell.source)
         tree = ast.parse(source)
         baseline = ast.unparse(tree)
@@ -277,12 +278,12 @@ def _equivalent_entries(assignment: str, root: Path) -> list[dict]:
         return tomllib.load(handle).get("equivalent", [])
 
 
-def equivalents(assignment: str, root: Path = catalog.ROOT) -> dict[str, str]:
+def equivalents(assignment: str, root: Path = layout.ROOT) -> dict[str, str]:
     """Mutant id -> the reviewed one-line reason it cannot be told apart from the reference."""
     return {entry["id"]: entry["reason"] for entry in _equivalent_entries(assignment, root)}
 
 
-def duplicate_equivalents(assignment: str, root: Path = catalog.ROOT) -> list[str]:
+def duplicate_equivalents(assignment: str, root: Path = layout.ROOT) -> list[str]:
     """Ids listed more than once in the reviewed equivalents (each entry is meant for one mutant)."""
     ids = [entry["id"] for entry in _equivalent_entries(assignment, root)]
     return sorted({i for i in ids if ids.count(i) > 1})
@@ -292,18 +293,18 @@ def duplicate_equivalents(assignment: str, root: Path = catalog.ROOT) -> list[st
 
 
 def _test_cells(assignment: str, root: Path) -> list[tuple[str, str]]:
-    nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
-    return [(c.metadata["nbgrader"]["grade_id"], c.source) for c in nb.cells if nbtext.kind_of(c) == "tests"]
+    nb = nbformat.read(layout.notebook_path(assignment, root=root), as_version=4)
+    return [(nbcells.grade_id(c), c.source) for c in nb.cells if nbcells.kind_of(c) == "tests"]
 
 
 def _setup_cells(assignment: str, root: Path) -> list[str]:
-    nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
-    return [c.source for c in nb.cells if nbtext.kind_of(c) == "code"]
+    nb = nbformat.read(layout.notebook_path(assignment, root=root), as_version=4)
+    return [c.source for c in nb.cells if nbcells.kind_of(c) == "code"]
 
 
 def _answer_order(assignment: str, root: Path) -> list[str]:
-    nb = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
-    return catalog.answer_cell_ids(nb)
+    nb = nbformat.read(layout.notebook_path(assignment, root=root), as_version=4)
+    return nbcells.answer_cell_ids(nb)
 
 
 def _failure(error: BaseException) -> dict:
@@ -342,7 +343,7 @@ def _notebook_parts(assignment: str, root: Path) -> tuple[list[str], list[str], 
     return _setup_cells(assignment, root), _answer_order(assignment, root), _test_cells(assignment, root)
 
 
-def outcomes(assignment: str, answers: dict, root: Path = catalog.ROOT,
+def outcomes(assignment: str, answers: dict, root: Path = layout.ROOT,
              seconds: float = MUTANT_SECONDS) -> dict[str, dict | None] | str:
     """Test id -> None (passed) or {"mistake": declared id or None, "message": one line}, for one submission
     run in a forked process; "timeout" or "crashed" if it did not finish."""
@@ -390,14 +391,14 @@ def warm() -> None:
     import mlkit.checks  # noqa: F401
 
 
-def verdicts(assignment: str, answers: dict, root: Path = catalog.ROOT,
+def verdicts(assignment: str, answers: dict, root: Path = layout.ROOT,
              seconds: float = MUTANT_SECONDS) -> dict[str, bool] | str:
     """Test id -> passed, for one submission, in a forked process; "timeout" or "crashed" if it did not finish."""
     found = outcomes(assignment, answers, root, seconds)
     return found if isinstance(found, str) else {test: failure is None for test, failure in found.items()}
 
 
-def reference_failures(assignment: str, root: Path = catalog.ROOT) -> list[tuple[str, str]]:
+def reference_failures(assignment: str, root: Path = layout.ROOT) -> list[tuple[str, str]]:
     """(test cell, why) for every test cell the notebook's own reference solution fails; [] at full points."""
     found = outcomes(assignment, catalog.reference_answers(assignment, root), root)
     if isinstance(found, str):
@@ -410,7 +411,7 @@ def killed(verdict) -> bool:
     return not isinstance(verdict, dict) or not all(verdict.values())
 
 
-def sweep(assignment: str, root: Path = catalog.ROOT, jobs: int = 1, progress: bool = False) -> dict:
+def sweep(assignment: str, root: Path = layout.ROOT, jobs: int = 1, progress: bool = False) -> dict:
     """Every generated mutant's verdict, the hand-written mistakes' results, and the summary row of the report.
 
     When the reference itself fails a test cell, nothing else runs: `reference_failures` lists why and
@@ -511,7 +512,7 @@ def _run_all(assignment: str, runs: dict[str, dict], root: Path, jobs: int, prog
 
 
 def autograde_verdicts(assignment: str, answers_by_id: dict[str, dict],
-                       root: Path = catalog.ROOT) -> dict[str, dict[str, bool] | str]:
+                       root: Path = layout.ROOT) -> dict[str, dict[str, bool] | str]:
     """The same verdicts, through the real `nbgrader autograde` of a scratch course (slow; for confirming)."""
     import tempfile
 
@@ -526,9 +527,9 @@ def autograde_verdicts(assignment: str, answers_by_id: dict[str, dict],
         catalog.write_submission(c, student, assignment, catalog.submission_notebook(assignment, answers, root=c),
                                  root=c)
     course.nbgrader(c, "autograde", assignment, check=False)
-    source = nbformat.read(catalog.notebook_path(assignment, root=root), as_version=4)
-    points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
-              for cell in source.cells if nbtext.kind_of(cell) == "tests"}
+    source = nbformat.read(layout.notebook_path(assignment, root=root), as_version=4)
+    points = {nbcells.grade_id(cell): nbcells.nbgrader_metadata(cell)["points"]
+              for cell in source.cells if nbcells.kind_of(cell) == "tests"}
     graded = course.gradebook(c)
     found: dict[str, dict[str, bool] | str] = {}
     for student, mutant_id in students.items():
@@ -561,6 +562,14 @@ def survivor_diff(mutant: GeneratedMutant, reference: dict[str, str]) -> str:
     lines = difflib.unified_diff(before, after, f"{mutant.cell} (reference)", f"{mutant.cell} ({mutant.id})",
                                  n=1, lineterm="")
     return "\n".join(lines)
+
+
+def command(args) -> int:
+    """`mlkit mutate ASSIGNMENT [--confirm N] [-j JOBS] [--course DIR]`: `main` on the course's notebook."""
+    from mlkit import course
+
+    root = course.find(args.course)
+    return main(root, layout.resolve_assignment(args.assignment, root), args.confirm, args.jobs)
 
 
 def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None, progress: bool = True) -> int:
@@ -620,6 +629,6 @@ def main(root: Path, assignment: str, confirm: int = 0, jobs: int | None = None,
     return 1 if result["survivors"] or stale or findings else 0
 
 
-__all__ = ["GeneratedMutant", "autograde_verdicts", "duplicate_equivalents", "equivalents", "generate", "killed",
-           "main", "mistake_findings", "outcomes", "reference_failures", "same_verdict", "sample", "survivor_diff",
-           "sweep", "verdicts", "warm"]
+__all__ = ["GeneratedMutant", "autograde_verdicts", "command", "duplicate_equivalents", "equivalents", "generate",
+           "killed", "main", "mistake_findings", "outcomes", "reference_failures", "same_verdict", "sample",
+           "survivor_diff", "sweep", "verdicts", "warm"]

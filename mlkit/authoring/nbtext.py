@@ -15,6 +15,8 @@ Each cell starts with a header line; markdown bodies are written as is.
     # %% [answer] id=closed_form          autograded answer (solution regions inside)
     # %% [tests] id=test_shapes points=2  autograded tests (hidden regions inside)
     # %% [manual] id=explain points=3     manually graded written answer (markdown)
+
+The kinds, and how a cell's nbgrader metadata names its kind, are `mlkit.nbcells`'.
 """
 
 from __future__ import annotations
@@ -26,35 +28,16 @@ from pathlib import Path
 
 import nbformat
 
+from mlkit import nbcells
+
 HEADER = re.compile(r"^# %% \[(?P<kind>\w+)\](?P<attrs>(?: \w+=\S+)*)\s*$")
-
-# kind -> (cell type, nbgrader metadata without grade_id/points)
-KINDS = {
-    "markdown": ("markdown", {"grade": False, "solution": False, "locked": True}),
-    "code": ("code", {"grade": False, "solution": False, "locked": True}),
-    "student": ("code", None),
-    "answer": ("code", {"grade": False, "solution": True, "locked": False}),
-    "tests": ("code", {"grade": True, "solution": False, "locked": True}),
-    "manual": ("markdown", {"grade": True, "solution": True, "locked": False}),
-}
-
-
-def kind_of(cell) -> str:
-    meta = cell.metadata.get("nbgrader")
-    if not meta:
-        return "student"
-    for kind, (cell_type, flags) in KINDS.items():
-        if flags and cell.cell_type == cell_type and all(meta.get(k) == v for k, v in flags.items()):
-            return kind
-    raise ValueError(f"cell {meta.get('grade_id')!r} has nbgrader metadata no kind matches: {meta}")
-
 
 def to_text(nb) -> str:
     chunks = []
     for cell in nb.cells:
-        kind = kind_of(cell)
+        kind = nbcells.kind_of(cell)
         header = f"# %% [{kind}] id={cell.get('id')}"
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbcells.nbgrader_metadata(cell)
         if "points" in meta:
             header += f" points={meta['points']:g}"
         chunks.append(header + "\n" + cell.source.rstrip("\n") + "\n")
@@ -74,7 +57,7 @@ def to_notebook(text: str):
         if current is None:
             return
         kind, attrs = current
-        cell_type, flags = KINDS[kind]
+        cell_type, flags = nbcells.KINDS[kind]
         source = "\n".join(body).strip("\n")
         cell = nbformat.v4.new_markdown_cell(source) if cell_type == "markdown" else nbformat.v4.new_code_cell(source)
         cell["id"] = attrs["id"]
@@ -93,7 +76,7 @@ def to_notebook(text: str):
         if match:
             flush()
             attrs = dict(part.split("=", 1) for part in match["attrs"].split())
-            if match["kind"] not in KINDS:
+            if match["kind"] not in nbcells.KINDS:
                 raise ValueError(f"unknown cell kind in {line!r}")
             current, body = (match["kind"], attrs), []
         else:

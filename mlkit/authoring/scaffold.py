@@ -210,9 +210,13 @@ def new(root: Path, name: str, title: str | None = None) -> Path:
     return path
 
 
-def main(root: Path, name: str, title: str | None) -> int:
+def command(args) -> int:
+    """`mlkit new NN_name [--title TITLE] [--course DIR]`: `new`, then what to do next; 2 when it is refused."""
+    from mlkit import course
+
+    root, name = course.find(args.course), args.name
     try:
-        path = new(root, name, title)
+        path = new(root, name, args.title)
     except ScaffoldRefused as refused:
         print(f"mlkit new: {refused}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlkit.authoring import catalog
+from mlkit import layout
 
 STUDENT_README = """# NumPy ML from scratch: the notebooks
 
@@ -40,7 +40,7 @@ you to implement, with its shapes. Only NumPy and Python's standard library may 
 """
 
 
-def build(out: Path, root: Path = catalog.ROOT) -> Path:
+def build(out: Path, root: Path = layout.ROOT) -> Path:
     out = out.resolve()
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty")
@@ -63,9 +63,10 @@ def build(out: Path, root: Path = catalog.ROOT) -> Path:
     return out
 
 
-def main(out: str) -> int:
+def command(args) -> int:
+    """`mlkit student-build OUT`: `build` into the folder OUT and print it; 2 when OUT is not empty."""
     try:
-        path = build(Path(out))
+        path = build(Path(args.out))
     except FileExistsError as error:
         print(f"mlkit student-build: {error}", file=sys.stderr)
         return 2

@@ -158,6 +158,20 @@ def _owner(path: Path) -> str:
         return f"user ID {uid}"
 
 
+def command(args) -> int:
+    """`mlkit doctor [--course DIR]`: the checks of this machine and of the course (given, or the folder it runs
+    in if that is one); 1 on a problem."""
+    from mlkit import course
+
+    try:
+        root = course.find(args.course)
+    except course.NotACourse:
+        if args.course:
+            raise
+        root = None
+    return main(root, course.course_config(root) if root else None)
+
+
 def main(root: Path | None, config=None, out=sys.stdout) -> int:
     """Print the checks for this machine (and the course at `root`, with its nbgrader `config`); 1 on a PROBLEM."""
     report = Report(out)

@@ -51,14 +51,23 @@ def report(results: list[tuple]) -> int:
     return len(failed)
 
 
+def command(args) -> int:
+    """`mlkit feedback [ASSIGNMENTS] [-j N] [--force] [--scheduler URL] [--private-network] [--course DIR]`:
+    nbgrader's generate_feedback for the class, here or on a Dask cluster."""
+    from mlkit import course, layout
+
+    root = course.find(args.course)
+    names = layout.resolve_assignments(args.assignments, root)
+    return main(names, args.jobs, args.force, root, args.scheduler, args.private_network)
+
+
 def main(assignments: list[str], jobs: int | None, force: bool, root: Path, scheduler: str | None = None,
          private_network: bool = False) -> int:
     """`mlkit feedback`: the named assignments (all by default) of the course in `root`, on this machine or,
     with a scheduler (`--scheduler` or `c.MlkitGrade.scheduler`), on the workers of a Dask cluster."""
-    from mlkit import course
-    from mlkit.authoring import catalog
+    from mlkit import course, layout
 
-    names = assignments or catalog.assignments(root)
+    names = assignments or layout.assignments(root)
     config = course.course_config(root)
     scheduler = scheduler or config.get("MlkitGrade", {}).get("scheduler") or None
     if scheduler:

@@ -16,6 +16,19 @@ from pathlib import Path
 from mlkit.grading import autograde
 
 
+def command(args) -> int:
+    """`mlkit grade [ASSIGNMENTS] [-j N] [--force] [--scheduler URL] [--private-network] [--feedback] [--course DIR]`:
+    autograde the class, here or on a Dask cluster; with --feedback, each graded submission's feedback too."""
+    from mlkit import course, layout
+
+    root = course.find(args.course)
+    names = layout.resolve_assignments(args.assignments, root)
+    follow_up = None
+    if args.feedback:
+        from mlkit.grading import feedback as follow_up
+    return main(names, args.jobs, args.force, root, args.scheduler, args.private_network, follow_up)
+
+
 def main(assignments: list[str], jobs: int | None, force: bool, root: Path, scheduler: str | None = None,
          private_network: bool = False, follow_up=None) -> int:
     """`mlkit grade`: the named assignments (all by default) of the course in `root`, on this machine or, with
@@ -25,11 +38,10 @@ def main(assignments: list[str], jobs: int | None, force: bool, root: Path, sche
     `follow_up`: the feedback step (the module `mlkit.grading.feedback`, given by `mlkit grade --feedback`): on
     this machine each worker renders a submission's feedback right after grading it; on a cluster the same
     workers render the graded submissions' feedback."""
-    from mlkit import course
-    from mlkit.authoring import catalog
+    from mlkit import course, layout
     from mlkit.grading.sandbox.launcher import SandboxUnavailable
 
-    names = assignments or catalog.assignments(root)
+    names = assignments or layout.assignments(root)
     config = course.course_config(root)
     scheduler = scheduler or config.get("MlkitGrade", {}).get("scheduler") or None
     reasons: dict[tuple[str, str], str] = {}

@@ -175,3 +175,12 @@ def write(root: Path, out: Path) -> tuple[Path, Path]:
     parts.append("</table></body></html>")
     html_path.write_text("".join(parts))
     return html_path, csv_path
+
+
+def command(args) -> int:
+    """`mlkit class-report [--out DIR] [--course DIR]`: `write` the report into the course's DIR (reports/) and
+    print the two files' paths."""
+    root = course.find(args.course)
+    for path in write(root, root / args.out):
+        print(path)
+    return 0

@@ -25,6 +25,7 @@ from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List, Unicode, default, validate
 
+from mlkit import nbcells
 from mlkit.reports import mathml, safehtml, templates
 from mlkit.checks import DIAGNOSIS_MIME
 from mlkit.reports.results import SUMMARY_CSS, check_results, readable_error, summary_table_html
@@ -48,7 +49,7 @@ def strip_hidden_regions(source: str, begin: str, end: str, placeholder: str) ->
 
 
 def is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
+    meta = nbcells.nbgrader_metadata(cell)
     return bool(meta.get("grade")) and not meta.get("solution")
 
 

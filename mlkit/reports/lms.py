@@ -35,7 +35,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlkit import course
+from mlkit import course, layout
 
 LMS_NAMES = ("canvas", "moodle")
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -348,9 +348,6 @@ def handback(root: Path, assignment: str, lms: str, out: Path | None = None) -> 
 
 # -- the commands ---------------------------------------------------------------------------------------------
 
-COMMANDS = ("export", "roster", "handback")
-
-
 def add_commands(sub, course_help: str) -> None:
     """`mlkit export`, `mlkit roster import` and `mlkit handback` on the `mlkit` command's subparsers."""
     export = sub.add_parser("export", help="the LMS's grade import file (Canvas or Moodle): a row per student, "
@@ -379,15 +376,17 @@ def add_commands(sub, course_help: str) -> None:
     back.add_argument("--course", help=course_help)
 
 
-def run(args, root: Path, names: list[str]) -> int:
+def command(args) -> int:
+    """`mlkit export`, `mlkit roster import` and `mlkit handback` (their arguments: `add_commands`) on the course
+    they are given (or run in)."""
+    root = course.find(args.course)
+    names = layout.resolve_assignments(getattr(args, "assignments", []), root)
     if args.command == "export":
         return main_export(root, args.lms, args.out, names, args.per_question, args.missing_as_zero,
                            args.moodle_map)
     if args.command == "roster":
         return main_roster(root, args.file, args.lms, args.id_column)
-    from mlkit.authoring import catalog
-
-    done = handback(root, catalog.resolve_assignment(args.assignment, root), args.lms)
+    done = handback(root, layout.resolve_assignment(args.assignment, root), args.lms)
     print(done.path)
     print(f"{len(done.handed)} feedback pages packed for {args.lms.capitalize()}")
     for reason in done.not_handed:

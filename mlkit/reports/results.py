@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from nbgrader import utils
 
-from mlkit import diagnostics
+from mlkit import diagnostics, nbcells
 from mlkit.checks import DIAGNOSIS_MIME
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -70,7 +70,7 @@ def check_results(nb, assignment: str) -> list[CheckResult]:
     for cell in nb.cells:
         if not (utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code"):
             continue
-        test_id = cell.metadata["nbgrader"]["grade_id"]
+        test_id = nbcells.grade_id(cell)
         score, points = utils.determine_grade(cell)
         mistake, message, hint = None, "", ""
         if score is not None and score < points:

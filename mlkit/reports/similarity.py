@@ -33,6 +33,7 @@ import numpy as np
 from copydetect import CodeFingerprint, compare_files
 from copydetect.utils import highlight_overlap
 
+from mlkit import layout, nbcells
 from mlkit.authoring import catalog
 
 NOISE = 20          # tokens: a match shorter than this is never reported (copydetect's k)
@@ -62,7 +63,7 @@ class Pair:
 def answer_code(nb) -> str:
     """The sources of a notebook's solution code cells (nbgrader metadata), in order."""
     cells = [cell.source for cell in nb.cells
-             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")]
+             if cell.cell_type == "code" and nbcells.nbgrader_metadata(cell).get("solution")]
     return "\n\n".join(cells) + "\n"
 
 
@@ -71,9 +72,9 @@ def _fingerprint(name: str, code: str, boilerplate=None) -> CodeFingerprint:
                            fp=io.StringIO(code))
 
 
-def boilerplate(assignment: str, root: Path = catalog.ROOT) -> np.ndarray:
+def boilerplate(assignment: str, root: Path = layout.ROOT) -> np.ndarray:
     """Fingerprints of the release's answer cells and of the reference answers of `assignment`."""
-    release = answer_code(nbformat.read(catalog.notebook_path(assignment, "release", root), as_version=4))
+    release = answer_code(nbformat.read(layout.notebook_path(assignment, "release", root), as_version=4))
     reference = "\n\n".join(catalog.reference_answers(assignment, root).values())
     return np.array(sorted(_fingerprint("release", release).hashes | _fingerprint("reference", reference).hashes))
 
@@ -85,7 +86,7 @@ def compare(first: Submission, second: Submission, prints: dict[str, CodeFingerp
     return Pair(first, second, max(shares), shares, int(matched), (np.asarray(slices[0]), np.asarray(slices[1])))
 
 
-def rank(submissions: list[Submission], assignment: str, root: Path = catalog.ROOT) -> list[Pair]:
+def rank(submissions: list[Submission], assignment: str, root: Path = layout.ROOT) -> list[Pair]:
     """Every pair worth comparing (not two archived ones), most similar first."""
     common = boilerplate(assignment, root)
     prints = {s.name: _fingerprint(s.name, s.code, common) for s in submissions}
@@ -174,9 +175,14 @@ def write(root: Path, assignment: str, out: Path, archive: Path | None = None,
     return html_path, csv_path, pairs
 
 
-def main(root: Path, assignment: str, out: Path, archive: str | None, threshold: float | None) -> int:
-    """`mlkit similarity`: write the reports and print the flagged pairs.  Exit 2 when the archive is missing."""
-    threshold = THRESHOLD if threshold is None else threshold
+def command(args) -> int:
+    """`mlkit similarity ASSIGNMENT [--archive DIR] [--threshold T] [--out DIR] [--course DIR]`: write the reports
+    and print the flagged pairs.  Exit 2 when the archive or the assignment's release is missing."""
+    from mlkit import course
+
+    root = course.find(args.course)
+    assignment, out = layout.resolve_assignment(args.assignment, root), root / args.out
+    archive, threshold = args.archive, THRESHOLD if args.threshold is None else args.threshold
     if archive is not None and not Path(archive).is_dir():
         print(f"mlkit similarity: no archive folder {archive}")
         return 2

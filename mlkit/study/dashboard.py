@@ -21,8 +21,7 @@ import html
 from urllib.parse import quote
 from pathlib import Path
 
-from mlkit import invocation
-from mlkit.authoring import catalog
+from mlkit import invocation, layout
 from mlkit.study import history as histories
 from mlkit.study import schedule
 
@@ -178,7 +177,7 @@ def _plan(record, extra) -> str:
 
 def render(record: histories.History, now: dt.datetime | None = None, workspace: Path | None = None) -> str:
     now = now or dt.datetime.now(dt.timezone.utc)
-    assignments = catalog.assignments()
+    assignments = layout.assignments()
     statuses = [schedule.status(record, a, now) for a in assignments]
     extra = tuple(histories.workspace_option(workspace))  # printed commands reach this workspace
     strong = sum(s.mastery >= 4 for s in statuses)

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import invocation
+from mlkit import invocation, layout, nbcells
 from mlkit.authoring import catalog
 from mlkit.study import history as histories
 
@@ -70,12 +70,12 @@ class FollowUp:
     exercise: str | None   # code: the exercise's folder name under catalog/<assignment>/followups/source/
 
 
-def exercises_root(assignment: str, root: Path = catalog.ROOT) -> Path:
+def exercises_root(assignment: str, root: Path = layout.ROOT) -> Path:
     """The small course (source/, catalog/) holding the graded exercises of `assignment`'s follow-ups."""
     return root / "catalog" / assignment / EXERCISES
 
 
-def load(assignment: str, root: Path = catalog.ROOT) -> list[FollowUp]:
+def load(assignment: str, root: Path = layout.ROOT) -> list[FollowUp]:
     """The follow-ups of one notebook, in file order; raises ValueError naming the file for a malformed one."""
     path = root / "catalog" / assignment / FILE_NAME
     if not path.exists():
@@ -102,7 +102,7 @@ def load(assignment: str, root: Path = catalog.ROOT) -> list[FollowUp]:
     return found
 
 
-def find(assignment: str, followup_id: str, root: Path = catalog.ROOT) -> FollowUp:
+def find(assignment: str, followup_id: str, root: Path = layout.ROOT) -> FollowUp:
     followups = load(assignment, root)
     for followup in followups:
         if followup.id == followup_id:
@@ -120,7 +120,7 @@ def latest(record: histories.History, assignment: str) -> dict[str, dict]:
     return {entry["followup"]: entry for entry in record.followups if entry.get("assignment") == assignment}
 
 
-def complete(record: histories.History, assignment: str, root: Path = catalog.ROOT) -> bool:
+def complete(record: histories.History, assignment: str, root: Path = layout.ROOT) -> bool:
     """Whether every follow-up of `assignment` has been answered (spoken: rated; code: graded).
 
     This is what a mastery rule can require; whether the answers were good is each record's `passed`."""
@@ -138,7 +138,7 @@ def _wrap(text: str, indent: str = "  ") -> str:
     return "\n".join(textwrap.fill(p, 100, initial_indent=indent, subsequent_indent=indent) for p in paragraphs)
 
 
-def questions_text(assignment: str, record: histories.History | None = None, root: Path = catalog.ROOT) -> str:
+def questions_text(assignment: str, record: histories.History | None = None, root: Path = layout.ROOT) -> str:
     """The follow-up questions of one notebook (never their answers), with what was answered so far."""
     answered = latest(record, assignment) if record is not None else {}
     lines = [f"Follow-up questions on {assignment}, as an interviewer asks them after a working solution:"]
@@ -156,7 +156,7 @@ def questions_text(assignment: str, record: histories.History | None = None, roo
     return "\n".join(lines)
 
 
-def invitation(assignment: str, root: Path = catalog.ROOT) -> str:
+def invitation(assignment: str, root: Path = layout.ROOT) -> str:
     """What selfgrade prints after full marks at the interview level: the questions and the command."""
     if not load(assignment, root):
         return ""
@@ -166,18 +166,18 @@ def invitation(assignment: str, root: Path = catalog.ROOT) -> str:
 # -- graded exercises ----------------------------------------------------------------------------------
 
 
-def reference_answers(followup: FollowUp, root: Path = catalog.ROOT) -> dict[str, str]:
+def reference_answers(followup: FollowUp, root: Path = layout.ROOT) -> dict[str, str]:
     """The exercise's reference answer cells (grade_id -> source, solution markers removed)."""
     return catalog.reference_answers(followup.exercise, exercises_root(followup.assignment, root))
 
 
-def alternatives(followup: FollowUp, root: Path = catalog.ROOT) -> dict[str, dict[str, str]]:
+def alternatives(followup: FollowUp, root: Path = layout.ROOT) -> dict[str, dict[str, str]]:
     """Other correct answers in other styles: name -> answer cells (`catalog/<exercise>/alternatives/*.py`)."""
     folder = exercises_root(followup.assignment, root) / "catalog" / followup.exercise / "alternatives"
     return {p.stem: catalog.parse_answer_cells(p.read_text()) for p in sorted(folder.glob("*.py"))}
 
 
-def wrong_answers(followup: FollowUp, root: Path = catalog.ROOT) -> list[catalog.Mutant]:
+def wrong_answers(followup: FollowUp, root: Path = layout.ROOT) -> list[catalog.Mutant]:
     """Realistic mistakes, each with the declared mistake its feedback must name (`catalog/<exercise>/mutants.toml`
     under the exercise's course, in the course catalog's format)."""
     return catalog.mutants(followup.exercise, exercises_root(followup.assignment, root))
@@ -188,7 +188,7 @@ def _course(workspace: Path) -> Path:
     return workspace / COURSE
 
 
-def prepare(workspace: Path, followup: FollowUp, root: Path = catalog.ROOT) -> Path:
+def prepare(workspace: Path, followup: FollowUp, root: Path = layout.ROOT) -> Path:
     """The workspace's follow-up course with this exercise generated (again when its source changed);
     returns the course folder."""
     from mlkit.study import selfgrade
@@ -213,12 +213,12 @@ def prepare(workspace: Path, followup: FollowUp, root: Path = catalog.ROOT) -> P
     return target
 
 
-def write_exercise(workspace: Path, followup: FollowUp, root: Path = catalog.ROOT,
+def write_exercise(workspace: Path, followup: FollowUp, root: Path = layout.ROOT,
                    now: dt.datetime | None = None) -> Path:
     """The exercise's release notebook, written for the learner into `<workspace>/followups/practice/`
     (a previous one is kept beside with its time appended); returns its path."""
     course_root = prepare(workspace, followup, root)
-    release = catalog.notebook_path(followup.exercise, "release", course_root)
+    release = layout.notebook_path(followup.exercise, "release", course_root)
     folder = course_root / "practice" / followup.exercise
     folder.mkdir(parents=True, exist_ok=True)
     notebook = folder / release.name
@@ -238,7 +238,7 @@ def exercise_notebook(workspace: Path, followup: FollowUp) -> Path:
     return found[0]
 
 
-def grade_exercise(workspace: Path, followup: FollowUp, notebook: Path, root: Path = catalog.ROOT):
+def grade_exercise(workspace: Path, followup: FollowUp, notebook: Path, root: Path = layout.ROOT):
     """Grade the learner's exercise notebook with its hidden tests; returns (checks, feedback page).
 
     The learner's file is only read: a byte copy is graded in the workspace's follow-up course."""
@@ -248,10 +248,10 @@ def grade_exercise(workspace: Path, followup: FollowUp, notebook: Path, root: Pa
     parent = selfgrade._start_kernel_zygote()
     try:
         nb = selfgrade.read_notebook(notebook)
-        wanted = set(catalog.answer_cell_ids(nb))
+        wanted = set(nbcells.answer_cell_ids(nb))
         course_root = prepare(workspace, followup, root)
-        release = catalog.notebook_path(followup.exercise, "release", course_root)
-        expected = set(catalog.answer_cell_ids(nbformat.read(release, as_version=4)))
+        release = layout.notebook_path(followup.exercise, "release", course_root)
+        expected = set(nbcells.answer_cell_ids(nbformat.read(release, as_version=4)))
         if not expected <= wanted:
             raise FollowUpError(f"{notebook} is not the exercise of {followup.assignment}'s follow-up {followup.id}")
         target = course_root / "submitted" / histories.LEARNER / followup.exercise
@@ -289,7 +289,7 @@ def _checks_text(checks) -> str:
     return "\n".join(lines)
 
 
-def mutate(assignments: list[str], jobs: int | None = None, root: Path = catalog.ROOT) -> int:
+def mutate(assignments: list[str], jobs: int | None = None, root: Path = layout.ROOT) -> int:
     """`mlkit followup --mutate`: `mlkit mutate` over every graded follow-up exercise of `assignments`."""
     from mlkit.authoring import mutation
 
@@ -314,7 +314,7 @@ def main(algorithm: str | None, followup_id: str | None, rating: int | None, gra
     from mlkit.study import practice, selfgrade
 
     try:
-        names = [practice.resolve_assignment(algorithm)] if algorithm else catalog.assignments()
+        names = [practice.resolve_assignment(algorithm)] if algorithm else layout.assignments()
         if run_mutate:
             return mutate(names, jobs)
         if algorithm is None:

@@ -29,8 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import diagnostics
-from mlkit.authoring import catalog
+from mlkit import diagnostics, layout, nbcells
 from mlkit.reports import results
 from mlkit.study import history as histories
 
@@ -43,7 +42,7 @@ class HintError(Exception):
 
 
 def _cells(assignment: str, folder: str):
-    return nbformat.read(catalog.notebook_path(assignment, folder), as_version=4).cells
+    return nbformat.read(layout.notebook_path(assignment, folder), as_version=4).cells
 
 
 def _grade_id(cell) -> str | None:
@@ -52,7 +51,7 @@ def _grade_id(cell) -> str | None:
 
 def _used_names(test_source: str) -> set[str]:
     """The names and attribute names a test cell's code uses (its hidden part included)."""
-    tree = ast.parse(catalog.strip_solution_markers(test_source) or "pass")
+    tree = ast.parse(nbcells.strip_solution_markers(test_source) or "pass")
     return {node.id if isinstance(node, ast.Name) else node.attr for node in ast.walk(tree)
             if isinstance(node, (ast.Name, ast.Attribute))}
 
@@ -70,7 +69,7 @@ def _definitions(tree: ast.Module):
 
 def _solution_lines(lines: list[str], node) -> list[str]:
     """The lines between the solution markers inside one definition (a "..." between two blocks)."""
-    begin, end = catalog.SOLUTION_MARKERS
+    begin, end = nbcells.SOLUTION_MARKERS
     kept, inside = [], False
     for line in lines[node.lineno - 1:node.end_lineno]:
         if line.strip() == begin:

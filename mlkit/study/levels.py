@@ -22,7 +22,7 @@ import datetime as dt
 
 import nbformat
 
-from mlkit.authoring import nbtext
+from mlkit import nbcells
 
 LEVELS = ("guided", "blank", "interview")
 DEFAULT_MINUTES = {"guided": 45, "blank": 30, "interview": 20}
@@ -132,7 +132,7 @@ def make(release, level: str, minutes: int | None = None, started: dt.datetime |
     if level == "interview":
         cells.append(nbformat.v4.new_markdown_cell(interview_prompt(release, minutes)))
     for cell in nb.cells:
-        kind = nbtext.kind_of(cell)
+        kind = nbcells.kind_of(cell)
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
         if kind == "answer":
             cell.source = skeleton(cell.source)

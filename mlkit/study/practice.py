@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit.authoring import catalog
+from mlkit import layout
 from mlkit.study import history as histories
 from mlkit.study import levels, schedule
 
@@ -47,8 +47,8 @@ class Session:
 def resolve_assignment(name: str) -> str:
     """An assignment from its full name, its number or a part of its name ("knn", "07", "logistic")."""
     try:
-        return catalog.resolve_assignment(name)
-    except catalog.UnknownAssignment as unknown:
+        return layout.resolve_assignment(name)
+    except layout.UnknownAssignment as unknown:
         raise PracticeError(str(unknown)) from None
 
 
@@ -57,7 +57,7 @@ def start(workspace: Path, assignment: str | None = None, level: str | None = No
     now = now or dt.datetime.now(dt.timezone.utc)
     record = histories.load(workspace)
     if mock:
-        assignment = resolve_assignment(assignment) if assignment else schedule.weakest(record, catalog.assignments(), now)
+        assignment = resolve_assignment(assignment) if assignment else schedule.weakest(record, layout.assignments(), now)
         level, minutes = "interview", minutes or MOCK_MINUTES
     else:
         if assignment is None:
@@ -73,7 +73,7 @@ def start(workspace: Path, assignment: str | None = None, level: str | None = No
                                 f"(open now: {', '.join(open_levels)}); a mock interview (--mock) is always open")
         minutes = minutes or levels.DEFAULT_MINUTES[level]
 
-    release_path = catalog.notebook_path(assignment, "release")
+    release_path = layout.notebook_path(assignment, "release")
     folder = workspace / "practice" / assignment
     folder.mkdir(parents=True, exist_ok=True)
     for item in release_path.parent.iterdir():  # the data files the notebook reads

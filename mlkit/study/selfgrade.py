@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from mlkit import course, diagnostics, invocation
-from mlkit.authoring import catalog
+from mlkit import course, diagnostics, invocation, layout, nbcells
 from mlkit.study import dashboard, levels, practice
 from mlkit.study import history as histories
 from mlkit.study.history import LEARNER, Attempt
@@ -70,11 +69,11 @@ def identify_assignment(nb, wanted: str | None) -> str:
     """The assignment whose answer cells this notebook carries."""
     ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells
            if c.metadata.get("nbgrader", {}).get("solution")}
-    matches = [a for a in catalog.assignments()
-               if set(catalog.answer_cell_ids(nbformat.read(catalog.notebook_path(a, "release"), as_version=4))) <= ids]
+    matches = [a for a in layout.assignments()
+               if set(nbcells.answer_cell_ids(nbformat.read(layout.notebook_path(a, "release"), as_version=4))) <= ids]
     if wanted is not None:
-        if wanted not in catalog.assignments():
-            raise SelfStudyError(f"no assignment {wanted!r}; the course has {', '.join(catalog.assignments())}")
+        if wanted not in layout.assignments():
+            raise SelfStudyError(f"no assignment {wanted!r}; the course has {', '.join(layout.assignments())}")
         if wanted not in matches:
             found = f"it looks like {matches[0]}" if matches else "it is not a notebook of this course"
             raise SelfStudyError(f"this notebook is not {wanted}: {found}")
@@ -95,8 +94,8 @@ def _digest(folder: Path) -> str:
 def prepare_workspace(workspace: Path, assignment: str) -> None:
     """A private course holding the kit's assignment, generated (again) when its source changed."""
     workspace.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(course.ROOT / "nbgrader_config.py", workspace / "nbgrader_config.py")
-    source = course.ROOT / "source" / assignment
+    shutil.copy2(layout.ROOT / "nbgrader_config.py", workspace / "nbgrader_config.py")
+    source = layout.ROOT / "source" / assignment
     stamp = workspace / "source" / f".{assignment}.sha256"
     if stamp.exists() and stamp.read_text() == _digest(source) and (workspace / "release" / assignment).exists():
         return
@@ -174,7 +173,7 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
         target = workspace / "submitted" / LEARNER / assignment
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(workspace / "release" / assignment, target, ignore=shutil.ignore_patterns("*.ipynb"))
-        name = catalog.notebook_path(assignment, "release", workspace).name
+        name = layout.notebook_path(assignment, "release", workspace).name
         shutil.copyfile(path, target / name)  # a byte copy: the learner's file is only read
         _autograde_and_feedback(workspace, assignment, parent)
     finally:
@@ -201,10 +200,6 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
     return attempt, checks, feedback
 
 
-def load_history(workspace: Path) -> list[Attempt]:
-    return histories.load(workspace).attempts
-
-
 def write_report(workspace: Path, now: dt.datetime | None = None) -> Path:
     """The study dashboard (report.html in the workspace)."""
     return dashboard.write(workspace, now)
@@ -212,11 +207,11 @@ def write_report(workspace: Path, now: dt.datetime | None = None) -> Path:
 
 def model_explanation(assignment: str) -> str:
     """The model answer of the notebook's 60-second explanation (from the kit's source notebook)."""
-    nb = nbformat.read(catalog.notebook_path(assignment), as_version=4)
+    nb = nbformat.read(layout.notebook_path(assignment), as_version=4)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "markdown" and meta.get("solution") and meta.get("grade"):
-            return catalog.strip_solution_markers(cell.source).strip()
+            return nbcells.strip_solution_markers(cell.source).strip()
     return ""
 
 
