@@ -284,9 +284,10 @@ def test_the_killed_worker_lost_nothing(graded):
 
 
 def test_a_rerun_grades_only_what_is_missing(graded, tmp_path):
-    _, kit, _, _, _, cluster = graded
+    _, kit, _, out, err, cluster = graded
     lost = kit / "autograded" / "reference" / ASSIGNMENTS[0]
-    shutil.rmtree(lost, ignore_errors=True)  # as if the client had stopped before this one landed
+    assert lost.is_dir(), out + err[-3000:]  # the killed-worker run landed it
+    shutil.rmtree(lost)  # as if the client had stopped before this one landed
     # What has no graded folder now: that one, and any the module's earlier runs left ungraded on a busy machine.
     missing = {(s.parent.name, s.name) for s in (kit / "submitted").glob("*/*")
                if not (kit / "autograded" / s.parent.name / s.name).is_dir()}
