@@ -51,8 +51,8 @@ beside its place (under a name of the same length, so any path that fits there f
 committed, then the folder moves into `autograded/` in one step, swapping places with a folder graded before
 (`replace_folder`): the graded folder is never missing, whatever stops the run. Writers of one student's results
 take turns (a lock on the student's graded folder, `one_writer_at_a_time`), so a result written twice, or by two
-runs of `mlkit grade` at once, leaves one graded folder and one set of rows, of the same copy. A folder or rows that cannot be written fail
-that submission alone, with the reason, and commit nothing. A submission whose grade was committed but whose
+runs of `mlkit grade` at once, leaves one graded folder and one set of rows, of the same copy. A folder or rows
+that cannot be written fail that submission alone, with the reason, and commit nothing. A submission whose grade was committed but whose
 folder was not yet moved is graded again by the next run, and lands on the same gradebook rows: nothing is
 counted twice.
 
