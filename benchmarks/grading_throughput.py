@@ -148,6 +148,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=None, help="mlkit grade workers (default: its own, two per core)")
     parser.add_argument("--distributed", action="store_true",
                         help="also grade on a local Dask cluster of one and of two workers")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the graded copies (their folder is printed) to read why gradebooks differ")
     args = parser.parse_args()
     assignments = args.assignments or layout.assignments()
 
@@ -203,7 +205,10 @@ def main() -> int:
     print("\nhidden-test time of the reference solution, per notebook:")
     for assignment in assignments:
         print(f"  {assignment:<26}{hidden_test_seconds(assignment):6.2f} s")
-    shutil.rmtree(work, ignore_errors=True)
+    if args.keep:
+        print(f"graded copies kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return 0 if identical else 1
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import pickle
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -206,3 +209,117 @@ def test_feedback_refuses_a_plain_scheduler_before_connecting(tmp_path):
         dask_feedback.generate(tmp_path, [], "tcp://127.0.0.1:9", config=Config())
     with pytest.raises(dask_client.InsecureTransport, match="needs the cluster's CA"):
         dask_feedback.generate(tmp_path, [], "tls://127.0.0.1:9", config=Config())
+
+
+# -- the one writer: each result's graded folder and gradebook rows -----------------------------------
+
+ASSIGNMENT, STUDENT = "01_linear_regression", "alice"
+
+
+@pytest.fixture
+def gradebook(tmp_path):
+    """A course folder and nbgrader's gradebook holding LIMITS' notebook in ASSIGNMENT, and STUDENT."""
+    from nbgrader.api import Gradebook
+
+    autograde.tools_on_path()  # nbgrader stamps a new gradebook with alembic, beside this Python
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        gb.add_assignment(ASSIGNMENT)
+        gb.add_notebook("linear_regression", ASSIGNMENT)
+        for cell, points in LIMITS["linear_regression"]["grades"].items():
+            gb.add_grade_cell(cell, "linear_regression", ASSIGNMENT, max_score=points, cell_type="code")
+        gb.add_solution_cell("answer_fit", "linear_regression", ASSIGNMENT)
+        gb.add_student(STUDENT)
+        yield tmp_path, gb
+
+
+def _copy(fit_score: float, files: dict[str, bytes]) -> dict:
+    """One checked result for alice, as `read_result` gives it, scoring `fit_score` on test_fit."""
+    result = _with_grade(fit_score)
+    result["files"] = files
+    return _read(result)
+
+
+def _written(root: Path, gb) -> tuple[dict[str, bytes], list[float], list[str]]:
+    """(the graded folder's files, test_fit's score in each submission row, what else is in alice's folder)."""
+    graded = root / "autograded" / STUDENT / ASSIGNMENT
+    files = {p.relative_to(graded).as_posix(): p.read_bytes() for p in graded.rglob("*") if p.is_file()}
+    scores = [g.auto_score for s in gb.find_assignment(ASSIGNMENT).submissions for nb in s.notebooks
+              for g in nb.grades if g.name == "test_fit"]
+    return files, scores, sorted(p.name for p in graded.parent.iterdir() if p.name != ASSIGNMENT)
+
+
+FIRST = {"linear_regression.ipynb": b'{"copy": 1}', "data/train.csv": b"x\n1\n"}
+SECOND = {"linear_regression.ipynb": b'{"copy": 2}', "timestamp.txt": b"2026-01-01 00:00:00"}
+
+
+@pytest.mark.filterwarnings("ignore:.*not in session")  # nbgrader's autoflush notes, as `mlkit grade` ignores them
+def test_a_result_written_twice_leaves_one_graded_folder_and_one_set_of_rows(gradebook):
+    """Dask runs a killed worker's task again: a second copy of a result replaces the first whole."""
+    root, gb = gradebook
+    dask_client.write_result(gb, root, ASSIGNMENT, STUDENT, _copy(1.0, FIRST))
+    assert _written(root, gb) == (FIRST, [1.0], [])
+    dask_client.write_result(gb, root, ASSIGNMENT, STUDENT, _copy(3.0, SECOND))
+    assert _written(root, gb) == (SECOND, [3.0], [])  # none of the first copy's files, no folder aside
+
+
+def _waiting_for_a_lock(pid: int) -> bool:
+    """Whether process `pid` waits for a file lock (a `->` line of /proc/locks names it)."""
+    return any(line.split()[1] == "->" and line.split()[5] == str(pid)
+               for line in Path("/proc/locks").read_text().splitlines() if len(line.split()) > 5)
+
+
+@pytest.mark.filterwarnings("ignore:.*not in session")  # nbgrader's autoflush notes, as `mlkit grade` ignores them
+def test_a_second_writer_racing_the_first_never_loses_the_folder(gradebook, monkeypatch):
+    """The racing order: while one writer stands between its staged folder and its move (rows committed on the
+    way), a second copy of the same submission's result is written by another process (a second `mlkit grade`
+    of the course). Both writers used one staging folder, and each removed the graded folder before moving
+    theirs in: the second took the first's staging folder, and the first, moving, removed the second's graded
+    folder and found nothing to move: the folder was lost, the rows written. Now the second waits for the
+    first, then replaces its folder and rows whole: one folder, one set of rows, both the second copy's."""
+    root, gb = gradebook
+    dask_client.write_result(gb, root, ASSIGNMENT, STUDENT, _copy(1.0, FIRST))  # graded before (a --force regrade)
+    (root / "second.pickle").write_bytes(pickle.dumps(_copy(3.0, SECOND)))
+    second_writer = (f"import pickle; from nbgrader.api import Gradebook; from mlkit.grading.backends import dask_client\n"
+                     f"with Gradebook('sqlite:///{root}/gradebook.db') as gb:\n"
+                     f"    dask_client.write_result(gb, dask_client.Path('{root}'), {ASSIGNMENT!r}, {STUDENT!r}, "
+                     f"pickle.loads(open('{root}/second.pickle', 'rb').read()))\n")
+    commit, racers = gb.db.commit, []
+
+    def commit_and_start_the_other_writer():
+        commit()
+        if not racers:  # the first commit, in update_or_create_submission: the folder is staged
+            racers.append(subprocess.Popen([sys.executable, "-c", second_writer], stderr=subprocess.PIPE))
+            deadline = time.monotonic() + 120
+            while racers[0].poll() is None and not _waiting_for_a_lock(racers[0].pid):  # done, or in turn
+                assert time.monotonic() < deadline, "the second writer neither finished nor waited"
+                time.sleep(0.01)
+
+    monkeypatch.setattr(gb.db, "commit", commit_and_start_the_other_writer)
+    dask_client.write_result(gb, root, ASSIGNMENT, STUDENT, _copy(2.0, {"linear_regression.ipynb": b"{}"}))
+    _, errors = racers[0].communicate(timeout=120)
+    assert racers[0].returncode == 0, errors.decode()[-2000:]
+    gb.db.expire_all()  # read the rows as the gradebook holds them now
+    assert _written(root, gb) == (SECOND, [3.0], [])
+
+
+@pytest.mark.filterwarnings("ignore:.*not in session")  # nbgrader's autoflush notes, as `mlkit grade` ignores them
+def test_a_move_that_fails_leaves_the_folder_graded_before(gradebook, monkeypatch):
+    """Whatever stops the move (an error, a kill of `mlkit grade` between two steps), the graded folder that
+    stood there stays: removing it first, then renaming, lost it when the rename did not happen."""
+    root, gb = gradebook
+    dask_client.write_result(gb, root, ASSIGNMENT, STUDENT, _copy(1.0, FIRST))
+
+    def stopped(*args):
+        raise KeyboardInterrupt("mlkit grade stopped here")
+
+    monkeypatch.setattr(dask_client, "_exchange", stopped, raising=False)
+    monkeypatch.setattr(dask_client.os, "rename", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        dask_client.write_result(gb, root, ASSIGNMENT, STUDENT, _copy(3.0, SECOND))
+    assert _written(root, gb)[0] == FIRST
+
+
+def test_a_one_character_assignment_is_staged_beside_the_student_folder_never_as_it(tmp_path):
+    assert dask_client.staging_folder(tmp_path, "1", STUDENT) == tmp_path / "autograded" / STUDENT / ".1"
+    assert dask_feedback.staging_folder(tmp_path, "1", STUDENT) == tmp_path / "feedback" / STUDENT / ".1"
+    assert dask_client.staging_folder(tmp_path, ASSIGNMENT, STUDENT).name == ".1_linear_regression"

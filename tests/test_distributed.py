@@ -33,6 +33,7 @@ from mlkit import course, layout
 from mlkit.authoring import catalog
 from mlkit.grading.sandbox import launcher as sandbox
 import postgres
+import support
 from support import gradebook_rows
 
 pytestmark = [pytest.mark.xdist_group("distributed"),
@@ -283,9 +284,10 @@ def test_the_killed_worker_lost_nothing(graded):
 
 
 def test_a_rerun_grades_only_what_is_missing(graded, tmp_path):
-    _, kit, _, _, _, cluster = graded
+    _, kit, _, out, err, cluster = graded
     lost = kit / "autograded" / "reference" / ASSIGNMENTS[0]
-    shutil.rmtree(lost, ignore_errors=True)  # as if the client had stopped before this one landed
+    assert lost.is_dir(), out + err[-3000:]  # the killed-worker run landed it
+    shutil.rmtree(lost)  # as if the client had stopped before this one landed
     # What has no graded folder now: that one, and any the module's earlier runs left ungraded on a busy machine.
     missing = {(s.parent.name, s.name) for s in (kit / "submitted").glob("*/*")
                if not (kit / "autograded" / s.parent.name / s.name).is_dir()}
@@ -569,6 +571,67 @@ def test_a_cluster_user_without_the_credentials_gets_nothing(graded, mallory, tm
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         server.stop()
+
+
+# A page of each of Dask's default scheduler routes (distributed.yaml: distributed.scheduler.http.routes), with
+# what it tells whoever asks: the scheduler's identity and address, its workers, its metrics, that it is up.
+SCHEDULER_PAGES = {"/json/identity.json": b'"type": "Scheduler"', "/json/index.html": b"identity.json",
+                   "/info/main/workers.html": b"Workers", "/metrics": b"dask_scheduler", "/health": b"ok",
+                   "/statics/css/base.css": b"body"}
+
+
+def _documented_scheduler(folder: Path, routes_emptied: bool) -> tuple[subprocess.Popen, str]:
+    """The scheduler as docs/instructor/cluster.md starts it (its block `tls-scheduler`, run by bash in `folder`,
+    which holds the cluster's credentials), on free ports of 127.0.0.1 (the page's 8786 and 8787 may be taken on
+    a shared machine); with `routes_emptied` False, the same command without the emptied HTTP routes.
+    Returns the process (its own session) and the address of its HTTP server."""
+    *before, command = support.doc_commands("instructor/cluster.md", "tls-scheduler")
+    emptied = "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES='[]' "
+    assert command.startswith(emptied) and command.endswith(" --no-dashboard"), command
+    port, http = _free_port(), _free_port()
+    command = command if routes_emptied else command[len(emptied):]
+    script = "\n".join([*before, f"{command} --host 127.0.0.1 --port {port} --dashboard-address 127.0.0.1:{http}"])
+    with open(folder / f"scheduler-{port}.log", "w") as log:
+        process = subprocess.Popen(["bash", "-c", script], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not all(_listening(p) for p in (port, http)):
+        assert process.poll() is None and time.monotonic() < deadline, (folder / f"scheduler-{port}.log").read_text()
+        time.sleep(0.2)
+    return process, f"http://127.0.0.1:{http}"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _page_as_mallory(url: str) -> tuple[int, bytes]:
+    """(HTTP status, body) of `url`, asked by mallory's account with curl."""
+    run = subprocess.run(["runuser", "-u", MALLORY, "--", "curl", "--silent", "--max-time", "60", "--output", "-",
+                          "--write-out", "\n%{http_code}", url], capture_output=True, timeout=120, cwd="/")
+    body, _, status = run.stdout.rpartition(b"\n")
+    return int(status or 0), body
+
+
+def test_the_documented_scheduler_serves_no_http_page_to_another_account(certificates, mallory):
+    """The scheduler's HTTP server needs no credentials, whatever the transport: as the docs start it (routes
+    emptied, no dashboard) every default page answers 404 to mallory; without the emptied routes, `--no-dashboard`
+    alone, each of them answers her, the scheduler's identity and address included."""
+    for routes_emptied in (True, False):
+        process, http = _documented_scheduler(certificates.ca.parent, routes_emptied)
+        try:
+            pages = {path: _page_as_mallory(http + path) for path in SCHEDULER_PAGES}
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        if routes_emptied:
+            assert {path: status for path, (status, _) in pages.items()} == dict.fromkeys(SCHEDULER_PAGES, 404)
+            assert not any(b"Scheduler" in body or b"dask" in body for _, body in pages.values())
+        else:
+            assert all(status == 200 and SCHEDULER_PAGES[path] in body for path, (status, body) in pages.items()), \
+                {path: (status, body[:200]) for path, (status, body) in pages.items()}
+            assert b"tls://127.0.0.1:" in pages["/json/identity.json"][1]
 
 
 # A worker that holds the cluster's credentials and forges what it sends back, per student.

@@ -53,8 +53,11 @@ One writer: only the process running `mlkit grade` opens the course's gradebook 
 workers never need database access). It adds each submission with nbgrader's own
 `Gradebook.update_or_create_submission` and sets the fields autograde sets: the graded folder is first written
 beside its place (under a name of the same length, so any path that fits there fits), then the rows are
-committed, then the folder moves into `autograded/` in one rename. A folder or rows that cannot be written fail
-that submission alone, with the reason, and commit nothing. A submission whose grade was committed but whose
+committed, then the folder moves into `autograded/` in one step, swapping places with a folder graded before
+(`replace_folder`): the graded folder is never missing, whatever stops the run. Writers of one student's results
+take turns (a lock on the student's graded folder, `one_writer_at_a_time`), so a result written twice, or by two
+runs of `mlkit grade` at once, leaves one graded folder and one set of rows, of the same copy. A folder or rows
+that cannot be written fail that submission alone, with the reason, and commit nothing. A submission whose grade was committed but whose
 folder was not yet moved is graded again by the next run, and lands on the same gradebook rows: nothing is
 counted twice.
 
@@ -215,14 +218,40 @@ def refusals(client) -> dict[str, str]:
 
 def staging_folder(root: Path, assignment: str, student: str) -> Path:
     """Where a graded folder is written before it moves into place: beside it, with a name of the same length
-    (a dot for its first character), so that every path that fits under autograded/ fits while it arrives."""
-    return root / "autograded" / student / ("." + assignment[1:] if len(assignment) > 1 else ".")
+    (a dot for its first character), so that every path that fits under autograded/ fits while it arrives; for a
+    one-character name, that name after a dot (never "." itself: that is the student's folder)."""
+    return root / "autograded" / student / ("." + (assignment[1:] if len(assignment) > 1 else assignment))
 
 
 def write_result(gb, root: Path, assignment: str, student: str, result: dict) -> None:
     """Record one graded submission: its graded folder written aside, its gradebook rows committed, then the
-    folder moved into place in one rename. A folder that cannot be written costs this submission only, and
-    before anything is committed: its rows are rolled back and its partial folder removed."""
+    folder moved into place in one step (`replace_folder`). A folder that cannot be written costs this
+    submission only, and before anything is committed: its rows are rolled back and its partial folder removed.
+
+    Writers of one student's results take turns (`one_writer_at_a_time`, held from the staging to the move): a
+    second copy of a result (written again, or by a second `mlkit grade` of the course at the same time) lands
+    after the first, whole, and the graded folder and the rows are always the same copy's."""
+    with one_writer_at_a_time(root / "autograded" / student):
+        _write_result(gb, root, assignment, student, result)
+
+
+@contextlib.contextmanager
+def one_writer_at_a_time(folder: Path):
+    """Hold an exclusive lock on `folder` (made if missing) while the block runs: an advisory `flock`, which
+    every writer of the kit takes, in this process or another on this machine, and which ends with the
+    process that held it, however it ends."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _write_result(gb, root: Path, assignment: str, student: str, result: dict) -> None:
     target = root / "autograded" / student / assignment
     staging = staging_folder(root, assignment, student)
     shutil.rmtree(staging, ignore_errors=True)
@@ -248,9 +277,47 @@ def write_result(gb, root: Path, assignment: str, student: str, result: dict) ->
         gb.db.rollback()
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if target.exists():
+    replace_folder(staging, target)
+
+
+RENAME_EXCHANGE = 2  # renameat2's flag (Linux 3.15+): two paths swap their entries in one step
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap the entries at `first` and `second` in one step (Linux's renameat2 with RENAME_EXCHANGE); False
+    where this system or file system has no such call (then nothing was changed). Raises OSError otherwise."""
+    import ctypes
+    import errno
+
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_working_folder = -100  # AT_FDCWD: the paths are taken as they are
+    if renameat2(at_working_folder, os.fsencode(first), at_working_folder, os.fsencode(second), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(first), None, str(second))
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Move the folder `new` to `target` (a sibling), in place of any folder there, so that `target` is never
+    missing: where a folder stands, the two swap in one step and the one swapped out (now at `new`) is removed;
+    where none does, one rename. A second copy of a result replaces the first whole; an error (or a kill) at any
+    point leaves the one or the other at `target`. Where the file system cannot swap, the old folder is removed
+    first, then `new` renamed."""
+    try:
+        os.rename(new, target)  # nothing at `target` (or an empty folder): in place in one step
+        return
+    except OSError:
+        if not target.is_dir() or target.is_symlink():
+            raise
+    if _exchange(new, target):  # raises, changing nothing, when `new` is gone (another copy took its place)
+        shutil.rmtree(new)  # the folder swapped out
+    else:
         shutil.rmtree(target)
-    os.rename(staging, target)
+        os.rename(new, target)
 
 
 def _pending(root: Path, assignments: list[str], force: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

@@ -273,7 +273,7 @@ def _render_in_scratch_course(bundle: dict, folders: dict, student: str, files: 
 
 def staging_folder(root: Path, assignment: str, student: str) -> Path:
     """Where a submission's pages are written before they move into place: beside it, a name of the same length."""
-    return root / "feedback" / student / ("." + assignment[1:] if len(assignment) > 1 else ".")
+    return root / "feedback" / student / ("." + (assignment[1:] if len(assignment) > 1 else assignment))
 
 
 def write_pages(root: Path, assignment: str, student: str, files: dict[str, bytes], mode: int) -> None:
@@ -289,9 +289,7 @@ def write_pages(root: Path, assignment: str, student: str, files: dict[str, byte
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if target.exists():
-        shutil.rmtree(target)
-    os.rename(staging, target)
+    dask_client.replace_folder(staging, target)
 
 
 def up_to_date(root: Path, assignment: str, student: str) -> bool:
