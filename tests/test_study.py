@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
@@ -130,15 +131,16 @@ def learner(tmp_path_factory):
     workspace = tmp_path_factory.mktemp("study") / "workspace"
     runs = {}
 
-    def selfgrade(notebook: Path):
+    def selfgrade(notebook: Path, env: dict | None = None):
         result = subprocess.run([*MLKIT, "selfgrade", str(notebook), "--workspace", str(workspace)],
-                                capture_output=True, text=True, timeout=300)
+                                capture_output=True, text=True, timeout=300, env=env)
         assert result.returncode == 0, result.stderr
         return result
 
     guided = practice.start(workspace, "01_linear_regression", "guided")
     _fill_answers(guided.notebook, "01_linear_regression")
-    runs["guided"] = selfgrade(guided.notebook)
+    # Python lists every module this attempt imports (on stderr): test_selfgrade_loads_no_jupyter_server reads it.
+    runs["guided"] = selfgrade(guided.notebook, {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
 
     empty = practice.start(workspace, "01_linear_regression", "blank")
     runs["blank-empty"] = selfgrade(empty.notebook)
@@ -167,6 +169,48 @@ def test_every_level_is_graded_by_the_same_hidden_tests(learner):
     assert empty.level == "blank" and empty.score == 0 and empty.max_score == guided.max_score
     assert late.level == "blank" and late.perfect and set(late.checks) == set(guided.checks)
     assert mock.level == "interview" and mock.perfect
+
+
+def test_selfgrade_loads_no_jupyter_server(learner):
+    """A graded attempt imports nbgrader's applications, not its Jupyter server extensions (start-up time)."""
+    _, runs, _ = learner
+    imported = {line.rsplit("|", 1)[1].strip() for line in runs["guided"].stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert {"nbgrader.apps.autogradeapp", "nbgrader.apps.generatefeedbackapp", "nbgrader.api"} <= imported
+    assert not {name for name in imported if name.split(".")[0] == "jupyter_server"
+                or name.startswith(("nbgrader.server_extensions", "tornado.web"))}
+
+
+def test_nbgrader_without_server_extensions_still_answers_for_them():
+    """The short registration of the nbgrader package: submodules as ever; the extension hooks on demand."""
+    probe = ("import sys\n"
+             "from mlkit import nbgrader_startup\n"
+             "assert nbgrader_startup.without_server_extensions()\n"
+             "from nbgrader.apps import AutogradeApp\n"
+             "from nbgrader import utils\n"
+             "import nbgrader\n"
+             "print(nbgrader.__version__, 'jupyter_server' in sys.modules)\n"
+             "print(nbgrader._jupyter_server_extension_points(), 'jupyter_server' in sys.modules)\n"
+             "assert not nbgrader_startup.without_server_extensions()\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    import nbgrader
+
+    assert result.stdout.splitlines() == [f"{nbgrader.__version__} False", "[{'module': 'nbgrader'}] True"]
+
+
+def test_a_new_gradebook_is_stamped_with_the_head_that_alembic_heads_prints(learner):
+    """selfgrade finds the migrations' head in its own process; nbgrader would have run `alembic heads`."""
+    import sqlite3
+
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    workspace, _, _ = learner
+    with sqlite3.connect(workspace / "gradebook.db") as db:
+        stamped = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    with _temp_alembic_ini("sqlite:////nonexistent/gradebook.db") as ini:
+        heads = subprocess.run([str(Path(sys.executable).parent / "alembic"), "-c", ini, "heads"],
+                               capture_output=True, text=True, check=True).stdout
+    assert stamped == [(heads.split()[0],)]
 
 
 def test_the_clock_records_time_and_over_time(learner):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from mlkit import course, diagnostics, invocation
+from mlkit import course, diagnostics, invocation, nbgrader_startup
 from mlkit.authoring import catalog
 from mlkit.study import dashboard, levels, practice
 from mlkit.study import history as histories
@@ -164,6 +164,7 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
     """Grade one attempt; returns it, its checks and its feedback page."""
     parent = _start_kernel_zygote()
     try:
+        nbgrader_startup.gradebook_version_in_process()  # a first attempt creates the gradebook
         nb = read_notebook(path)
         assignment = identify_assignment(nb, wanted)
         now = now or dt.datetime.now(dt.timezone.utc)
@@ -307,6 +308,7 @@ def main(path: str, workspace: str | None, assignment: str | None) -> int:
 
 def command(args) -> int:
     """`mlkit selfgrade` (see mlkit.cli)."""
+    nbgrader_startup.without_server_extensions()  # this process starts no Jupyter server
     return main(args.notebook, args.workspace, args.assignment)
 
 
