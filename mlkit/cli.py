@@ -39,12 +39,12 @@ VERBS = {
     "export": "mlkit.cli:run_course_command",     # the LMS's files (mlkit.reports.lms)
     "roster": "mlkit.cli:run_course_command",
     "handback": "mlkit.cli:run_course_command",
-    "selfgrade": "mlkit.study.selfgrade:command",
-    "practice": "mlkit.study.practice:command",
-    "study": "mlkit.study.dashboard:command",
-    "rate": "mlkit.study.selfgrade:rate_command",
-    "hint": "mlkit.study.hints:command",
-    "followup": "mlkit.study.followups:command",
+    "selfgrade": "mlkit.study.selfgrade:main",
+    "practice": "mlkit.study.practice:main",
+    "study": "mlkit.study.dashboard:main",
+    "rate": "mlkit.study.rating:main",
+    "hint": "mlkit.study.hints:main",
+    "followup": "mlkit.study.followups:main",
 }
 
 

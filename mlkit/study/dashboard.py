@@ -233,8 +233,8 @@ def write(workspace: Path, now: dt.datetime | None = None) -> Path:
     return path
 
 
-def command(args) -> int:
-    """`mlkit study` (see mlkit.cli): write the dashboard, print its path and open it in a browser."""
+def main(args) -> int:
+    """`mlkit study` (arguments: see mlkit.cli): write the dashboard, print its path and open it in a browser."""
     import os
     import webbrowser
 
