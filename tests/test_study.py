@@ -8,6 +8,7 @@ wrote, as a learner would.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import os
 import re
@@ -446,6 +447,32 @@ def test_checkpoints_follow_the_plan():
     assert {day: ok for day, _, ok in schedule.checkpoints(record)}[21]
     html_page = dashboard.render(record, dt.datetime(2026, 1, 25, tzinfo=UTC))
     assert html_page.count("<span class='done'>done</span>") == 2
+
+
+def test_day_14_asks_softmax_from_memory_in_15_minutes_as_the_plan_says(tmp_path):
+    """The plan's "softmax regression from memory in 15 minutes": a pass in a 20-minute session does not tick it
+    off, one in a 15-minute session does; the dashboard's command for it asks for 15 minutes and is accepted."""
+    others = [_attempt(14, "interview", assignment="02_logistic_regression"),
+              _attempt(14, "blank", assignment="10_model_selection")]
+    in_20 = History(attempts=[*others, _attempt(14, "interview", assignment="03_softmax_regression")])
+    assert {day: ok for day, _, ok in schedule.checkpoints(in_20)}[14] is False
+    assert schedule.missing(in_20, 14) == schedule.Evidence("03_softmax_regression", "interview", 15)
+    page = dashboard.render(in_20, dt.datetime(2026, 1, 16, tzinfo=UTC))
+    command = re.search(r"day 14[^<]*<span class='todo'>to do: <code>([^<]*)</code>", page).group(1)
+    assert command.endswith(" practice 03_softmax_regression --mock --minutes 15"), command
+    started = subprocess.run(["bash", "-c", html.unescape(command)], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "MLKIT_SELFSTUDY": str(tmp_path)})
+    assert started.returncode == 0, started.stderr
+    assert "03_softmax_regression, interview level, 15 minutes" in started.stdout
+    assert [s["minutes"] for s in histories.load(tmp_path).sessions.values()] == [15]
+    fast = _attempt(14, "interview", assignment="03_softmax_regression")
+    fast.limit_seconds = 15 * 60
+    in_15 = History(attempts=[*others, fast])
+    assert {day: ok for day, _, ok in schedule.checkpoints(in_15)}[14] is True
+    # The mock interview of day 21 is the plan's 20 minutes, the mock's own time: no --minutes to type.
+    first_day = dashboard.render(History(attempts=[_attempt(0, "blank", assignment="01_linear_regression")]),
+                                 dt.datetime(2026, 1, 2, tzinfo=UTC))
+    assert re.search(r"day 21[^<]*<span class='todo'>to do: <code>[^<]* practice --mock</code>", first_day)
 
 
 def test_two_commands_take_a_learner_to_a_graded_timed_mock_interview(tmp_path):

@@ -24,7 +24,7 @@ from pathlib import Path
 from mlkit import invocation
 from mlkit.authoring import catalog
 from mlkit.study import history as histories
-from mlkit.study import schedule
+from mlkit.study import levels, practice, schedule
 
 MASTERY_WORDS = {1: "cannot", 2: "vaguely", 3: "can code", 4: "can derive and code", 5: "can teach"}
 MASTERY_COLOURS = {1: "#d0d7de", 2: "#f2cc60", 3: "#54aeff", 4: "#4ac26b", 5: "#1a7f37"}
@@ -94,14 +94,17 @@ def _weakest_checks(attempts) -> list[str]:
 
 
 def practice_command(history: histories.History, assignment: str, level: str | None = None,
-                     extra: tuple[str, ...] = ()) -> str:
+                     extra: tuple[str, ...] = (), minutes: int | None = None) -> str:
     """The command that practises `assignment` at `level` if that level is open, else at its highest open
-    level; an interview the learner has not unlocked yet is a mock interview (always open)."""
+    level; an interview the learner has not unlocked yet is a mock interview (always open); `minutes`: a time
+    limit other than the level's own."""
     open_levels = schedule.unlocked(history, assignment)
-    if level == "interview" and level not in open_levels:
-        return invocation.command("practice", assignment, "--mock", *extra)
-    chosen = level if level in open_levels else open_levels[-1]
-    return invocation.command("practice", assignment, "--level", chosen, *extra)
+    mock = level == "interview" and level not in open_levels
+    chosen = "interview" if mock else level if level in open_levels else open_levels[-1]
+    limit = ("--minutes", str(minutes)) if minutes not in (None, levels.DEFAULT_MINUTES[chosen]) else ()
+    if mock:
+        return invocation.command("practice", assignment, "--mock", *limit, *extra)
+    return invocation.command("practice", assignment, "--level", chosen, *limit, *extra)
 
 
 def _due_rows(record, statuses, now, extra) -> list[tuple[str, str, str, list[str], str]]:
@@ -164,13 +167,16 @@ def _plan(record, extra) -> str:
         if done:
             mark = "<span class='done'>done</span>"
         else:
-            assignment, kind = schedule.missing(record, day)
+            step = schedule.missing(record, day)
+            assignment, kind = step.assignment, step.kind
             if kind == "mock":
-                command = invocation.command("practice", "--mock", *extra)
+                limit = ("--minutes", str(step.minutes)) if step.minutes not in (None, practice.MOCK_MINUTES) else ()
+                command = invocation.command("practice", "--mock", *limit, *extra)
             elif kind == "explained" and any(a.perfect for a in record.of(assignment)):
                 command = invocation.command("rate", assignment, "--explanation", *extra)
             else:
-                command = practice_command(record, assignment, None if kind == "explained" else kind, extra)
+                command = practice_command(record, assignment, None if kind == "explained" else kind, extra,
+                                           step.minutes)
             mark = f"<span class='todo'>to do: <code>{html.escape(command)}</code></span>"
         items.append(f"<li>day {day}{when}: {html.escape(what)} — {mark}</li>")
     return "<ul class='checkpoints'>" + "".join(items) + "</ul>"
