@@ -258,6 +258,23 @@ def test_the_model_answer_is_shown_at_full_marks_and_its_rating_is_recorded(lear
     assert bad.returncode == 2 and "1 (cannot) to 5" in bad.stderr
 
 
+def test_the_printed_rate_command_takes_the_score_as_an_argument(learner, tmp_path):
+    """selfgrade prints `rate ALGORITHM --explanation N`; with N replaced, it records that score with no terminal."""
+    import shutil
+
+    workspace, runs, mock_assignment = learner
+    printed = re.search(r"^  (.* rate \S+ .*--explanation) N$", runs["mock"].stdout, re.M).group(1)
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    command = printed.replace(str(workspace.resolve()), str(copy)) + " 4"
+    rated = subprocess.run(["bash", "-c", command], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=120)
+    assert rated.returncode == 0, rated.stderr
+    assert histories.load(copy).explanations[-1] == {**histories.load(copy).explanations[-1],
+                                                    "assignment": mock_assignment, "rating": 4}
+    assert not histories.load(workspace).explanations
+
+
 def test_a_locked_level_is_refused_with_the_reason(tmp_path):
     result = subprocess.run([*MLKIT, "practice", "knn", "--level", "interview", "--workspace", str(tmp_path)],
                             capture_output=True, text=True)
@@ -473,6 +490,16 @@ def test_day_14_asks_softmax_from_memory_in_15_minutes_as_the_plan_says(tmp_path
     first_day = dashboard.render(History(attempts=[_attempt(0, "blank", assignment="01_linear_regression")]),
                                  dt.datetime(2026, 1, 2, tzinfo=UTC))
     assert re.search(r"day 21[^<]*<span class='todo'>to do: <code>[^<]* practice --mock</code>", first_day)
+
+
+def test_the_dashboard_shows_the_latest_explanation_rating():
+    record = History(attempts=[_attempt(0, "blank")], self_ratings={"07_knn": 3},
+                     explanations=[{"assignment": "07_knn", "rating": 2}, {"assignment": "07_knn", "rating": 5}])
+    page = dashboard.render(record, dt.datetime(2026, 1, 2, tzinfo=UTC))
+    progress = page[page.index("<h2>Progress per notebook</h2>"):page.index("<h2>Study plan</h2>")]
+    assert "<td>3; explained 5/5</td>" in re.search(r"<tr><td>07_knn</td>.*?</tr>", progress).group(0)
+    assert "<td>-; -</td>" in re.search(r"<tr><td>08_kmeans</td>.*?</tr>", progress).group(0)
+    assert "own rating; explanation" in page
 
 
 def test_two_commands_take_a_learner_to_a_graded_timed_mock_interview(tmp_path):

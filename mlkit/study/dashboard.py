@@ -8,7 +8,7 @@
   failed most often first, the level to take and its command; then the
   algorithms not started yet;
 - progress per notebook, for each of the ten algorithms: the levels open,
-  mastery from evidence and the learner's own rating, the last score with its
+  mastery from evidence and the learner's own ratings (mastery, latest explanation), the last score with its
   level and the time it took, when it is due, the trend of scores over
   attempts, and the latest feedback;
 - the study plan's checkpoints with what is done, and all attempts' trend.
@@ -158,6 +158,12 @@ def _full_marks(record, assignment) -> str:
     return f"{_minutes(last.seconds)}, {last.tries} tr{'ies' if last.tries != 1 else 'y'}{over}"
 
 
+def _explained(record: histories.History, assignment: str) -> str:
+    """The learner's latest rating of their 60-second explanation of `assignment` ("explained 4/5"), or "-"."""
+    ratings = [e.get("rating") for e in record.explanations if e.get("assignment") == assignment]
+    return f"explained {ratings[-1]}/5" if ratings else "-"
+
+
 def _plan(record, extra) -> str:
     """The study plan's checkpoints, each done from the history, or with the command of its next step."""
     first = min((schedule.utc(a.when) for a in record.attempts), default=None)
@@ -207,7 +213,7 @@ def render(record: histories.History, now: dt.datetime | None = None, workspace:
         rows.append(
             f"<tr><td>{html.escape(s.assignment)}</td><td>{html.escape(', '.join(s.levels))}</td>"
             f"<td><span class='mastery' style='background:{colour}' title='{MASTERY_WORDS[s.mastery]}'>{s.mastery}</span>"
-            f" {MASTERY_WORDS[s.mastery]}</td><td>{s.self_rating or '-'}</td>"
+            f" {MASTERY_WORDS[s.mastery]}</td><td>{s.self_rating or '-'}; {_explained(record, s.assignment)}</td>"
             f"<td>{s.last_score} <span class='todo'>{s.last_level if s.attempts else ''}</span>{link}</td>"
             f"<td>{time_taken}</td><td>{_full_marks(record, s.assignment)}</td><td>{due}</td>"
             f"<td>{trend_svg(fractions, label=s.assignment)}</td></tr>")
@@ -223,7 +229,7 @@ def render(record: histories.History, now: dt.datetime | None = None, workspace:
         + "<h2>Progress per notebook</h2><table><colgroup><col style='width:15%'><col style='width:11%'>"
         "<col style='width:14%'><col style='width:6%'><col style='width:10%'><col style='width:7%'>"
         "<col style='width:10%'><col style='width:8%'><col style='width:19%'></colgroup>"
-        "<tr><th>algorithm</th><th>levels open</th><th>mastery (evidence)</th><th>own rating</th>"
+        "<tr><th>algorithm</th><th>levels open</th><th>mastery (evidence)</th><th>own rating; explanation</th>"
         "<th>last score</th><th>time taken</th><th>time to full marks</th><th>due</th><th>trend</th></tr>"
         + "".join(rows) + "</table>"
         "<h2>Study plan</h2>" + _plan(record, extra)

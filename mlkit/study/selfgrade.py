@@ -210,8 +210,9 @@ def run(path: str, workspace: str | None, assignment: str | None) -> int:
     if model:
         print("\nNow explain it out loud in 60 seconds, then compare with the model answer:")
         print(textwrap.indent(textwrap.fill(" ".join(model.split()), 100), "  "))
-        print("Rate your explanation (1-5):")
-        print(f"  {invocation.command('rate', attempt.assignment, '--explanation', *extra)}")
+        # The score as an argument, as `mlkit followup --rate N` takes it (without N, rate asks for it).
+        print("Rate your explanation, N from 1 (missed it) to 5 (as complete as the model answer):")
+        print(f"  {invocation.command('rate', attempt.assignment, *extra, '--explanation')} N")
     if attempt.perfect and attempt.level == "interview":  # a working solution: the interviewer's follow-ups
         from mlkit.study import followups
 
