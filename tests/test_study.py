@@ -79,6 +79,22 @@ def _bodies_are_stubs(source: str) -> bool:
     return bool(functions)
 
 
+@pytest.mark.parametrize("assignment", catalog.assignments())
+def test_the_sections_a_level_keeps_are_numbered_in_order(assignment):
+    """An interview keeps sections 1 and 7 of the release, a blank level leaves out the derivation: numbered
+    1, 2, 3, ... as the learner reads them, the titles kept."""
+    release = _release(assignment)
+    titles = [line.split(". ", 1)[1] for c in release.cells if c.cell_type == "markdown"
+              for line in c.source.splitlines() if re.match(r"## \d+\. ", line)]
+    for level in ("blank", "interview"):
+        headings = [line for c in levels.make(release, level).cells if c.cell_type == "markdown"
+                    for line in c.source.splitlines() if re.match(r"## \d+\. ", line)]
+        assert [h.split(". ", 1)[0] for h in headings] == [f"## {n}" for n in range(1, len(headings) + 1)], headings
+        kept = [h.split(". ", 1)[1] for h in headings]
+        assert kept == [t for t in titles if t in kept] and kept[0] == titles[0] and kept[-1] == titles[-1]
+    assert len(headings) == 2  # the interview: what to build, then the explanation
+
+
 def test_skeleton_keeps_signatures_decorators_and_docstrings():
     source = '''import math
 
