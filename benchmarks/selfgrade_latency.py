@@ -14,11 +14,16 @@ Method
   dashboard), median of `--runs` runs; the minimum and maximum are printed too.
 - Targets: 3 s warm, 8 s cold.  Machines here are noisy: rerun before
   drawing conclusions from a small difference.
-- `--baseline DIR` (a checkout of another version, e.g. `git archive main`
-  unpacked) also times that version's command on the same notebook, run by
-  run in turn with this one (its package first on PYTHONPATH), and prints the
-  ratio of the medians: on a shared, busy machine the ratio within one run is
-  the figure to compare, the seconds only say how busy it was.
+- `--baseline DIR` (a checkout of another version: a git worktree of main
+  set up with `./run`, or `git archive main` unpacked) also times that
+  version's command on the same notebook, run by run in turn with this one,
+  and prints the ratio of the medians: on a shared, busy machine the ratio
+  within one run is the figure to compare, the seconds only say how busy it
+  was.  A checkout with its own `.venv` runs with that environment's Python,
+  so a change of pinned dependencies is measured too; otherwise with this
+  Python and the checkout first on PYTHONPATH.
+- The load average (1 minute) is printed before and after, so that the
+  seconds can be read against how busy the machine was.
 """
 
 from __future__ import annotations
@@ -71,9 +76,15 @@ def main() -> int:
     args = parser.parse_args()
     assignments = args.assignments or layout.assignments()
     work = Path(tempfile.mkdtemp(prefix="mlkit-selfgrade-bench-"))
-    baseline_env = None
+    baseline_env, baseline_python = None, sys.executable
     if args.baseline:
-        baseline_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+        own = args.baseline.resolve() / ".venv" / "bin" / "python"
+        if own.exists():
+            baseline_env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+            baseline_python = str(own)
+        else:
+            baseline_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+    print(f"load average before: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     print(f"{'notebook':<26}{'cold median':>12}{'(min-max)':>14}{'warm median':>13}{'(min-max)':>14}")
     met = True
     try:
@@ -89,7 +100,8 @@ def main() -> int:
                 cold.append(c)
                 warm.append(w)
                 if baseline_env is not None:
-                    c, w = cold_and_warm(command, work / f"baseline-{assignment}-{run}", baseline_env)
+                    c, w = cold_and_warm([baseline_python, *command[1:]], work / f"baseline-{assignment}-{run}",
+                                         baseline_env)
                     base_cold.append(c)
                     base_warm.append(w)
             met = met and statistics.median(cold) <= COLD_TARGET and statistics.median(warm) <= WARM_TARGET
@@ -100,6 +112,7 @@ def main() -> int:
                         f" warm {statistics.median(warm) / statistics.median(base_warm):.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(f"targets ({WARM_TARGET:g} s warm, {COLD_TARGET:g} s cold) met: {met}")
     return 0 if met else 1
 

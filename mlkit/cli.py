@@ -43,7 +43,7 @@ VERBS = {
     "selfgrade": "mlkit.study.selfgrade:command",
     "practice": "mlkit.study.practice:command",
     "study": "mlkit.study.dashboard:command",
-    "rate": "mlkit.study.selfgrade:rate_command",
+    "rate": "mlkit.study.rating:command",
     "hint": "mlkit.study.hints:command",
     "followup": "mlkit.study.followups:command",
 }

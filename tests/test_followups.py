@@ -210,7 +210,7 @@ def test_a_graded_followup_through_the_self_study_path(workspace, tmp_path, foll
 
 
 def test_mutate_runs_over_the_graded_followups_and_reports_their_score(capsys):
-    assert followups.main(None, None, None, None, True, None, jobs=2) == 0
+    assert followups.run(None, None, None, None, True, None, jobs=2) == 0
     out = capsys.readouterr().out
     for followup in CODE_FOLLOWUPS:
         assert re.search(rf"^{followup.exercise}: \d+ mutants", out, re.M), out
@@ -303,7 +303,7 @@ def test_selfgrade_lists_the_followups_after_full_marks_in_a_mock_interview(tmp_
     session = practice.start(workspace, "07", mock=True)
     nb = nbformat.read(session.notebook, as_version=4)
     nbformat.write(catalog.fill_answers(nb, catalog.reference_answers("07_knn")), session.notebook)
-    assert selfgrade.main(str(session.notebook), str(workspace), None) == 0
+    assert selfgrade.run(str(session.notebook), str(workspace), None) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "Follow-up questions on 07_knn" in out
     assert all(f"followup 07_knn {f.id}" in out for f in followups.load("07_knn"))

@@ -18,7 +18,7 @@ from fsrs import Rating
 
 from mlkit import diagnostics, layout
 from mlkit.authoring import catalog
-from mlkit.study import hints, schedule, selfgrade
+from mlkit.study import hints, rating, schedule
 from mlkit.study import history as histories
 
 ASSIGNMENT = "02_logistic_regression"
@@ -70,7 +70,7 @@ def test_a_failed_attempt_names_the_mistake_but_gives_nothing_away(learner):
     assert _squash(mistake.hint) not in out and "exp(-|z|)" not in out and "np.where" not in out
     for line in hints.reference_lines(ASSIGNMENT, CHECK).splitlines()[1:]:
         assert _squash(line) not in out  # no reference line
-    model = selfgrade.model_explanation(ASSIGNMENT)
+    model = rating.model_explanation(ASSIGNMENT)
     assert _squash(model)[:60] not in out and "model answer" not in out
     assert "Feedback for this attempt" not in out  # the feedback page names the fixes: not linked yet
     assert "Time so far:" in out and "1 try" in out and "the clock runs until full marks" in out
@@ -98,7 +98,7 @@ def test_the_ladder_reveals_three_different_things_for_that_check_only_then_says
 
 def test_giving_up_shows_the_model_answer_and_is_recorded(learner):
     workspace, runs = learner
-    model = selfgrade.model_explanation(ASSIGNMENT)
+    model = rating.model_explanation(ASSIGNMENT)
     assert _squash(model)[:60] in _squash(runs["give-up"].stdout)
     fixed = histories.load(workspace).attempts[-1]
     assert [h["step"] for h in fixed.hints] == [1, 2, 3, histories.GIVE_UP]

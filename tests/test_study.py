@@ -8,7 +8,9 @@ wrote, as a learner would.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import os
 import re
 import subprocess
 import sys
@@ -78,6 +80,22 @@ def _bodies_are_stubs(source: str) -> bool:
     return bool(functions)
 
 
+@pytest.mark.parametrize("assignment", catalog.assignments())
+def test_the_sections_a_level_keeps_are_numbered_in_order(assignment):
+    """An interview keeps sections 1 and 7 of the release, a blank level leaves out the derivation: numbered
+    1, 2, 3, ... as the learner reads them, the titles kept."""
+    release = _release(assignment)
+    titles = [line.split(". ", 1)[1] for c in release.cells if c.cell_type == "markdown"
+              for line in c.source.splitlines() if re.match(r"## \d+\. ", line)]
+    for level in ("blank", "interview"):
+        headings = [line for c in levels.make(release, level).cells if c.cell_type == "markdown"
+                    for line in c.source.splitlines() if re.match(r"## \d+\. ", line)]
+        assert [h.split(". ", 1)[0] for h in headings] == [f"## {n}" for n in range(1, len(headings) + 1)], headings
+        kept = [h.split(". ", 1)[1] for h in headings]
+        assert kept == [t for t in titles if t in kept] and kept[0] == titles[0] and kept[-1] == titles[-1]
+    assert len(headings) == 2  # the interview: what to build, then the explanation
+
+
 def test_skeleton_keeps_signatures_decorators_and_docstrings():
     source = '''import math
 
@@ -131,15 +149,16 @@ def learner(tmp_path_factory):
     workspace = tmp_path_factory.mktemp("study") / "workspace"
     runs = {}
 
-    def selfgrade(notebook: Path):
+    def selfgrade(notebook: Path, env: dict | None = None):
         result = subprocess.run([*MLKIT, "selfgrade", str(notebook), "--workspace", str(workspace)],
-                                capture_output=True, text=True, timeout=300)
+                                capture_output=True, text=True, timeout=300, env=env)
         assert result.returncode == 0, result.stderr
         return result
 
     guided = practice.start(workspace, "01_linear_regression", "guided")
     _fill_answers(guided.notebook, "01_linear_regression")
-    runs["guided"] = selfgrade(guided.notebook)
+    # Python lists every module this attempt imports (on stderr): test_selfgrade_loads_no_jupyter_server reads it.
+    runs["guided"] = selfgrade(guided.notebook, {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
 
     empty = practice.start(workspace, "01_linear_regression", "blank")
     runs["blank-empty"] = selfgrade(empty.notebook)
@@ -168,6 +187,48 @@ def test_every_level_is_graded_by_the_same_hidden_tests(learner):
     assert empty.level == "blank" and empty.score == 0 and empty.max_score == guided.max_score
     assert late.level == "blank" and late.perfect and set(late.checks) == set(guided.checks)
     assert mock.level == "interview" and mock.perfect
+
+
+def test_selfgrade_loads_no_jupyter_server(learner):
+    """A graded attempt imports nbgrader's applications, not its Jupyter server extensions (start-up time)."""
+    _, runs, _ = learner
+    imported = {line.rsplit("|", 1)[1].strip() for line in runs["guided"].stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert {"nbgrader.apps.autogradeapp", "nbgrader.apps.generatefeedbackapp", "nbgrader.api"} <= imported
+    assert not {name for name in imported if name.split(".")[0] == "jupyter_server"
+                or name.startswith(("nbgrader.server_extensions", "tornado.web"))}
+
+
+def test_nbgrader_without_server_extensions_still_answers_for_them():
+    """The short registration of the nbgrader package: submodules as ever; the extension hooks on demand."""
+    probe = ("import sys\n"
+             "from mlkit import nbgrader_startup\n"
+             "assert nbgrader_startup.without_server_extensions()\n"
+             "from nbgrader.apps import AutogradeApp\n"
+             "from nbgrader import utils\n"
+             "import nbgrader\n"
+             "print(nbgrader.__version__, 'jupyter_server' in sys.modules)\n"
+             "print(nbgrader._jupyter_server_extension_points(), 'jupyter_server' in sys.modules)\n"
+             "assert not nbgrader_startup.without_server_extensions()\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    import nbgrader
+
+    assert result.stdout.splitlines() == [f"{nbgrader.__version__} False", "[{'module': 'nbgrader'}] True"]
+
+
+def test_a_new_gradebook_is_stamped_with_the_head_that_alembic_heads_prints(learner):
+    """selfgrade finds the migrations' head in its own process; nbgrader would have run `alembic heads`."""
+    import sqlite3
+
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    workspace, _, _ = learner
+    with sqlite3.connect(workspace / "gradebook.db") as db:
+        stamped = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    with _temp_alembic_ini("sqlite:////nonexistent/gradebook.db") as ini:
+        heads = subprocess.run([str(Path(sys.executable).parent / "alembic"), "-c", ini, "heads"],
+                               capture_output=True, text=True, check=True).stdout
+    assert stamped == [(heads.split()[0],)]
 
 
 def test_the_clock_records_time_and_over_time(learner):
@@ -212,6 +273,23 @@ def test_the_model_answer_is_shown_at_full_marks_and_its_rating_is_recorded(lear
     bad = subprocess.run([*MLKIT, "rate", mock_assignment, "--explanation", "9", "--workspace", str(copy)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "1 (cannot) to 5" in bad.stderr
+
+
+def test_the_printed_rate_command_takes_the_score_as_an_argument(learner, tmp_path):
+    """selfgrade prints `rate ALGORITHM --explanation N`; with N replaced, it records that score with no terminal."""
+    import shutil
+
+    workspace, runs, mock_assignment = learner
+    printed = re.search(r"^  (.* rate \S+ .*--explanation) N$", runs["mock"].stdout, re.M).group(1)
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    command = printed.replace(str(workspace.resolve()), str(copy)) + " 4"
+    rated = subprocess.run(["bash", "-c", command], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=120)
+    assert rated.returncode == 0, rated.stderr
+    assert histories.load(copy).explanations[-1] == {**histories.load(copy).explanations[-1],
+                                                    "assignment": mock_assignment, "rating": 4}
+    assert not histories.load(workspace).explanations
 
 
 def test_a_locked_level_is_refused_with_the_reason(tmp_path):
@@ -403,6 +481,42 @@ def test_checkpoints_follow_the_plan():
     assert {day: ok for day, _, ok in schedule.checkpoints(record)}[21]
     html_page = dashboard.render(record, dt.datetime(2026, 1, 25, tzinfo=UTC))
     assert html_page.count("<span class='done'>done</span>") == 2
+
+
+def test_day_14_asks_softmax_from_memory_in_15_minutes_as_the_plan_says(tmp_path):
+    """The plan's "softmax regression from memory in 15 minutes": a pass in a 20-minute session does not tick it
+    off, one in a 15-minute session does; the dashboard's command for it asks for 15 minutes and is accepted."""
+    others = [_attempt(14, "interview", assignment="02_logistic_regression"),
+              _attempt(14, "blank", assignment="10_model_selection")]
+    in_20 = History(attempts=[*others, _attempt(14, "interview", assignment="03_softmax_regression")])
+    assert {day: ok for day, _, ok in schedule.checkpoints(in_20)}[14] is False
+    assert schedule.missing(in_20, 14) == schedule.Evidence("03_softmax_regression", "interview", 15)
+    page = dashboard.render(in_20, dt.datetime(2026, 1, 16, tzinfo=UTC))
+    command = re.search(r"day 14[^<]*<span class='todo'>to do: <code>([^<]*)</code>", page).group(1)
+    assert command.endswith(" practice 03_softmax_regression --mock --minutes 15"), command
+    started = subprocess.run(["bash", "-c", html.unescape(command)], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "MLKIT_SELFSTUDY": str(tmp_path)})
+    assert started.returncode == 0, started.stderr
+    assert "03_softmax_regression, interview level, 15 minutes" in started.stdout
+    assert [s["minutes"] for s in histories.load(tmp_path).sessions.values()] == [15]
+    fast = _attempt(14, "interview", assignment="03_softmax_regression")
+    fast.limit_seconds = 15 * 60
+    in_15 = History(attempts=[*others, fast])
+    assert {day: ok for day, _, ok in schedule.checkpoints(in_15)}[14] is True
+    # The mock interview of day 21 is the plan's 20 minutes, the mock's own time: no --minutes to type.
+    first_day = dashboard.render(History(attempts=[_attempt(0, "blank", assignment="01_linear_regression")]),
+                                 dt.datetime(2026, 1, 2, tzinfo=UTC))
+    assert re.search(r"day 21[^<]*<span class='todo'>to do: <code>[^<]* practice --mock</code>", first_day)
+
+
+def test_the_dashboard_shows_the_latest_explanation_rating():
+    record = History(attempts=[_attempt(0, "blank")], self_ratings={"07_knn": 3},
+                     explanations=[{"assignment": "07_knn", "rating": 2}, {"assignment": "07_knn", "rating": 5}])
+    page = dashboard.render(record, dt.datetime(2026, 1, 2, tzinfo=UTC))
+    progress = page[page.index("<h2>Progress per notebook</h2>"):page.index("<h2>Study plan</h2>")]
+    assert "<td>3; explained 5/5</td>" in re.search(r"<tr><td>07_knn</td>.*?</tr>", progress).group(0)
+    assert "<td>-; -</td>" in re.search(r"<tr><td>08_kmeans</td>.*?</tr>", progress).group(0)
+    assert "own rating; explanation" in page
 
 
 def test_two_commands_take_a_learner_to_a_graded_timed_mock_interview(tmp_path):

@@ -8,7 +8,7 @@
   failed most often first, the level to take and its command; then the
   algorithms not started yet;
 - progress per notebook, for each of the ten algorithms: the levels open,
-  mastery from evidence and the learner's own rating, the last score with its
+  mastery from evidence and the learner's own ratings (mastery, latest explanation), the last score with its
   level and the time it took, when it is due, the trend of scores over
   attempts, and the latest feedback;
 - the study plan's checkpoints with what is done, and all attempts' trend.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mlkit import invocation, layout
 from mlkit.study import history as histories
-from mlkit.study import schedule
+from mlkit.study import levels, practice, schedule
 
 MASTERY_WORDS = {1: "cannot", 2: "vaguely", 3: "can code", 4: "can derive and code", 5: "can teach"}
 MASTERY_COLOURS = {1: "#d0d7de", 2: "#f2cc60", 3: "#54aeff", 4: "#4ac26b", 5: "#1a7f37"}
@@ -93,14 +93,17 @@ def _weakest_checks(attempts) -> list[str]:
 
 
 def practice_command(history: histories.History, assignment: str, level: str | None = None,
-                     extra: tuple[str, ...] = ()) -> str:
+                     extra: tuple[str, ...] = (), minutes: int | None = None) -> str:
     """The command that practises `assignment` at `level` if that level is open, else at its highest open
-    level; an interview the learner has not unlocked yet is a mock interview (always open)."""
+    level; an interview the learner has not unlocked yet is a mock interview (always open); `minutes`: a time
+    limit other than the level's own."""
     open_levels = schedule.unlocked(history, assignment)
-    if level == "interview" and level not in open_levels:
-        return invocation.command("practice", assignment, "--mock", *extra)
-    chosen = level if level in open_levels else open_levels[-1]
-    return invocation.command("practice", assignment, "--level", chosen, *extra)
+    mock = level == "interview" and level not in open_levels
+    chosen = "interview" if mock else level if level in open_levels else open_levels[-1]
+    limit = ("--minutes", str(minutes)) if minutes not in (None, levels.DEFAULT_MINUTES[chosen]) else ()
+    if mock:
+        return invocation.command("practice", assignment, "--mock", *limit, *extra)
+    return invocation.command("practice", assignment, "--level", chosen, *limit, *extra)
 
 
 def _due_rows(record, statuses, now, extra) -> list[tuple[str, str, str, list[str], str]]:
@@ -154,6 +157,12 @@ def _full_marks(record, assignment) -> str:
     return f"{_minutes(last.seconds)}, {last.tries} tr{'ies' if last.tries != 1 else 'y'}{over}"
 
 
+def _explained(record: histories.History, assignment: str) -> str:
+    """The learner's latest rating of their 60-second explanation of `assignment` ("explained 4/5"), or "-"."""
+    ratings = [e.get("rating") for e in record.explanations if e.get("assignment") == assignment]
+    return f"explained {ratings[-1]}/5" if ratings else "-"
+
+
 def _plan(record, extra) -> str:
     """The study plan's checkpoints, each done from the history, or with the command of its next step."""
     first = min((schedule.utc(a.when) for a in record.attempts), default=None)
@@ -163,13 +172,16 @@ def _plan(record, extra) -> str:
         if done:
             mark = "<span class='done'>done</span>"
         else:
-            assignment, kind = schedule.missing(record, day)
+            step = schedule.missing(record, day)
+            assignment, kind = step.assignment, step.kind
             if kind == "mock":
-                command = invocation.command("practice", "--mock", *extra)
+                limit = ("--minutes", str(step.minutes)) if step.minutes not in (None, practice.MOCK_MINUTES) else ()
+                command = invocation.command("practice", "--mock", *limit, *extra)
             elif kind == "explained" and any(a.perfect for a in record.of(assignment)):
                 command = invocation.command("rate", assignment, "--explanation", *extra)
             else:
-                command = practice_command(record, assignment, None if kind == "explained" else kind, extra)
+                command = practice_command(record, assignment, None if kind == "explained" else kind, extra,
+                                           step.minutes)
             mark = f"<span class='todo'>to do: <code>{html.escape(command)}</code></span>"
         items.append(f"<li>day {day}{when}: {html.escape(what)} — {mark}</li>")
     return "<ul class='checkpoints'>" + "".join(items) + "</ul>"
@@ -200,7 +212,7 @@ def render(record: histories.History, now: dt.datetime | None = None, workspace:
         rows.append(
             f"<tr><td>{html.escape(s.assignment)}</td><td>{html.escape(', '.join(s.levels))}</td>"
             f"<td><span class='mastery' style='background:{colour}' title='{MASTERY_WORDS[s.mastery]}'>{s.mastery}</span>"
-            f" {MASTERY_WORDS[s.mastery]}</td><td>{s.self_rating or '-'}</td>"
+            f" {MASTERY_WORDS[s.mastery]}</td><td>{s.self_rating or '-'}; {_explained(record, s.assignment)}</td>"
             f"<td>{s.last_score} <span class='todo'>{s.last_level if s.attempts else ''}</span>{link}</td>"
             f"<td>{time_taken}</td><td>{_full_marks(record, s.assignment)}</td><td>{due}</td>"
             f"<td>{trend_svg(fractions, label=s.assignment)}</td></tr>")
@@ -216,7 +228,7 @@ def render(record: histories.History, now: dt.datetime | None = None, workspace:
         + "<h2>Progress per notebook</h2><table><colgroup><col style='width:15%'><col style='width:11%'>"
         "<col style='width:14%'><col style='width:6%'><col style='width:10%'><col style='width:7%'>"
         "<col style='width:10%'><col style='width:8%'><col style='width:19%'></colgroup>"
-        "<tr><th>algorithm</th><th>levels open</th><th>mastery (evidence)</th><th>own rating</th>"
+        "<tr><th>algorithm</th><th>levels open</th><th>mastery (evidence)</th><th>own rating; explanation</th>"
         "<th>last score</th><th>time taken</th><th>time to full marks</th><th>due</th><th>trend</th></tr>"
         + "".join(rows) + "</table>"
         "<h2>Study plan</h2>" + _plan(record, extra)
@@ -233,7 +245,7 @@ def write(workspace: Path, now: dt.datetime | None = None) -> Path:
 
 
 def command(args) -> int:
-    """`mlkit study` (see mlkit.cli): write the dashboard, print its path and open it in a browser."""
+    """`mlkit study` (arguments: see mlkit.cli): write the dashboard, print its path and open it in a browser."""
     import os
     import webbrowser
 

@@ -43,9 +43,10 @@ from pathlib import Path
 
 import nbformat
 
-from mlkit import invocation, layout, nbcells
+from mlkit import invocation, layout, nbcells, nbgrader_startup
 from mlkit.authoring import catalog
 from mlkit.study import history as histories
+from mlkit.study import private_course
 
 FILE_NAME = "followups.toml"
 EXERCISES = "followups"  # the folder, beside followups.toml, that holds the graded exercises as a small course
@@ -191,25 +192,9 @@ def _course(workspace: Path) -> Path:
 def prepare(workspace: Path, followup: FollowUp, root: Path = layout.ROOT) -> Path:
     """The workspace's follow-up course with this exercise generated (again when its source changed);
     returns the course folder."""
-    from mlkit.study import selfgrade
-
     target = _course(workspace)
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(root / "nbgrader_config.py", target / "nbgrader_config.py")
-    source = exercises_root(followup.assignment, root) / "source" / followup.exercise
-    stamp = target / "source" / f".{followup.exercise}.sha256"
-    digest = selfgrade._digest(source)
-    if stamp.exists() and stamp.read_text() == digest and (target / "release" / followup.exercise).exists():
-        return target
-    shutil.rmtree(target / "source" / followup.exercise, ignore_errors=True)
-    shutil.copytree(source, target / "source" / followup.exercise)
-    from nbgrader.apps import GenerateAssignmentApp
-
-    from mlkit.grading import autograde as grading
-
-    if not grading.run_app(GenerateAssignmentApp, target, [followup.exercise, "--force"]):
-        raise RuntimeError(f"nbgrader generate_assignment {followup.exercise} failed in {target}")
-    stamp.write_text(digest)
+    private_course.generate(target, root / "nbgrader_config.py",
+                            exercises_root(followup.assignment, root) / "source" / followup.exercise)
     return target
 
 
@@ -243,11 +228,10 @@ def grade_exercise(workspace: Path, followup: FollowUp, notebook: Path, root: Pa
 
     The learner's file is only read: a byte copy is graded in the workspace's follow-up course."""
     from mlkit.reports import results
-    from mlkit.study import selfgrade
 
-    parent = selfgrade._start_kernel_zygote()
+    parent = private_course.start_kernel_zygote()
     try:
-        nb = selfgrade.read_notebook(notebook)
+        nb = private_course.read_notebook(notebook)
         wanted = set(nbcells.answer_cell_ids(nb))
         course_root = prepare(workspace, followup, root)
         release = layout.notebook_path(followup.exercise, "release", course_root)
@@ -259,7 +243,7 @@ def grade_exercise(workspace: Path, followup: FollowUp, notebook: Path, root: Pa
         shutil.copytree(course_root / "release" / followup.exercise, target,
                         ignore=shutil.ignore_patterns("*.ipynb"))
         shutil.copyfile(notebook, target / release.name)
-        selfgrade._autograde_and_feedback(course_root, followup.exercise, parent)
+        private_course.autograde_and_feedback(course_root, followup.exercise, parent)
     finally:
         if parent is not None:
             parent.close()
@@ -304,14 +288,15 @@ def mutate(assignments: list[str], jobs: int | None = None, root: Path = layout.
 
 
 def command(args) -> int:
-    """`mlkit followup` (see mlkit.cli)."""
-    return main(args.algorithm, args.question, args.rate, args.grade, args.mutate, args.workspace, args.jobs)
+    """`mlkit followup` (arguments: see mlkit.cli); the exit status."""
+    nbgrader_startup.without_server_extensions()  # this process starts no Jupyter server
+    return run(args.algorithm, args.question, args.rate, args.grade, args.mutate, args.workspace, args.jobs)
 
 
-def main(algorithm: str | None, followup_id: str | None, rating: int | None, grade: str | None, run_mutate: bool,
-         workspace: str | None, jobs: int | None = None) -> int:
+def run(algorithm: str | None, followup_id: str | None, rating: int | None, grade: str | None, run_mutate: bool,
+        workspace: str | None, jobs: int | None = None) -> int:
     """The `mlkit followup` command; `grade` is None (not grading), "" (the written notebook) or a path."""
-    from mlkit.study import practice, selfgrade
+    from mlkit.study import practice
 
     try:
         names = [practice.resolve_assignment(algorithm)] if algorithm else layout.assignments()
@@ -320,7 +305,7 @@ def main(algorithm: str | None, followup_id: str | None, rating: int | None, gra
         if algorithm is None:
             raise FollowUpError("name an algorithm (for example 02_logistic_regression), or use --mutate")
         assignment = names[0]
-        space = selfgrade.default_workspace(workspace)
+        space = histories.default_workspace(workspace)
         record = histories.load(space)
         if not unlocked(record, assignment):
             raise FollowUpError(_locked_message(assignment))
@@ -333,7 +318,7 @@ def main(algorithm: str | None, followup_id: str | None, rating: int | None, gra
         if followup.kind == "spoken":
             return _spoken(space, record, followup, rating, grade)
         return _code(space, record, followup, rating, grade)
-    except (FollowUpError, practice.PracticeError, selfgrade.SelfStudyError) as error:
+    except (FollowUpError, practice.PracticeError, private_course.SelfStudyError) as error:
         print(f"mlkit followup: {error}", file=sys.stderr)
         return 2
 

@@ -26,12 +26,15 @@ import ast
 import datetime as dt
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
-from mlkit import diagnostics, layout, nbcells
-from mlkit.reports import results
+from mlkit import diagnostics, layout, nbcells, nbgrader_startup
 from mlkit.study import history as histories
+
+if TYPE_CHECKING:
+    from mlkit.reports import results
 
 STEPS = 3
 TITLES = {1: "a question", 2: "the formula with shapes", 3: "the reference lines of this check's code"}
@@ -132,6 +135,8 @@ def failed_checks(workspace: Path, assignment: str) -> list[results.CheckResult]
     graded = next((workspace / "autograded" / histories.LEARNER / assignment).glob("*.ipynb"), None)
     if graded is None:
         return []
+    from mlkit.reports import results  # imports nbgrader: only when there is an attempt to read
+
     return [c for c in results.check_results(nbformat.read(graded, as_version=4), assignment) if not c.passed]
 
 
@@ -190,7 +195,7 @@ def reveal(workspace: Path, assignment: str | None = None, check: str | None = N
 
 def give_up(workspace: Path, assignment: str | None = None) -> tuple[str, str]:
     """(assignment, model 60-second answer), the give-up recorded against the next attempt."""
-    from mlkit.study import selfgrade
+    from mlkit.study import rating
 
     record = histories.load(workspace)
     if assignment is None:
@@ -200,22 +205,24 @@ def give_up(workspace: Path, assignment: str | None = None) -> tuple[str, str]:
     record.pending_hints.setdefault(assignment, []).append(
         {"check": None, "step": histories.GIVE_UP, "when": _now()})
     histories.save(workspace, record)
-    return assignment, selfgrade.model_explanation(assignment)
+    return assignment, rating.model_explanation(assignment)
 
 
 def command(args) -> int:
-    """`mlkit hint` (see mlkit.cli)."""
-    return main(args.algorithm, args.check, args.workspace, args.give_up)
+    """`mlkit hint` (arguments: see mlkit.cli); the exit status."""
+    nbgrader_startup.without_server_extensions()  # this process starts no Jupyter server
+    return run(args.algorithm, args.check, args.workspace, args.give_up)
 
 
-def main(assignment: str | None, check: str | None, workspace: str | None, giving_up: bool = False) -> int:
+def run(assignment: str | None, check: str | None, workspace: str | None, giving_up: bool = False) -> int:
+    """The next hint (or, `giving_up`, the model answer) for `assignment` (None: the latest attempt's) and
+    `check` (None: its first failed check) in the workspace `workspace` (None: the default); the exit status."""
     import sys
 
     from mlkit import invocation
-    from mlkit.study import selfgrade
     from mlkit.study.practice import PracticeError, resolve_assignment
 
-    space = selfgrade.default_workspace(workspace)
+    space = histories.default_workspace(workspace)
     extra = histories.workspace_option(space)
     try:
         name = resolve_assignment(assignment) if assignment else None

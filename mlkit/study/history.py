@@ -114,6 +114,17 @@ def workspace_option(workspace: Path | None) -> list[str]:
     return ["--workspace", str(Path(workspace).resolve())]
 
 
+def timing(history: History, notebook: Path, now: dt.datetime | None = None) -> tuple[str | None, float | None, float | None]:
+    """(level, elapsed seconds, limit seconds) of the `mlkit practice` session that wrote `notebook`, from its
+    entry in `history.sessions`; (None, None, None) for a notebook no session wrote.  `now`: an aware time."""
+    session = history.sessions.get(str(notebook.resolve()))
+    if not session:
+        return None, None, None
+    now = now or dt.datetime.now(dt.timezone.utc)
+    elapsed = (now - dt.datetime.fromisoformat(session["started"])).total_seconds()
+    return session["level"], max(elapsed, 0.0), 60.0 * float(session["minutes"])
+
+
 def path(workspace: Path) -> Path:
     return workspace / "history.json"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import copy
 import datetime as dt
+import re
 
 import nbformat
 
@@ -148,9 +149,28 @@ def make(release, level: str, minutes: int | None = None, started: dt.datetime |
                 cells.append(cell)
         elif kind in ("tests", "student") and level == "blank":  # visible tests; the picture and the real data
             cells.append(cell)
+    _renumber_sections(cells)
     nb.cells = cells + [_grading_cell()]
     nb.metadata["mlkit_practice"]["minutes"] = minutes
     return nb
+
+
+SECTION = re.compile(r"^(##\s+)\d+(\.\s)", re.M)
+
+
+def _renumber_sections(cells) -> None:
+    """Number the kept sections' headings ("## 1. ...") 1, 2, 3, ... in order, in place: a level that leaves
+    sections out would otherwise jump (an interview went from 1 to 7)."""
+    number = 0
+
+    def renumbered(match: re.Match) -> str:
+        nonlocal number
+        number += 1
+        return f"{match.group(1)}{number}{match.group(2)}"
+
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = SECTION.sub(renumbered, cell.source)
 
 
 def _grading_cell():

@@ -91,34 +91,19 @@ def start(workspace: Path, assignment: str | None = None, level: str | None = No
     return Session(assignment, level, minutes, notebook, started)
 
 
-def timing(record: histories.History, notebook: Path, now: dt.datetime | None = None) -> tuple[str | None, float | None, float | None]:
-    """(level, elapsed seconds, limit seconds) of the practice session that wrote `notebook`, if any."""
-    session = record.sessions.get(str(notebook.resolve()))
-    if not session:
-        return None, None, None
-    now = now or dt.datetime.now(dt.timezone.utc)
-    elapsed = (now - dt.datetime.fromisoformat(session["started"])).total_seconds()
-    return session["level"], max(elapsed, 0.0), 60.0 * float(session["minutes"])
-
-
 def open_command(notebook: Path) -> list[str]:
     return [str(Path(sys.executable).parent / "jupyter"), "lab", str(notebook)]
 
 
 def command(args) -> int:
-    """`mlkit practice` (see mlkit.cli)."""
-    algorithm = args.algorithm or (args.mock if isinstance(args.mock, str) else None)  # --mock knn
-    return main(algorithm, args.level, args.minutes, bool(args.mock), args.workspace, args.open)
-
-
-def main(assignment: str | None, level: str | None, minutes: int | None, mock: bool, workspace: str | None,
-         open_lab: bool) -> int:
+    """`mlkit practice` (arguments: see mlkit.cli); the exit status."""
     from mlkit import invocation
-    from mlkit.study import selfgrade
 
-    space = selfgrade.default_workspace(workspace)
+    algorithm = args.algorithm or (args.mock if isinstance(args.mock, str) else None)  # --mock knn
+    mock = bool(args.mock)
+    space = histories.default_workspace(args.workspace)
     try:
-        session = start(space, assignment, level, minutes, mock)
+        session = start(space, algorithm, args.level, args.minutes, mock)
     except PracticeError as error:
         print(f"mlkit practice: {error}", file=sys.stderr)
         return 2
@@ -128,7 +113,7 @@ def main(assignment: str | None, level: str | None, minutes: int | None, mock: b
           f"{session.started} and runs until full marks (deadline {deadline}).")
     print(f"Notebook: {session.notebook}")
     lab = open_command(session.notebook)
-    if open_lab:
+    if args.open:
         subprocess.Popen(lab, start_new_session=True)
         print("JupyterLab is starting; grade from the notebook's last cell or with:")
     else:

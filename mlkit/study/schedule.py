@@ -43,19 +43,32 @@ from mlkit.study.levels import LEVELS
 # check brings the algorithm back the next day.
 SCHEDULER = Scheduler(learning_steps=(), relearning_steps=(dt.timedelta(days=1),), enable_fuzzing=False)
 
-# The study plan the kit is built around: (day, what, assignments and the evidence that ticks it off).
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of a checkpoint's evidence: `kind` "mock", "explained" or a level (see `met`) of `assignment`
+    ("*": any), within `minutes` when the plan names a time (the session's limit at most that, and kept)."""
+    assignment: str
+    kind: str
+    minutes: int | None = None
+
+
+# The study plan the kit is built around: (day, what, the evidence that ticks it off); a time the plan names is
+# the limit the evidence is held to (docs/self-study.md, "The study plan").
 PLAN = (
     (0, "linear and logistic regression from memory",
-     [("01_linear_regression", "blank"), ("02_logistic_regression", "blank")]),
+     [Evidence("01_linear_regression", "blank"), Evidence("02_logistic_regression", "blank")]),
     (3, "KNN (vectorised distances) and k-means with k-means++ from memory; the logistic gradient derived",
-     [("07_knn", "blank"), ("08_kmeans", "blank"), ("02_logistic_regression", "explained")]),
+     [Evidence("07_knn", "blank"), Evidence("08_kmeans", "blank"), Evidence("02_logistic_regression", "explained")]),
     (7, "the network's forward and backward pass from memory; PCA and SVD; cross-validation and stratification",
-     [("05_neural_network", "blank"), ("09_pca", "explained"), ("10_model_selection", "explained")]),
+     [Evidence("05_neural_network", "blank"), Evidence("09_pca", "explained"),
+      Evidence("10_model_selection", "explained")]),
     (14, "softmax regression from memory in 15 minutes; L2 in logistic regression; a full pipeline",
-     [("03_softmax_regression", "interview"), ("02_logistic_regression", "interview"),
-      ("10_model_selection", "blank")]),
+     [Evidence("03_softmax_regression", "interview", 15), Evidence("02_logistic_regression", "interview"),
+      Evidence("10_model_selection", "blank")]),
     (21, "a mock interview: an algorithm from scratch in 20 minutes, explained shape by shape",
-     [("*", "mock")]),
+     [Evidence("*", "mock", 20)]),
 )
 
 
@@ -188,25 +201,28 @@ def weakest(history: History, assignments: list[str], now: dt.datetime | None = 
     return min(statuses, key=urgency).assignment
 
 
-def met(history: History, assignment: str, kind: str) -> bool:
+def met(history: History, assignment: str, kind: str, minutes: int | None = None) -> bool:
     """Whether the history holds one piece of a checkpoint's evidence: `kind` "mock" (any interview-level pass
-    within 20 minutes), "explained" (the explanation rated 4 or 5) or a level (full marks at it or above,
-    within time)."""
+    within time), "explained" (the explanation rated 4 or 5) or a level (full marks at it or above, within
+    time); with `minutes`, only in a session whose limit was at most that many minutes."""
+    def in_time(a: Attempt) -> bool:
+        return not a.over_time and (minutes is None or (a.limit_seconds is not None and a.limit_seconds <= 60 * minutes))
+
     if kind == "mock":
-        return any(a.level == "interview" and a.perfect and not a.over_time
-                   and a.limit_seconds is not None and a.limit_seconds <= 20 * 60 for a in history.attempts)
+        return any(a.level == "interview" and a.perfect and in_time(a) for a in history.attempts)
     if kind == "explained":
         return explained_well(history, assignment)
     levels = LEVELS[LEVELS.index(kind):]
-    return any(a.perfect and a.level in levels and not a.over_time for a in history.of(assignment))
+    return any(a.perfect and a.level in levels and in_time(a) for a in history.of(assignment))
 
 
 def checkpoints(history: History) -> list[tuple[int, str, bool]]:
     """(day, what, done) for each checkpoint of the study plan."""
-    return [(day, what, all(met(history, a, kind) for a, kind in evidence)) for day, what, evidence in PLAN]
+    return [(day, what, all(met(history, e.assignment, e.kind, e.minutes) for e in evidence))
+            for day, what, evidence in PLAN]
 
 
-def missing(history: History, day: int) -> tuple[str, str] | None:
-    """The first (assignment, kind) of the checkpoint of `day` the history does not hold yet (None: done)."""
+def missing(history: History, day: int) -> Evidence | None:
+    """The first evidence of the checkpoint of `day` the history does not hold yet (None: done)."""
     evidence = next(e for d, _, e in PLAN if d == day)
-    return next(((a, kind) for a, kind in evidence if not met(history, a, kind)), None)
+    return next((e for e in evidence if not met(history, e.assignment, e.kind, e.minutes)), None)

@@ -29,40 +29,20 @@ fixes, as an instructor's class receives it).  The study dashboard
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nbformat
 
-from mlkit import course, diagnostics, invocation, layout, nbcells
-from mlkit.study import dashboard, levels, practice
+from mlkit import course, diagnostics, invocation, layout, nbcells, nbgrader_startup
+from mlkit.study import dashboard, levels, private_course, rating
 from mlkit.study import history as histories
 from mlkit.study.history import LEARNER, Attempt
+from mlkit.study.private_course import SelfStudyError, read_notebook
 
 if TYPE_CHECKING:
     from mlkit.reports import results
-
-
-class SelfStudyError(Exception):
-    """A problem with the learner's input, reported as one line."""
-
-
-default_workspace = histories.default_workspace  # for the commands that import this module anyway
-
-
-def read_notebook(path: Path):
-    if not path.exists():
-        raise SelfStudyError(f"no such file: {path}")
-    if path.is_dir() or path.suffix != ".ipynb":
-        raise SelfStudyError(f"not a notebook (.ipynb file): {path}")
-    try:
-        nb = nbformat.reads(path.read_bytes().decode("utf-8"), as_version=4)
-        nbformat.validate(nb)
-    except Exception as error:
-        raise SelfStudyError(f"{path} is not a readable notebook ({type(error).__name__}: {str(error)[:120]})")
-    return nb
 
 
 def identify_assignment(nb, wanted: str | None) -> str:
@@ -83,65 +63,14 @@ def identify_assignment(nb, wanted: str | None) -> str:
     return matches[0]
 
 
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(folder)).encode() + p.read_bytes())
-    return h.hexdigest()
-
-
 def prepare_workspace(workspace: Path, assignment: str) -> None:
     """A private course holding the kit's assignment, generated (again) when its source changed."""
-    workspace.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(layout.ROOT / "nbgrader_config.py", workspace / "nbgrader_config.py")
-    source = layout.ROOT / "source" / assignment
-    stamp = workspace / "source" / f".{assignment}.sha256"
-    if stamp.exists() and stamp.read_text() == _digest(source) and (workspace / "release" / assignment).exists():
-        return
-    shutil.rmtree(workspace / "source" / assignment, ignore_errors=True)
-    shutil.copytree(source, workspace / "source" / assignment)
-    from nbgrader.apps import GenerateAssignmentApp
-
-    from mlkit.grading import autograde as grading
-
-    if not grading.run_app(GenerateAssignmentApp, workspace, [assignment, "--force"]):
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed in {workspace}")
-    stamp.write_text(_digest(source))
-
-
-def _start_kernel_zygote():
-    """The grading kernel's zygote, started before nbgrader is imported so that the two warm up together."""
-    from mlkit.grading.kernel import zygote
-
-    try:
-        return zygote.Zygote(wait=False)
-    except OSError:
-        return None
-
-
-def _autograde_and_feedback(workspace: Path, assignment: str, parent) -> None:
-    from nbgrader.apps import GenerateFeedbackApp
-
-    from mlkit.grading import autograde as grading
-    from mlkit.grading.kernel import zygote
-
-    config = course.course_config(workspace)
-    grading.preflight(config)  # no sandbox: stop here, with the reason
-    kernel_name = None
-    if parent is not None and grading.uses_grading_kernel(config):
-        parent.wait()
-        zygote.install()
-        kernel_name = zygote.KERNEL_NAME
-    if not grading.grade_here(workspace, assignment, LEARNER, kernel_name):
-        raise RuntimeError(f"nbgrader autograde of {assignment} failed in {workspace}")
-    if not grading.run_app(GenerateFeedbackApp, workspace, [assignment, "--student", LEARNER, "--force"]):
-        raise RuntimeError(f"nbgrader generate_feedback of {assignment} failed in {workspace}")
+    private_course.generate(workspace, layout.ROOT / "nbgrader_config.py", layout.ROOT / "source" / assignment)
 
 
 def practice_level(nb, record: histories.History, path: Path, now: dt.datetime):
     """(level, seconds, limit seconds) of this attempt: from its `mlkit practice` session, else from the notebook."""
-    level, seconds, limit = practice.timing(record, path, now)
+    level, seconds, limit = histories.timing(record, path, now)
     if level is None:
         written = nb.metadata.get("mlkit_practice", {}).get("level")
         level = written if written in levels.LEVELS else "guided"
@@ -161,7 +90,7 @@ def _session_of(record: histories.History, path: Path) -> tuple[str | None, int]
 def grade(path: Path, workspace: Path, wanted: str | None = None,
           now: dt.datetime | None = None) -> tuple[Attempt, list[results.CheckResult], Path]:
     """Grade one attempt; returns it, its checks and its feedback page."""
-    parent = _start_kernel_zygote()
+    parent = private_course.start_kernel_zygote()
     try:
         nb = read_notebook(path)
         assignment = identify_assignment(nb, wanted)
@@ -175,7 +104,7 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
         shutil.copytree(workspace / "release" / assignment, target, ignore=shutil.ignore_patterns("*.ipynb"))
         name = layout.notebook_path(assignment, "release", workspace).name
         shutil.copyfile(path, target / name)  # a byte copy: the learner's file is only read
-        _autograde_and_feedback(workspace, assignment, parent)
+        private_course.autograde_and_feedback(workspace, assignment, parent)
     finally:
         if parent is not None:
             parent.close()
@@ -203,16 +132,6 @@ def grade(path: Path, workspace: Path, wanted: str | None = None,
 def write_report(workspace: Path, now: dt.datetime | None = None) -> Path:
     """The study dashboard (report.html in the workspace)."""
     return dashboard.write(workspace, now)
-
-
-def model_explanation(assignment: str) -> str:
-    """The model answer of the notebook's 60-second explanation (from the kit's source notebook)."""
-    nb = nbformat.read(layout.notebook_path(assignment), as_version=4)
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "markdown" and meta.get("solution") and meta.get("grade"):
-            return nbcells.strip_solution_markers(cell.source).strip()
-    return ""
 
 
 def terminal_summary(attempt: Attempt, checks: list[results.CheckResult], with_fixes: bool = False) -> str:
@@ -259,13 +178,15 @@ def clock_line(attempt: Attempt, record: histories.History) -> str:
             "the clock runs until full marks.")
 
 
-def main(path: str, workspace: str | None, assignment: str | None) -> int:
+def run(path: str, workspace: str | None, assignment: str | None) -> int:
+    """Grade the notebook at `path` as an attempt in the workspace `workspace` (None: the default one), as
+    `assignment` (None: recognised from its cells), and print its summary; the exit status."""
     import sys
     import textwrap
 
     notebook = Path(path).resolve()  # before grading: it runs in the workspace's folder
     try:
-        space = default_workspace(workspace).resolve()
+        space = histories.default_workspace(workspace).resolve()
         attempt, checks, feedback = grade(notebook, space, assignment)
     except SelfStudyError as error:
         print(f"mlkit selfgrade: {error}", file=sys.stderr)
@@ -284,12 +205,13 @@ def main(path: str, workspace: str | None, assignment: str | None) -> int:
         print(f"  {invocation.command('hint', attempt.assignment, *extra)}")
         print(f"Study dashboard: {write_report(space)}")
         return 0
-    model = model_explanation(attempt.assignment)
+    model = rating.model_explanation(attempt.assignment)
     if model:
         print("\nNow explain it out loud in 60 seconds, then compare with the model answer:")
         print(textwrap.indent(textwrap.fill(" ".join(model.split()), 100), "  "))
-        print("Rate your explanation (1-5):")
-        print(f"  {invocation.command('rate', attempt.assignment, '--explanation', *extra)}")
+        # The score as an argument, as `mlkit followup --rate N` takes it (without N, rate asks for it).
+        print("Rate your explanation, N from 1 (missed it) to 5 (as complete as the model answer):")
+        print(f"  {invocation.command('rate', attempt.assignment, *extra, '--explanation')} N")
     if attempt.perfect and attempt.level == "interview":  # a working solution: the interviewer's follow-ups
         from mlkit.study import followups
 
@@ -301,43 +223,6 @@ def main(path: str, workspace: str | None, assignment: str | None) -> int:
 
 
 def command(args) -> int:
-    """`mlkit selfgrade` (see mlkit.cli)."""
-    return main(args.notebook, args.workspace, args.assignment)
-
-
-def rate_command(args) -> int:
-    """`mlkit rate` (see mlkit.cli)."""
-    return rate(args.algorithm, args.explanation, args.mastery, args.workspace)
-
-
-def rate(assignment: str, explanation: int | None, mastery: int | None, workspace: str | None) -> int:
-    """Record the learner's rating of their 60-second explanation and/or of their own mastery (1-5)."""
-    import sys
-
-    from mlkit.study.practice import PracticeError, resolve_assignment
-
-    space = default_workspace(workspace)
-    try:
-        name = resolve_assignment(assignment)
-    except PracticeError as error:
-        print(f"mlkit rate: {error}", file=sys.stderr)
-        return 2
-    if explanation == 0:  # `--explanation` without a number: ask for it
-        try:
-            explanation = int(input("How well did your 60-second explanation match the model answer (1-5)? "))
-        except (EOFError, ValueError):
-            print("mlkit rate: give a rating from 1 to 5 (--explanation 4)", file=sys.stderr)
-            return 2
-    for value in (explanation, mastery):
-        if value is not None and not 1 <= value <= 5:
-            print("mlkit rate: ratings are 1 (cannot) to 5 (can teach)", file=sys.stderr)
-            return 2
-    record = histories.load(space)
-    if explanation is not None:
-        record.explanations.append({"assignment": name, "rating": explanation,
-                                    "when": dt.datetime.now().astimezone().isoformat(timespec="seconds")})
-    if mastery is not None:
-        record.self_ratings[name] = mastery
-    histories.save(space, record)
-    print(f"recorded; the dashboard: {write_report(space)}")
-    return 0
+    """`mlkit selfgrade` (arguments: see mlkit.cli); the exit status."""
+    nbgrader_startup.without_server_extensions()  # this process starts no Jupyter server
+    return run(args.notebook, args.workspace, args.assignment)
