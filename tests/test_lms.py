@@ -165,6 +165,27 @@ def test_release_feedback_names_the_lms_students_instead_of_stopping(lms_course,
     assert "submission_secret.txt" in run.stdout + run.stderr
 
 
+def test_release_feedback_refuses_a_feedback_folder_everyone_may_open(lms_course, tmp_path):
+    c, *_ = lms_course
+    opened = shutil.copytree(c.parent / "exchange", tmp_path / "exchange")
+    feedback = opened / COURSE_ID / "feedback"
+    feedback.chmod(0o777)  # listable and writable by every account: each student's page is open to all
+    # Defence off (nbgrader's own release): the exchange student's page lands in the open folder.
+    stock = _nbgrader(c, "release_feedback", ASSIGNMENT, "--student", EXCHANGE_STUDENT, f"--Exchange.root={opened}",
+                      "--ExchangeFactory.release_feedback="
+                      "nbgrader.exchange.default.release_feedback.ExchangeReleaseFeedback")
+    assert stock.returncode == 0, stock.stdout + stock.stderr
+    assert len(list(feedback.glob("*.html"))) == 1
+    for page in feedback.glob("*.html"):
+        page.unlink()
+    # Contained: the course's release (the LMS-aware one) refuses that folder, naming the fix; nothing written.
+    refused = _nbgrader(c, "release_feedback", ASSIGNMENT, f"--Exchange.root={opened}")
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0, said
+    assert "mode 777" in said and "mlkit exchange init" in said, said
+    assert not list(feedback.glob("*.html"))
+
+
 def _canvas_reupload_target(name: str) -> tuple[str, str]:
     """What Canvas's Re-Upload Submissions reads from a file's name: the first two all-digit parts."""
     user, attachment = [part for part in name.split("_") if part.isdigit()][:2]
