@@ -382,3 +382,16 @@ def test_download_names_are_read_as_each_lms_writes_them(relative, lms, expected
 
     found = parse_download(relative, lms)
     assert (found and (found.lms_key, found.account, found.file_name, found.prefix, found.in_folder)) == expected
+
+
+def test_export_before_the_roster_says_so_in_its_summary_and_fails(tmp_path):
+    c = course.new_course(tmp_path / "course", [ASSIGNMENT])
+    for student in ("bob", "carol"):
+        added = _nbgrader(c, "db", "student", "add", student)
+        assert added.returncode == 0, added.stdout + added.stderr
+    run = _mlkit(c, "export", "--lms", "canvas")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "0 students x" in run.stdout
+    assert "left out: 2 students without the identifier Canvas matches on" in run.stdout
+    assert "bob (no Canvas user id: run mlkit roster import)" in run.stderr
+    assert "mlkit roster import FILE --lms canvas" in run.stderr
