@@ -14,6 +14,7 @@ def test_a_class_with_no_diagnosed_mistake_says_none_instead_of_an_empty_table(t
     mistakes = text[text.index("Most common diagnosed mistakes"):text.index("Pass rate per check")]
     assert "None: no failed check of a graded submission matched a known mistake." in mistakes
     assert "0 graded submissions in 0 assignments." in text
+    assert "mean automatic score (manual points not included)" in text  # beside nbgrader's totals, which count them
 
 
 def test_counts_are_in_the_singular_for_one():

@@ -161,7 +161,8 @@ def write(root: Path, out: Path) -> tuple[Path, Path]:
              f"<div class='mlkit-chart'>{distribution_svg(scores, maxima)}</div>" if scores else
              "<p>No submission has been graded yet: run <code>mlkit grade</code> (or nbgrader autograde) first.</p>",
              "<h2>Summary per assignment</h2><table><tr><th>assignment</th><th>submissions</th>"
-             "<th>mean score</th><th>full marks</th><th>similar pairs (mlkit similarity)</th></tr>"]
+             "<th>mean automatic score (manual points not included)</th><th>full automatic marks</th>"
+             "<th>similar pairs (mlkit similarity)</th></tr>"]
     for name in sorted(scores):
         values, top = scores[name], maxima[name]
         parts.append(f"<tr><td>{html.escape(name)}</td><td>{len(values)}</td><td>{sum(values) / len(values):.1f} / {top:g}</td>"
