@@ -39,12 +39,13 @@ c.ExchangeFactory.collect = "mlkit.grading.plugins.exchange.LinkSafeCollect"
 # sets it up); collection takes each student's own newest folder and skips, with the reason, any entry that
 # is not one.
 c.ExchangeFactory.release_assignment = "mlkit.grading.plugins.exchange.CheckedReleaseAssignment"
-c.ExchangeFactory.release_feedback = "mlkit.grading.plugins.exchange.CheckedReleaseFeedback"
 c.Autograde.pre_convert_hook = "mlkit.grading.plugins.reading.set_aside_unsafe_files"
 # Submissions downloaded from an LMS (mlkit/grading/plugins/lmszip.py): `nbgrader zip_collect ASSIGNMENT` with the
 # collector of your LMS puts each student's notebook into submitted/, found by the roster (`mlkit roster
 # import`), with the time the LMS recorded.  Feedback release to the exchange leaves out (and names) the
 # students who did not submit through it, instead of stopping at the first; `mlkit handback` packs theirs.
+# It is the shared hub's checked release of feedback too (one class for both: a second setting of
+# release_feedback would replace the first, and the exchange check with it).
 #   c.ZipCollectApp.collector_plugin = "mlkit.grading.plugins.lmszip.CanvasCollector"   # or MoodleCollector
 c.ExchangeFactory.release_feedback = "mlkit.grading.plugins.lmszip.ExchangeOnlyReleaseFeedback"
 c.Autograde.autograde_preprocessors = [

@@ -1,8 +1,9 @@
 """The kit's wheel carries the kit's own course, for `mlkit init`, the demo and self-study.
 
-The course (nbgrader_config.py, source/ with its data, catalog/, SPEC.md) lives at the repository's root, where
-instructors edit it; a wheel has no such root, so the build copies it into the package as
-`mlkit/course_files/`. `mlkit.layout.ROOT` reads it from there when the kit is not a checkout.
+The course (nbgrader_config.py, source/ with its data, catalog/, SPEC.md, and release/: self-study's practice
+notebooks are cut from it) lives at the repository's root, where instructors edit it; a wheel has no such root,
+so the build copies it into the package as `mlkit/course_files/`. `mlkit.layout.ROOT` reads it from there when
+the kit is not a checkout.
 The students' hand-out (`mlkit student-build`) builds from a copy of the package alone, where there is no
 course to pack: its wheel must carry no reference solution and no hidden test.
 """
@@ -16,7 +17,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-COURSE = ("nbgrader_config.py", "source", "catalog", "SPEC.md")
+COURSE = ("nbgrader_config.py", "source", "release", "catalog", "SPEC.md")
 SKIPPED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
 
 

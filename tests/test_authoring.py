@@ -46,6 +46,9 @@ def test_the_scaffold_passes_lint_and_release_as_it_stands_and_is_never_overwrit
     made = _mlkit("new", "12_standardize", "--title", "Standardising features", cwd=small_course)
     assert made.returncode == 0, made.stderr
     folder = small_course / "source" / "12_standardize"
+    for written in ("source/12_standardize/standardize.ipynb", "source/12_standardize/diagnostics.toml",
+                    "catalog/12_standardize/mutants.toml", "catalog/12_standardize/equivalent_mutants.toml"):
+        assert f"  {written}   " in made.stdout, made.stdout  # each file it wrote, named
     assert {p.name for p in folder.iterdir()} == {"standardize.ipynb", "diagnostics.toml"}
     assert {p.name for p in (small_course / "catalog" / "12_standardize").iterdir()} == {
         "mutants.toml", "equivalent_mutants.toml"}

@@ -225,3 +225,16 @@ def test_the_installed_kit_carries_the_followup_questions_and_their_exercises(wo
     assert written.returncode == 0, written.stderr
     notebook = followups.exercise_notebook(workspace, code)
     assert str(notebook) in written.stdout and "### BEGIN HIDDEN TESTS" not in notebook.read_text()
+
+
+def test_self_study_runs_with_the_installed_kit(workflow, tmp_path):
+    """docs/self-study.md: with the kit installed, `mlkit practice` writes its notebook (cut from the release the
+    wheel carries) and the selfgrade command it prints grades it, from a folder outside the repository."""
+    env = workflow.env(workflow.instructor_config, home=tmp_path)
+    practice = subprocess.run(["mlkit", "practice", "knn"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert practice.returncode == 0, practice.stdout + practice.stderr[-3000:]
+    (printed,) = [line.strip() for line in practice.stdout.splitlines() if line.strip().startswith("mlkit selfgrade ")]
+    graded = subprocess.run(["bash", "-c", printed], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert graded.returncode == 0, graded.stdout + graded.stderr[-3000:]
+    assert "07_knn: 0 / 16 automatic points" in graded.stdout
+    assert "Not implemented yet" in graded.stdout

@@ -165,6 +165,27 @@ def test_release_feedback_names_the_lms_students_instead_of_stopping(lms_course,
     assert "submission_secret.txt" in run.stdout + run.stderr
 
 
+def test_release_feedback_refuses_a_feedback_folder_everyone_may_open(lms_course, tmp_path):
+    c, *_ = lms_course
+    opened = shutil.copytree(c.parent / "exchange", tmp_path / "exchange")
+    feedback = opened / COURSE_ID / "feedback"
+    feedback.chmod(0o777)  # listable and writable by every account: each student's page is open to all
+    # Defence off (nbgrader's own release): the exchange student's page lands in the open folder.
+    stock = _nbgrader(c, "release_feedback", ASSIGNMENT, "--student", EXCHANGE_STUDENT, f"--Exchange.root={opened}",
+                      "--ExchangeFactory.release_feedback="
+                      "nbgrader.exchange.default.release_feedback.ExchangeReleaseFeedback")
+    assert stock.returncode == 0, stock.stdout + stock.stderr
+    assert len(list(feedback.glob("*.html"))) == 1
+    for page in feedback.glob("*.html"):
+        page.unlink()
+    # Contained: the course's release (the LMS-aware one) refuses that folder, naming the fix; nothing written.
+    refused = _nbgrader(c, "release_feedback", ASSIGNMENT, f"--Exchange.root={opened}")
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0, said
+    assert "mode 777" in said and "mlkit exchange init" in said, said
+    assert not list(feedback.glob("*.html"))
+
+
 def _canvas_reupload_target(name: str) -> tuple[str, str]:
     """What Canvas's Re-Upload Submissions reads from a file's name: the first two all-digit parts."""
     user, attachment = [part for part in name.split("_") if part.isdigit()][:2]
@@ -361,3 +382,16 @@ def test_download_names_are_read_as_each_lms_writes_them(relative, lms, expected
 
     found = parse_download(relative, lms)
     assert (found and (found.lms_key, found.account, found.file_name, found.prefix, found.in_folder)) == expected
+
+
+def test_export_before_the_roster_says_so_in_its_summary_and_fails(tmp_path):
+    c = course.new_course(tmp_path / "course", [ASSIGNMENT])
+    for student in ("bob", "carol"):
+        added = _nbgrader(c, "db", "student", "add", student)
+        assert added.returncode == 0, added.stdout + added.stderr
+    run = _mlkit(c, "export", "--lms", "canvas")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "0 students x" in run.stdout
+    assert "left out: 2 students without the identifier Canvas matches on" in run.stdout
+    assert "bob (no Canvas user id: run mlkit roster import)" in run.stderr
+    assert "mlkit roster import FILE --lms canvas" in run.stderr

@@ -220,7 +220,14 @@ def command(args) -> int:
     except ScaffoldRefused as refused:
         print(f"mlkit new: {refused}", file=sys.stderr)
         return 2
-    print(f"{path.relative_to(root)}: edit it in JupyterLab or as text "
+    folder, catalog_folder = path.parent, root / "catalog" / name
+    print("written:")
+    for written, what in ((path, "the seven sections, a worked example in each"),
+                          (folder / "diagnostics.toml", "the mistakes its hidden tests name"),
+                          (catalog_folder / "mutants.toml", "your realistic mistakes, for mlkit mutate"),
+                          (catalog_folder / "equivalent_mutants.toml", "mutants no test can tell apart, each with why")):
+        print(f"  {written.relative_to(root)}   {what}")
+    print(f"next: edit {path.relative_to(root)} in JupyterLab or as text "
           f"(python -m mlkit.authoring.nbtext to-text {path.relative_to(root)}); then mlkit lint {name}, "
           f"mlkit release {name}, mlkit mutate {name}")
     return 0

@@ -132,6 +132,11 @@ def _similar_pairs(assignment: str, out: Path) -> str:
     return f"<a href='{html.escape(table.with_suffix('.html').name)}'>{flagged}</a>"
 
 
+def _count(number: int, noun: str) -> str:
+    """`number` and `noun`, in the plural unless it is one: "1 assignment", "3 graded submissions"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def write(root: Path, out: Path) -> tuple[Path, Path]:
     scores, maxima, stats = collect(root)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,18 +155,23 @@ def write(root: Path, out: Path) -> tuple[Path, Path]:
              "td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }",
              "th { background: #f0f0f0; } .bar { background: #4c72b0; height: 10px; display: inline-block; }",
              "</style></head><body><h1>Class report</h1>",
-             f"<p>{sum(len(v) for v in scores.values())} graded submissions in {len(scores)} assignments.</p>",
+             f"<p>{_count(sum(len(v) for v in scores.values()), 'graded submission')} in "
+             f"{_count(len(scores), 'assignment')}.</p>",
              "<h2>Score distribution</h2>",
              f"<div class='mlkit-chart'>{distribution_svg(scores, maxima)}</div>" if scores else
              "<p>No submission has been graded yet: run <code>mlkit grade</code> (or nbgrader autograde) first.</p>",
              "<h2>Summary per assignment</h2><table><tr><th>assignment</th><th>submissions</th>"
-             "<th>mean score</th><th>full marks</th><th>similar pairs (mlkit similarity)</th></tr>"]
+             "<th>mean automatic score (manual points not included)</th><th>full automatic marks</th>"
+             "<th>similar pairs (mlkit similarity)</th></tr>"]
     for name in sorted(scores):
         values, top = scores[name], maxima[name]
         parts.append(f"<tr><td>{html.escape(name)}</td><td>{len(values)}</td><td>{sum(values) / len(values):.1f} / {top:g}</td>"
                      f"<td>{sum(v >= top for v in values)}</td><td>{_similar_pairs(name, out)}</td></tr>")
     parts.append("</table><h2>Most common diagnosed mistakes</h2><table><tr><th>count</th><th>assignment</th>"
                  "<th>check</th><th>mistake</th></tr>")
+    if not common:  # an empty table would read as a page that failed to fill it
+        parts.append("<tr><td colspan='4'>None: no failed check of a graded submission matched a known mistake."
+                     "</td></tr>")
     for n, s, m in common[:20]:
         parts.append(f"<tr><td>{n}</td><td>{html.escape(s.assignment)}</td><td>{html.escape(s.test_id)}</td>"
                      f"<td>{html.escape(mistake_message(s.assignment, s.test_id, m, root))}</td></tr>")

@@ -257,8 +257,11 @@ def main_export(root: Path, lms: str, out: str | None, named: list[str], per_que
     path = root / (out or f"exports/grades-{lms}.csv")
     done = write_export(root, lms, path, named or None, per_question, missing_as_zero, moodle_map)
     print(path)
-    print(f"{done.students} students x {len(done.assignments)} released assignments"
-          f" ({', '.join(done.assignments) or 'none'})")
+    print(f"{done.students} student{'' if done.students == 1 else 's'} x {len(done.assignments)} released "
+          f"assignment{'' if len(done.assignments) == 1 else 's'} ({', '.join(done.assignments) or 'none'})")
+    if done.left_out_students:  # the names go to stderr; the count and the cure belong in the summary too
+        print(f"left out: {len(done.left_out_students)} student{'' if len(done.left_out_students) == 1 else 's'} "
+              f"without the identifier {lms.capitalize()} matches on (named below; mlkit roster import adds it)")
     if done.left_out_assignments:
         print(f"left out, never released: {', '.join(done.left_out_assignments)}")
     if done.pending:
@@ -269,6 +272,10 @@ def main_export(root: Path, lms: str, out: str | None, named: list[str], per_que
     if done.left_out_students:
         print(f"left out ({len(done.left_out_students)}): "
               f"{', '.join(done.left_out_students)}", file=sys.stderr)
+    if done.left_out_students and not done.students:
+        print(f"mlkit export: {path} holds no student: import the {lms.capitalize()} roster first "
+              f"(mlkit roster import FILE --lms {lms})", file=sys.stderr)
+        return 1
     return 0
 
 

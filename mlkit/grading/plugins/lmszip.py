@@ -22,10 +22,11 @@ and the log names it.  Archives are extracted by nbgrader's extractor (no links,
 model); what lands in `submitted/` goes through autograde's `set_aside_unsafe_files` like any submission.
 
 `ExchangeOnlyReleaseFeedback` (`c.ExchangeFactory.release_feedback`): nbgrader's release of feedback to the
-exchange, minus the students whose submission did not come through it.  Such a feedback folder has no
-`submission_secret.txt` (nbgrader submit writes it) and, when placed by hand, no `timestamp.txt`; nbgrader's own
-release stops at the first with FileNotFoundError and releases nobody after it.  Those students cannot fetch
-feedback from the exchange anyway: `mlkit handback ASSIGNMENT` packs theirs for the LMS.
+exchange, with the shared hub's check of the exchange (`exchange.CheckedReleaseFeedback`), minus the students
+whose submission did not come through it.  Such a feedback folder has no `submission_secret.txt` (nbgrader submit
+writes it) and, when placed by hand, no `timestamp.txt`; nbgrader's own release stops at the first with
+FileNotFoundError and releases nobody after it.  Those students cannot fetch feedback from the exchange anyway:
+`mlkit handback ASSIGNMENT` packs theirs for the LMS.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dateutil import tz
-from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.plugins import FileNameCollectorPlugin
 from traitlets import Unicode
+
+from mlkit.grading.plugins.exchange import CheckedReleaseFeedback
 
 CANVAS_NAME = re.compile(r"(?P<name>[^_/]*)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<attachment>\d+)_(?P<file>[^/]+)")
 MOODLE_NAME = re.compile(r"(?P<name>[^_/]+)_(?P<participant>\d+)_assignsubmission_file_?"
@@ -198,19 +200,23 @@ class MoodleCollector(LmsCollector):
     lms = "moodle"
 
 
-class ExchangeOnlyReleaseFeedback(ExchangeReleaseFeedback):
-    """nbgrader's feedback release, leaving out (and naming) the students who did not submit through the
-    exchange instead of stopping at the first of them."""
+class ExchangeOnlyReleaseFeedback(CheckedReleaseFeedback):
+    """nbgrader's feedback release on the checked exchange (`CheckedReleaseFeedback`: it refuses a feedback folder
+    others may open), leaving out (and naming) the students who did not submit through the exchange instead of
+    stopping at the first of them."""
 
     def copy_files(self):
-        outside = sorted(
-            Path(folder).parent.name for folder in self._feedback_folders()
-            if not (Path(folder) / "submission_secret.txt").is_file() or not (Path(folder) / "timestamp.txt").is_file())
+        missing = {}  # student -> the files nbgrader's release needs that her feedback folder lacks
+        for folder in self._feedback_folders():
+            lacks = [name for name in ("submission_secret.txt", "timestamp.txt") if not (Path(folder) / name).is_file()]
+            if lacks:
+                missing[Path(folder).parent.name] = lacks
+        outside = sorted(missing)
         for student in outside:
             self.log.warning("Feedback of %s on %s is not released to the exchange: the submission did not come "
-                             "through it (no submission_secret.txt or timestamp.txt: zip_collect or placed by "
-                             "hand); hand it back through the LMS: mlkit handback %s", student,
-                             self.coursedir.assignment_id, self.coursedir.assignment_id)
+                             "through it (no %s: zip_collect or placed by hand); hand it back through the LMS: "
+                             "mlkit handback %s", student, self.coursedir.assignment_id,
+                             " and no ".join(missing[student]), self.coursedir.assignment_id)
         if not outside:
             return super().copy_files()
         before = self.coursedir.student_id_exclude
