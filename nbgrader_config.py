@@ -47,6 +47,9 @@ c.Autograde.pre_convert_hook = "mlkit.grading.submission.set_aside_unsafe_files"
 # students who did not submit through it, instead of stopping at the first; `mlkit handback` packs theirs.
 #   c.ZipCollectApp.collector_plugin = "mlkit.grading.lmszip.CanvasCollector"   # or MoodleCollector
 c.ExchangeFactory.release_feedback = "mlkit.grading.lmszip.ExchangeOnlyReleaseFeedback"
+# zip_collect unpacks the LMS's download only, within c.CourseDirectory.max_file_size a file, never an archive a
+# student uploaded inside it (nbgrader's extractor unpacks those without a bound, and stops at a broken one).
+c.ZipCollectApp.extractor_plugin = "mlkit.grading.lmszip.LmsExtractor"
 c.Autograde.autograde_preprocessors = [
     "mlkit.grading.integrity.ReadGradingIssues",
     "mlkit.grading.integrity.ResilientExecute",
