@@ -48,6 +48,9 @@ c.Autograde.pre_convert_hook = "mlkit.grading.plugins.reading.set_aside_unsafe_f
 # release_feedback would replace the first, and the exchange check with it).
 #   c.ZipCollectApp.collector_plugin = "mlkit.grading.plugins.lmszip.CanvasCollector"   # or MoodleCollector
 c.ExchangeFactory.release_feedback = "mlkit.grading.plugins.lmszip.ExchangeOnlyReleaseFeedback"
+# zip_collect unpacks the LMS's download only, within c.CourseDirectory.max_file_size a file, never an archive a
+# student uploaded inside it (nbgrader's extractor unpacks those without a bound, and stops at a broken one).
+c.ZipCollectApp.extractor_plugin = "mlkit.grading.plugins.lmszip.LmsExtractor"
 c.Autograde.autograde_preprocessors = [
     "mlkit.grading.plugins.issues.ReadGradingIssues",
     "mlkit.grading.plugins.execute.ResilientExecute",

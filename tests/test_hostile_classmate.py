@@ -26,6 +26,7 @@ Accounts are named with a random suffix (several runs may share a machine) and r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -139,7 +140,9 @@ def hub():
         for account in hub.accounts:
             subprocess.run(["useradd", "-m", "-s", "/bin/bash", account], check=True, capture_output=True)
             made.append(account)
-            os.chmod(hub.home(account), 0o755)  # Debian's useradd -m (HOME_MODE unset, UMASK 022)
+            # The instructor's as Debian's useradd -m leaves it (HOME_MODE unset, UMASK 022); the students' as
+            # Debian 12's adduser makes them (and `mlkit doctor` asks): their own only.
+            os.chmod(hub.home(account), 0o755 if account == hub.instructor else 0o700)
         # The README's set-up, as root then as the instructor.
         subprocess.run([str(hub.venv / "bin" / "mlkit"), "exchange", "init", str(hub.exchange), "--course",
                         COURSE_ID, "--instructor", hub.instructor], check=True, capture_output=True)
@@ -640,6 +643,43 @@ def test_nothing_is_written_into_the_shared_environment(hub):
         "'-f', '{connection_file}'], 'the kit before')\n")
     failed = hub.run(hub.instructor, "nbgrader list", cwd=old_style, check=False)
     assert "PermissionError" in failed.stdout + failed.stderr
+
+
+# What mallory runs: alice's submission secret from nbgrader's cache in alice's home, then the page nbgrader
+# released for it, named by a hash of that secret, from the exchange's feedback folder (0711: not listable).
+READ_ALICES_FEEDBACK = """
+import glob, hashlib, sys
+from nbgrader.utils import notebook_hash
+home, feedback = sys.argv[1:]
+(secret,) = glob.glob(home + "/.local/share/jupyter/nbgrader_cache/*/*/submission_secret.txt")
+page = feedback + "/" + notebook_hash(secret=open(secret).read(), notebook_id="linear_regression") + ".html"
+print(hashlib.sha256(open(page, "rb").read()).hexdigest())
+"""
+
+
+def test_a_classmate_reads_no_feedback_through_a_students_home(hub):
+    hub.run(hub.instructor, f"nbgrader collect {ASSIGNMENT} --update && mlkit grade 01 --force && "
+                            f"mlkit feedback 01 --force && nbgrader release_feedback {ASSIGNMENT}", cwd=hub.course)
+    alices_page = hub.course / "feedback" / hub.alice / ASSIGNMENT / f"{NOTEBOOK}.html"
+    expected = hashlib.sha256(alices_page.read_bytes()).hexdigest()
+    script = hub.home(hub.mallory) / "read_feedback.py"
+    script.write_text(READ_ALICES_FEEDBACK)
+    _give(script, hub.mallory)
+    steal = f"python {script} {hub.home(hub.alice)} {hub.exchange / COURSE_ID / 'feedback'}"
+    taken = hub.run(hub.mallory, steal, check=False)
+    assert taken.returncode != 0 and expected not in taken.stdout  # alice's home is hers alone
+    doctor = hub.run(hub.instructor, "mlkit doctor", cwd=hub.course)
+    assert "students' homes: none of the" in doctor.stdout, doctor.stdout
+
+    # Defence off: alice's home as Debian's useradd -m leaves it (755).
+    os.chmod(hub.home(hub.alice), 0o755)
+    try:
+        assert hub.run(hub.mallory, steal).stdout.strip() == expected  # mallory reads alice's feedback page
+        doctor = hub.run(hub.instructor, "mlkit doctor", cwd=hub.course, check=False)
+        assert doctor.returncode == 1 and f"{hub.home(hub.alice)} (755)" in doctor.stdout, doctor.stdout
+        assert "chmod 700" in doctor.stdout
+    finally:
+        os.chmod(hub.home(hub.alice), 0o700)
 
 
 def test_exchange_init_adopts_no_folder_another_account_made(tmp_path):

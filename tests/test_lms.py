@@ -340,12 +340,26 @@ def test_moodle_download_is_collected_by_full_name_and_handed_back_in_moodles_fo
         assert (moodle / "submitted" / who / ASSIGNMENT / "timestamp.txt").read_text() == "2027-03-05 09:00:00"
     # A participant who renamed themselves after a classmate: neither folder of that name is collected.
     with zipfile.ZipFile(archive / "ML-2027-Linear regression-12.zip", "a") as packed:
-        packed.writestr(f"Ada  Lovelace_40077_assignsubmission_file_/{NOTEBOOK}.ipynb", texts["cara"])
+        packed.writestr(f"ada lovelace_40077_assignsubmission_file_/{NOTEBOOK}.ipynb", texts["cara"])
     shutil.rmtree(moodle / "submitted")  # this download collected afresh
     run = _nbgrader(moodle, "zip_collect", ASSIGNMENT, "--force", "--collector=mlkit.grading.plugins.lmszip.MoodleCollector")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 folders of the download" in run.stdout + run.stderr
     assert not (moodle / "submitted" / "ada" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists()
+    # Ada's feedback from before is handed back to neither: with the defence off (every file of a name taken, the
+    # last in order winning) it goes into the renamed participant's folder, where Moodle gives it to them.
+    back = _mlkit(moodle, "handback", ASSIGNMENT, "--lms", "moodle")
+    assert back.returncode == 0 and "ada: the download holds files of 2 participants" in back.stderr
+    with zipfile.ZipFile(moodle / "exports" / f"{ASSIGNMENT}-feedback-moodle.zip") as packed:
+        assert not any("Lovelace" in name for name in packed.namelist())
+    weakened = ("import sys; from mlkit.reports import lms; from mlkit import cli; "
+                "lms.claimed_by_several = lambda accounts: False; sys.exit(cli.main(sys.argv[1:]))")
+    back = subprocess.run([str(course.BIN / "python"), "-c", weakened, "handback", ASSIGNMENT, "--lms", "moodle"],
+                          cwd=moodle,
+                          env=course.environment(), capture_output=True, text=True, timeout=900)
+    assert back.returncode == 0, back.stderr
+    with zipfile.ZipFile(moodle / "exports" / f"{ASSIGNMENT}-feedback-moodle.zip") as packed:
+        assert f"ada lovelace_40077_assignsubmission_file_/{NOTEBOOK}.html" in packed.namelist()
     assert (moodle / "submitted" / "jose" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()
     with zipfile.ZipFile(archive / "ML-2027-Linear regression-12.zip") as packed:
         kept = {name: packed.read(name) for name in packed.namelist() if "40077" not in name}

@@ -23,6 +23,7 @@ import similarity_sweep  # noqa: E402
 
 ASSIGNMENT = "07_knn"
 PAYLOAD = '# </pre><script>alert("ran")</script>\n'
+UNREADABLE = '{"cells": [{"cell_type": "code"'  # a submission cut short: not JSON
 
 
 @pytest.mark.parametrize("assignment", [ASSIGNMENT, "10_model_selection"])
@@ -65,6 +66,9 @@ def reported(tmp_path_factory):
                "carol": reference, "dave": dave}
     for student, filled in answers.items():
         catalog.write_submission(c, student, ASSIGNMENT, _notebook(filled, c), root=c)
+    mallory = c / "submitted" / "mallory" / ASSIGNMENT  # a file collect copies as it is: no notebook at all
+    mallory.mkdir(parents=True)
+    (mallory / "knn.ipynb").write_text(UNREADABLE)
     erin = root / "archive" / "2025" / "submitted" / "erin" / ASSIGNMENT
     erin.mkdir(parents=True)
     nbformat.write(_notebook({cell: similarity_sweep.plant_copy(s, seed=3) for cell, s in dave.items()}, c),
@@ -84,6 +88,23 @@ def test_the_copies_are_flagged_and_nothing_else(reported):
         {"alice", "bob", "dave", "archive:2025/submitted/erin"}  # ranked first
     assert all("archive:" not in row["first"] or "archive:" not in row["second"] for row in rows)
     assert "2 at or above 0.60" in run.stdout
+
+
+def test_a_submission_that_is_no_notebook_is_skipped_and_named_while_the_class_is_compared(reported):
+    c, run = reported
+    assert f"skipped {c / 'submitted' / 'mallory' / ASSIGNMENT / 'knn.ipynb'}: NotJSONError" in run.stdout
+    rows = list(csv.DictReader((c / "reports" / f"similarity_{ASSIGNMENT}.csv").open()))
+    assert len(rows) == 6 + 4  # the four readable students' pairs, and each of them with the archive
+    # The defence switched off (each notebook read as nbformat reads any, as the kit did): her file stops the
+    # report for everyone.
+    weakened = ("import sys, nbformat; from mlkit.reports import similarity as s; from mlkit import cli; "
+                "s.class_submissions = lambda root, a: [s.Submission(p.parent.parent.name, s.answer_code("
+                "nbformat.read(p, as_version=4))) for p in sorted((root / 'submitted').glob(f'*/{a}/*.ipynb'))]; "
+                "sys.exit(cli.main(sys.argv[1:]))")
+    run = subprocess.run([sys.executable, "-c", weakened, "similarity", "knn", "--course", str(c), "--out",
+                          "reports-weakened"], capture_output=True, text=True)
+    assert run.returncode != 0 and "NotJSONError" in run.stderr
+    assert not (c / "reports-weakened" / f"similarity_{ASSIGNMENT}.html").exists()
 
 
 def test_the_report_shows_student_code_side_by_side_escaped(reported):

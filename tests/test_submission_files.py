@@ -295,6 +295,38 @@ def test_nbgrader_collect_itself_follows_the_link_and_stops_on_the_fifo(tmp_path
     assert (c / "submitted" / get_username() / ASSIGNMENT / "solutions" / ASSIGNMENT).is_dir()
 
 
+# -- the time a submission claims ----------------------------------------------------------------------------
+
+PAST = "2020-01-01 00:00:00.000000 UTC"  # before the due date below; the student submits (and edits) after it
+
+
+@pytest.mark.parametrize("kit", [True, False], ids=["kit", "nbgrader-collect"])
+def test_a_submission_backdated_by_its_student_is_recorded_when_its_files_were_written(tmp_path, monkeypatch, kit):
+    """After the due date, the student renames her own inbound folder (hers to rename in the sticky inbound) to an
+    earlier date and writes that date into its timestamp.txt (or edits an on-time submission there): nbgrader
+    collects the folder's files with the time it claims, so no late penalty applies.  The kit records the time
+    its files last changed (their ctime, which the student cannot set back)."""
+    c, inbound = _exchange_course(tmp_path, monkeypatch, kit_collect=kit)
+    shutil.rmtree(next(inbound.glob("aaa+*")))
+    (submitted,) = inbound.iterdir()
+    for planted in ("notes.txt", "solutions"):
+        (submitted / planted).unlink()
+    course.nbgrader(c, "db", "assignment", "add", ASSIGNMENT, "--duedate=2021-01-01 00:00:00 UTC")
+    student, assignment, _, nonce = submitted.name.split("+")
+    backdated = submitted.rename(inbound / "+".join([student, assignment, PAST, nonce]))
+    (backdated / "timestamp.txt").write_text(PAST)
+    run = _collect(c)
+    assert run.returncode == 0, run.stdout + run.stderr
+    course.nbgrader(c, "autograde", ASSIGNMENT)
+    with Gradebook(course.db_url(c)) as gb:
+        seconds_late = gb.find_submission(ASSIGNMENT, get_username()).total_seconds_late
+    if kit:
+        assert seconds_late > 5 * 365 * 86400  # submitted now, years after the due date
+        assert "claims to be submitted at 2020-01-01" in run.stdout + run.stderr
+    else:
+        assert seconds_late == 0  # the attack: recorded as in time
+
+
 # -- archives collected with nbgrader zip_collect --------------------------------------------------------------
 
 def test_zip_collect_makes_no_link_from_an_archive(tmp_path):

@@ -93,7 +93,38 @@ def check_course(report: Report, root: Path, config) -> None:
         report.ok(f"gradebook: {url.split(':', 1)[0]} on {host or 'a local socket'} (its password, if any, "
                   "lives in configuration only the instructor reads)")
     check_exchange(report, config)
+    check_student_homes(report, url)
     check_scheduler(report, config)
+
+
+def check_student_homes(report: Report, db_url: str) -> None:
+    """The homes of the gradebook's students who have an account here: one that other accounts may enter gives
+    classmates the student's working notebooks and, through nbgrader's cache there (the submission's secret),
+    the feedback released to them (its page in the exchange is named by a hash of that secret)."""
+    from nbgrader.api import Gradebook
+
+    try:
+        with Gradebook(db_url) as gb:
+            students = sorted(student.id for student in gb.students)
+    except Exception as error:  # the gradebook is reported above; here it only names whom to check
+        report.note(f"students' homes not checked: the gradebook could not be read ({type(error).__name__})")
+        return
+    open_homes = []
+    for student in students:
+        try:
+            home = Path(pwd.getpwnam(student).pw_dir)
+            mode = stat.S_IMODE(os.stat(home).st_mode)
+        except (KeyError, OSError):
+            continue  # no account of that name here (an LMS course), or no home
+        if mode & 0o005:
+            open_homes.append(f"{home} ({mode:o})")
+    if open_homes:
+        report.problem(f"students' homes other accounts may enter: {', '.join(open_homes[:20])}"
+                       f"{f' and {len(open_homes) - 20} more' if len(open_homes) > 20 else ''}: a classmate reads "
+                       "their notebooks, and from nbgrader's cache there their released feedback. Fix: chmod 700 "
+                       "each (adduser's default on Debian 12; useradd -m leaves 755)")
+    else:
+        report.ok(f"students' homes: none of the {len(students)} in the gradebook open to other accounts")
 
 
 def check_exchange(report: Report, config) -> None:

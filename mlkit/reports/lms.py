@@ -321,6 +321,7 @@ def handback(root: Path, assignment: str, lms: str, out: Path | None = None) -> 
     released = {path.name for path in (root / "release" / assignment).glob("*.ipynb")}
     by_key = student_ids_by_lms_key(course.db_url(root), lms)
     downloads: dict[str, dict[str, object]] = {}  # nbgrader id -> {notebook stem: Download}
+    claimants: dict[str, set[str]] = {}  # nbgrader id -> the LMS accounts whose files name that student
     for file in sorted(p for p in extracted.rglob("*") if p.is_file()) if extracted.is_dir() else []:
         found = parse_download(file.relative_to(extracted).as_posix(), lms)
         if found is None:
@@ -329,12 +330,18 @@ def handback(root: Path, assignment: str, lms: str, out: Path | None = None) -> 
         if len(ids) == 1:
             notebook = Path(released_notebook(found.file_name, released)).stem
             downloads.setdefault(ids[0], {})[notebook] = found
+            claimants.setdefault(ids[0], set()).add(found.account)
     path = out or root / "exports" / f"{assignment}-feedback-{lms}.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
     handed, not_handed = [], []
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as packed:
         for folder in sorted((root / "feedback").glob(f"*/{assignment}")):
             student = folder.parent.name
+            if claimed_by_several(claimants.get(student, set())):
+                # A Moodle user can rename themselves after a classmate: the page would go to either of them.
+                not_handed.append(f"{student}: the download holds files of {len(claimants[student])} participants "
+                                  f"with that name ({', '.join(sorted(claimants[student]))}); hand it back by hand")
+                continue
             for page in sorted(folder.glob("*.html")):
                 found = downloads.get(student, {}).get(page.stem)
                 if found is None:
@@ -351,6 +358,12 @@ def handback(root: Path, assignment: str, lms: str, out: Path | None = None) -> 
         for student in sorted(set(downloads) - {f.parent.name for f in (root / "feedback").glob(f"*/{assignment}")}):
             not_handed.append(f"{student}: no feedback yet (nbgrader generate_feedback {assignment})")
     return Handback(path, handed, not_handed)
+
+
+def claimed_by_several(accounts: set[str]) -> bool:
+    """Whether the download holds one student's files from more than one LMS account (a Moodle participant who
+    renamed themselves after a classmate): that student's feedback could go to either, so it goes to neither."""
+    return len(accounts) > 1
 
 
 # -- the commands ---------------------------------------------------------------------------------------------

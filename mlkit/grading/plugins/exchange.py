@@ -18,6 +18,7 @@ which trusts the course and its own account, never the exchange's inbound (every
 
 from __future__ import annotations
 
+import datetime
 import glob
 import os
 import shutil
@@ -30,13 +31,33 @@ from nbgrader.exchange.default.collect import ExchangeCollect, groupby, pwd
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.utils import parse_utc
+from traitlets import Float
 
 from mlkit import permissions
 from mlkit.grading import submission
 
 
+def written_time(folder: str) -> datetime.datetime | None:
+    """When `folder` or an entry at its top (the notebooks graded) last changed, as naive UTC: the latest
+    status-change time (ctime), which the kernel sets and no account but root can set back; None if unreadable."""
+    try:
+        times = [os.lstat(folder).st_ctime]
+        with os.scandir(folder) as entries:
+            times += [entry.stat(follow_symlinks=False).st_ctime for entry in entries]
+    except OSError:
+        return None
+    return datetime.datetime.fromtimestamp(max(times), datetime.timezone.utc).replace(tzinfo=None)
+
+
 class LinkSafeCollect(ExchangeCollect):
     """nbgrader's collect, copying only the regular files of each submission, each student's own."""
+
+    # The time a submission claims (its folder's name, its timestamp.txt) is the student's own text, and the
+    # student may change the folder's files after the due date: neither is the time of what is collected.
+    claimed_time_slack = Float(60.0, help="seconds by which a submission's files may have changed after the time "
+                                          "it claims before the later time is recorded as its submission time "
+                                          "(an exchange copied without its files' status-change times: raise it)"
+                               ).tag(config=True)
 
     def init_src(self):
         """nbgrader's choice of one inbound folder per student, but only among the folders that student owns,
@@ -99,6 +120,14 @@ class LinkSafeCollect(ExchangeCollect):
                 return None
         if timestamp.tzinfo is not None:
             timestamp = timestamp.replace(tzinfo=None)  # nbgrader compares naive UTC times
+        written = written_time(path)
+        if written is not None and (written - timestamp).total_seconds() > self.claimed_time_slack:
+            self.log.warning("%s claims to be submitted at %s, but its files changed at %s UTC: that is its "
+                             "submission time", path, parts[2], written)
+            timestamp = written
+        if not hasattr(self, "_submission_times"):
+            self._submission_times: dict[str, datetime.datetime] = {}
+        self._submission_times[name] = timestamp
         return {"username": username, "filename": name, "timestamp": timestamp}
 
     def do_copy(self, src, dest, log=None):
@@ -152,6 +181,10 @@ class LinkSafeCollect(ExchangeCollect):
             super().do_copy(str(staging / "submission"), dest, log=log)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        # The submission's time as collect decided it, never the timestamp.txt the student wrote.
+        recorded = getattr(self, "_submission_times", {}).get(os.path.basename(os.path.normpath(src)))
+        if recorded is not None:
+            Path(dest, "timestamp.txt").write_text(recorded.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
         # The left-out folder belongs to the submission it describes: a new collection replaces both.
         shutil.rmtree(submission.left_out_folder(Path(dest)), ignore_errors=True)
         if left_out:

@@ -18,8 +18,17 @@ student:
 LMS recorded for the file in the zip (interpreted in `c.LmsCollector.zip_timezone`, UTC by default), or
 `c.LmsCollector.timestamp` for every file when the instructor sets one.  A file whose name is not the LMS's
 pattern, whose student the roster does not know, or that is no notebook of the release is not collected,
-and the log names it.  Archives are extracted by nbgrader's extractor (no links, see the README's threat
-model); what lands in `submitted/` goes through autograde's `set_aside_unsafe_files` like any submission.
+and the log names it.  What lands in `submitted/` goes through autograde's `set_aside_unsafe_files` like any
+submission.
+
+`LmsExtractor` (`c.ZipCollectApp.extractor_plugin`) unpacks the LMS's download itself and nothing a student put
+in it: nbgrader's own extractor also unpacks every archive found inside (a student's upload named `*.zip`),
+without a bound, and stops the class's collection at the first that is not one.  A 17-byte `notes.zip` then
+stopped `zip_collect` for everyone, and 483 bytes of nested zips unpacked to 64 MB (one more level: 64 GB) on
+the instructor's disk.  Here a file is written from the archive as it is (a student's archive stays one file, which no collector
+takes), regular files and folders only (no link, device or FIFO is made), never outside the download's folder, each
+at most `c.CourseDirectory.max_file_size` as it is unpacked (the size the archive claims is not trusted); a
+member or an archive that cannot be read, or is too large, is left out and named, and the rest is extracted.
 
 `ExchangeOnlyReleaseFeedback` (`c.ExchangeFactory.release_feedback`): nbgrader's release of feedback to the
 exchange, with the shared hub's check of the exchange (`exchange.CheckedReleaseFeedback`), minus the students
@@ -34,12 +43,15 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import shutil
+import stat
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from dateutil import tz
-from nbgrader.plugins import FileNameCollectorPlugin
+from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 from traitlets import Unicode
 
 from mlkit.grading.plugins.exchange import CheckedReleaseFeedback
@@ -198,6 +210,75 @@ class CanvasCollector(LmsCollector):
 class MoodleCollector(LmsCollector):
     """Moodle's download names (`Full Name_participantid_assignsubmission_file_`), students by full name."""
     lms = "moodle"
+
+
+class LmsExtractor(ExtractorPlugin):
+    """Unpacks the archives of `archive_directory` (the LMS's download) into `extracted_directory/<name>/`, as
+    nbgrader's extractor lays them out, but not the archives inside them, and within bounds (module docstring)."""
+
+    def extract(self, archive_path: str, extracted_path: str) -> None:
+        """Every file below `archive_path`: an archive (`zip_ext`) unpacked into a folder named after it, any other
+        file copied, into the same relative folder below `extracted_path`."""
+        limit = self.parent.coursedir.max_file_size * 1024
+        for folder, _, names in os.walk(archive_path):
+            target = Path(extracted_path) / os.path.relpath(folder, archive_path)
+            target.mkdir(parents=True, exist_ok=True)
+            for name in sorted(names):
+                path = Path(folder) / name
+                stem, extension = os.path.splitext(name)
+                if extension not in self.zip_ext:
+                    shutil.copy(path, target / name)
+                    continue
+                if stem.endswith(".tar"):
+                    stem = stem[:-4]
+                self.log.info("Extracting %s into %s", path, target / stem)
+                try:
+                    self._unpack(path, target / stem, limit)
+                except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, NotImplementedError, ValueError) \
+                        as error:
+                    self.log.warning("Not extracted (the rest of it, if any, is): %s cannot be read as an archive: "
+                                     "%s", path, error)
+
+    def _unpack(self, archive: Path, into: Path, limit: int) -> None:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as packed:
+                for info in packed.infolist():
+                    mode = info.external_attr >> 16
+                    kind = "folder" if info.is_dir() else "file" if stat.S_IFMT(mode) in (0, stat.S_IFREG) else "link"
+                    self._member(into, info.filename, kind, lambda info=info: packed.open(info), limit)
+            return
+        with tarfile.open(archive) as packed:
+            for member in packed:
+                kind = "folder" if member.isdir() else "file" if member.isfile() else "link"
+                self._member(into, member.name, kind, lambda member=member: packed.extractfile(member), limit)
+
+    def _member(self, into: Path, name: str, kind: str, opened, limit: int) -> None:
+        """Write one member below `into` (a folder made, a file copied up to `limit` bytes), or name why not."""
+        parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
+        if not parts or ".." in parts or name.startswith(("/", "\\")):
+            self.log.warning("Not extracted: %r from %s names a place outside its folder", name, into.name)
+            return
+        path = into.joinpath(*parts)
+        if kind not in ("folder", "file"):
+            self.log.warning("Not extracted: %s from %s is not a regular file (a link or a special file)",
+                             name, into.name)
+            return
+        written = 0
+        try:
+            if kind == "folder":
+                path.mkdir(parents=True, exist_ok=True)
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with opened() as reading, open(path, "wb") as writing:
+                while block := reading.read(1 << 20):
+                    written += len(block)
+                    if written > limit:
+                        raise ValueError(f"over {limit} bytes unpacked (c.CourseDirectory.max_file_size)")
+                    writing.write(block)
+        except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, NotImplementedError, ValueError) as error:
+            if kind == "file" and path.is_file() and not path.is_symlink():
+                path.unlink()
+            self.log.warning("Not extracted: %s from %s: %s", name, into.name, error)
 
 
 class ExchangeOnlyReleaseFeedback(CheckedReleaseFeedback):
