@@ -1,7 +1,8 @@
 """What several test modules share: the kit installed from its wheel, built once per run of the suite.
 
-tests/test_installed.py and tests/test_hostile_classmate.py both need the kit as an instructor installs it (docs/instructor/workflow.md: `pip wheel` in a clone, `pip install -c requirements.lock` of that
-wheel), and building and installing it costs minutes on the reference machine. The `installed_kit` fixture
+tests/test_installed.py and tests/test_hostile_classmate.py both need the kit as an instructor installs it
+(docs/instructor/workflow.md: `pip wheel` in a clone, `pip install -c requirements.lock` of that wheel), and
+building and installing it costs minutes on the reference machine. The `installed_kit` fixture
 runs the documented block's two install lines once per run into an environment of the machine's own Python
 (Debian's 3.11, the Python a hub has), in a folder of /opt that root owns and every account may read and run
 but not change (what the hub's classmates need). pytest-xdist's workers are separate processes: the first that
@@ -28,7 +29,7 @@ from mlkit.authoring import catalog
 import support
 
 RUN_KEY = "MLKIT_TEST_RUN"  # one value per run of the suite; xdist's workers inherit it from the controller
-DEBIAN_PYTHON = Path("/usr/bin/python3.11")  # the machine's own Python: a hub's instructor makes the environment with it
+DEBIAN_PYTHON = Path("/usr/bin/python3.11")  # the machine's own Python, which a hub's environment is made of
 SHARED_ROOT = Path("/opt") if Path("/opt").is_dir() and os.access("/opt", os.W_OK) else Path(tempfile.gettempdir())
 
 

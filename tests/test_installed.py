@@ -4,10 +4,10 @@ The lines of the block marked `instructor-workflow` are run as they stand, with 
 only: the course folder, the exchange and the wheel's folder become folders of the test. The kit is built into
 a wheel and installed into a new virtual environment outside the repository by the block's own first two
 lines (run once per run of the suite by the `installed_kit` fixture of tests/conftest.py, which
-tests/test_hostile_classmate.py's hub shares), so no file of the checkout is importable by what follows; `mlkit init` then writes the course from the
-copy the wheel carries. The students' part (fetch, answer, submit, fetch feedback) is nbgrader's student
-commands run in a student's own folder with her own Jupyter configuration. `jupyter lab`, where a person grades
-by hand, is tests/test_exchange.py's.
+tests/test_hostile_classmate.py's hub shares), so no file of the checkout is importable by what follows;
+`mlkit init` then writes the course from the copy the wheel carries. The students' part (fetch, answer, submit,
+fetch feedback) is nbgrader's student commands run in a student's own folder with her own Jupyter configuration.
+`jupyter lab`, where a person grades by hand, is tests/test_exchange.py's.
 """
 
 from __future__ import annotations
