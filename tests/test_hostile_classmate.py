@@ -33,7 +33,6 @@ import pwd
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -65,9 +64,9 @@ pytestmark = [
 class Hub:
     """The machine's accounts, the shared environment, the exchange and the course."""
 
-    def __init__(self, base: Path, suffix: str):
+    def __init__(self, base: Path, suffix: str, venv: Path):
         self.base = base
-        self.venv = base / "venv"
+        self.venv = venv
         self.exchange = base / "srv" / "nbgrader" / "exchange"
         self.instructor, self.alice, self.mallory = (f"{name}-{suffix}" for name in ("teach", "alice", "mallory"))
         self.accounts = [self.instructor, self.alice, self.mallory]
@@ -121,22 +120,16 @@ def _graded(hub: Hub) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def hub():
+def hub(installed_kit):
     suffix = secrets.token_hex(3)
     base = Path(tempfile.mkdtemp(prefix=f"mlkit-hub-{suffix}-", dir="/opt" if os.path.isdir("/opt") else None))
     os.chmod(base, 0o755)
-    hub = Hub(base, suffix)
+    # The kit's wheel, in an environment of the machine's own Python that root owns and all may use: the suite's
+    # one installed kit (tests/conftest.py), made by the workflow's own install lines.
+    assert installed_kit.python == DEBIAN_PYTHON
+    hub = Hub(base, suffix, installed_kit.venv)
     made: list[str] = []
     try:
-        # The kit's wheel, in an environment of the machine's own Python that root owns and all may use.
-        wheels = base / "dist"
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(layout.ROOT)],
-                       check=True, capture_output=True)
-        subprocess.run([str(DEBIAN_PYTHON), "-m", "venv", str(hub.venv)], check=True)
-        (wheel,) = wheels.glob("mlkit-*.whl")
-        install = subprocess.run([str(hub.venv / "bin" / "pip"), "install", "-q", "-c",
-                                  str(layout.ROOT / "requirements.lock"), str(wheel)], capture_output=True, text=True)
-        assert install.returncode == 0, install.stderr[-3000:]  # the lock installs on Debian 12's python3
         for account in hub.accounts:
             subprocess.run(["useradd", "-m", "-s", "/bin/bash", account], check=True, capture_output=True)
             made.append(account)

@@ -3,10 +3,11 @@
 The lines of the block marked `instructor-workflow` are run as they stand, with three substitutions
 only: the course folder, the exchange and the wheel's folder become folders of the test. The kit is built into
 a wheel and installed into a new virtual environment outside the repository by the block's own first two
-lines, so no file of the checkout is importable by what follows; `mlkit init` then writes the course from the
-copy the wheel carries. The students' part (fetch, answer, submit, fetch feedback) is nbgrader's student
-commands run in a student's own folder with her own Jupyter configuration. `jupyter lab`, where a person grades
-by hand, is tests/test_exchange.py's.
+lines (run once per run of the suite by the `installed_kit` fixture of tests/conftest.py, which
+tests/test_hostile_classmate.py's hub shares), so no file of the checkout is importable by what follows;
+`mlkit init` then writes the course from the copy the wheel carries. The students' part (fetch, answer, submit,
+fetch feedback) is nbgrader's student commands run in a student's own folder with her own Jupyter configuration.
+`jupyter lab`, where a person grades by hand, is tests/test_exchange.py's.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ def readme_block() -> list[str]:
 class Workflow:
     """Runs the workflow's lines in a bash of the installed environment, following `cd` as a shell would."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, venv: Path):
         self.base = base
-        self.venv = base / "venv"
+        self.venv = venv
         self.course = base / "courses" / "ml-2027"
         self.exchange = base / "srv" / "exchange"
         self.cwd = layout.ROOT  # the block starts in a clone of the kit
@@ -65,9 +66,7 @@ class Workflow:
         if line.startswith("sudo ") and os.geteuid() == 0:
             line = line[len("sudo "):]  # the test's instructor is root (as CI runs)
         line = line.replace("~/courses/ml-2027", str(self.course))
-        line = line.replace("/srv/nbgrader/exchange", str(self.exchange))
-        line = line.replace("-w dist .", f"-w {self.base / 'dist'} .")
-        return line.replace("dist/mlkit-", f"{self.base / 'dist'}/mlkit-")
+        return line.replace("/srv/nbgrader/exchange", str(self.exchange))
 
     def run(self, line: str) -> subprocess.CompletedProcess:
         line = self.substitute(line)
@@ -81,15 +80,10 @@ class Workflow:
 
 
 @pytest.fixture(scope="module")
-def workflow(tmp_path_factory) -> Workflow:
-    """The block's install lines: the wheel built from the checkout, installed into a new environment."""
-    flow = Workflow(tmp_path_factory.mktemp("installed"))
-    subprocess.run([sys.executable, "-m", "venv", str(flow.venv)], check=True)
-    lines = readme_block()
-    assert lines[0].startswith("pip wheel") and lines[1].startswith("pip install")
-    for line in lines[:2]:
-        flow.run(line)
-    return flow
+def workflow(tmp_path_factory, installed_kit) -> Workflow:
+    """After the block's two install lines, which tests/conftest.py runs once per run of the suite (the wheel
+    built from the checkout, installed into a new environment): the rest of the block runs here."""
+    return Workflow(tmp_path_factory.mktemp("installed"), installed_kit.venv)
 
 
 def test_the_installed_kit_is_not_the_checkout(workflow):

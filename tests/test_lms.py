@@ -29,6 +29,7 @@ from mlkit.authoring import catalog
 
 import support
 
+pytestmark = pytest.mark.xdist_group("lms")  # one worker builds the LMS course once for every test here
 ASSIGNMENT = "01_linear_regression"
 UNRELEASED = "02_logistic_regression"
 NOTEBOOK = "linear_regression"
