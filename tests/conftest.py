@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from mlkit.authoring import catalog
+from mlkit import layout
 
 import support
 
@@ -74,7 +74,7 @@ def _build(base: Path, python: Path) -> None:
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(venv))
     for line in install_lines():
         line = _dist_elsewhere(line, base / "dist")
-        done = subprocess.run(["bash", "-c", line], cwd=catalog.ROOT, env=env, capture_output=True, text=True)
+        done = subprocess.run(["bash", "-c", line], cwd=layout.ROOT, env=env, capture_output=True, text=True)
         assert done.returncode == 0, f"{line}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     (base / "installed").write_text("\n".join(install_lines()) + "\n")
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlkit import course, layout
+from mlkit import course
 from mlkit.authoring import catalog
 from mlkit.grading.sandbox import launcher as sandbox
 

@@ -80,7 +80,7 @@ def _bodies_are_stubs(source: str) -> bool:
     return bool(functions)
 
 
-@pytest.mark.parametrize("assignment", catalog.assignments())
+@pytest.mark.parametrize("assignment", layout.assignments())
 def test_the_sections_a_level_keeps_are_numbered_in_order(assignment):
     """An interview keeps sections 1 and 7 of the release, a blank level leaves out the derivation: numbered
     1, 2, 3, ... as the learner reads them, the titles kept."""

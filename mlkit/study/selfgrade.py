@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from mlkit import course, diagnostics, invocation, layout, nbcells, nbgrader_startup
+from mlkit import diagnostics, invocation, layout, nbcells, nbgrader_startup
 from mlkit.study import dashboard, levels, private_course, rating
 from mlkit.study import history as histories
 from mlkit.study.history import LEARNER, Attempt
