@@ -49,7 +49,7 @@ def _cells(assignment: str, folder: str):
 
 
 def _grade_id(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
+    return nbcells.grade_id(cell)
 
 
 def _used_names(test_source: str) -> set[str]:
@@ -116,7 +116,7 @@ def reference_lines(assignment: str, check: str, code: tuple[str, ...] = ()) -> 
     test = next((c.source for c in cells if _grade_id(c) == check), "")
     definitions = {}  # qualified name -> (node, its solution lines, its def line)
     for cell in cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbcells.nbgrader_metadata(cell)
         if cell.cell_type == "code" and meta.get("solution"):
             lines = cell.source.splitlines()
             for qualified, node in _definitions(ast.parse(cell.source)):

@@ -82,7 +82,7 @@ def _heading(markdown: str) -> str:
 
 def _title(release) -> str:
     for cell in release.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "title":
+        if nbcells.grade_id(cell) == "title":
             return cell.source.splitlines()[0].lstrip("# ").strip()
     return "the algorithm"
 
@@ -134,7 +134,7 @@ def make(release, level: str, minutes: int | None = None, started: dt.datetime |
         cells.append(nbformat.v4.new_markdown_cell(interview_prompt(release, minutes)))
     for cell in nb.cells:
         kind = nbcells.kind_of(cell)
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        grade_id = nbcells.grade_id(cell) or ""
         if kind == "answer":
             cell.source = skeleton(cell.source)
             cells.append(cell)

@@ -27,7 +27,7 @@ def model_explanation(assignment: str) -> str:
     """The model answer of the notebook's 60-second explanation (from the kit's source notebook); "" if none."""
     nb = nbformat.read(layout.notebook_path(assignment), as_version=4)
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbcells.nbgrader_metadata(cell)
         if cell.cell_type == "markdown" and meta.get("solution") and meta.get("grade"):
             return nbcells.strip_solution_markers(cell.source).strip()
     return ""

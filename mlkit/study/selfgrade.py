@@ -47,8 +47,8 @@ if TYPE_CHECKING:
 
 def identify_assignment(nb, wanted: str | None) -> str:
     """The assignment whose answer cells this notebook carries."""
-    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells
-           if c.metadata.get("nbgrader", {}).get("solution")}
+    ids = {nbcells.grade_id(c) for c in nb.cells
+           if nbcells.nbgrader_metadata(c).get("solution")}
     matches = [a for a in layout.assignments()
                if set(nbcells.answer_cell_ids(nbformat.read(layout.notebook_path(a, "release"), as_version=4))) <= ids]
     if wanted is not None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import os
 
+from mlkit import nbcells
+
 ISSUE_KEY = "mlkit_grading_issue"  # notebook metadata set by the sanitize steps, read after execution
 
 
@@ -31,12 +33,12 @@ def course_root(preprocessor) -> str:
 
 
 def is_answer(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
+    meta = nbcells.nbgrader_metadata(cell)
     return bool(meta.get("solution")) and not meta.get("grade") and cell.cell_type == "code"
 
 
 def is_student_text_answer(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
+    meta = nbcells.nbgrader_metadata(cell)
     return bool(meta.get("solution")) and bool(meta.get("grade"))
 
 
@@ -64,7 +66,7 @@ def side(cell) -> str:
     """
     if cell.cell_type != "code":
         return "trusted"
-    meta = cell.metadata.get("nbgrader", {})
+    meta = nbcells.nbgrader_metadata(cell)
     if cell.metadata.get(OWN_CELL_KEY) or meta.get("solution"):
         return "student"
     if meta.get("grade"):

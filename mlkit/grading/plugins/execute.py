@@ -26,6 +26,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
+from mlkit import nbcells
 from mlkit.grading import limits
 from mlkit.grading.kernel import spec as kernel_spec
 from mlkit.grading.sandbox import launcher
@@ -102,7 +103,7 @@ class ResilientExecute(Execute):
             # The kernel receives a call that hands the cell's text to the student process; the
             # notebook keeps the student's own source.
             source = cell.source
-            label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+            label = nbcells.grade_id(cell) or f"cell {index + 1}"
             encoded = base64.b64encode(source.encode("utf-8")).decode("ascii")
             cell.source = (f"__import__('mlkit.grading.kernel.boundary').grading.kernel.boundary.run_student_cell("
                            f"{encoded!r}, {label!r}, {side == 'both'!r}, {self._kernel_settings.as_call()!r})")

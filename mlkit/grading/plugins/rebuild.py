@@ -17,6 +17,7 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from mlkit import nbcells
 from mlkit.grading.plugins import cells
 
 
@@ -51,12 +52,12 @@ class RebuildFromRelease(NbGraderPreprocessor):
         unmarked_code: list[NotebookNode] = []
         # Cells the release has without nbgrader metadata (the pictures, the real data) are
         # taken from the release; an unmarked cell with another id is the student's own code.
-        release_plain_ids = {cell.get("id") for cell in release.cells if not cell.metadata.get("nbgrader")}
+        release_plain_ids = {cell.get("id") for cell in release.cells if not nbcells.nbgrader_metadata(cell)}
         for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            grade_id = nbcells.grade_id(cell)
             if grade_id and cell.metadata["nbgrader"].get("solution"):
                 answers.setdefault(grade_id, cell)  # a duplicate answer cell: the first one counts
-            elif not cell.metadata.get("nbgrader") and cell.cell_type == "code" and cell.get("id") not in release_plain_ids:
+            elif not nbcells.nbgrader_metadata(cell) and cell.cell_type == "code" and cell.get("id") not in release_plain_ids:
                 unmarked_code.append(cell)
 
         rebuilt, own_cells_placed, repaired = [], False, []
