@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from mlkit import invocation  # first: it remembers the folder and PATH the command was typed with
@@ -183,13 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     """Parse `argv` (default: the process's arguments), run the verb's function and return its exit status; a
     refusal (`invocation.CommandRefused`: no course there, no such assignment, ...) is printed as
     `mlkit VERB: reason` with status 2."""
-    args = build_parser().parse_args(argv)
-    module, function = VERBS[args.command].split(":")
     try:
-        return getattr(importlib.import_module(module), function)(args) or 0
-    except invocation.CommandRefused as refused:
-        print(f"mlkit {args.command}: {refused}", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+        module, function = VERBS[args.command].split(":")
+        try:
+            return getattr(importlib.import_module(module), function)(args) or 0
+        except invocation.CommandRefused as refused:
+            print(f"mlkit {args.command}: {refused}", file=sys.stderr)
+            return 2
+    except BrokenPipeError:
+        # The reader went away (`mlkit ... | head`): what it did not read is not an error of the command's.
+        # Python would report the pipe again when it flushes stdout at exit; point stdout at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE (128 + 13)
 
 
 if __name__ == "__main__":

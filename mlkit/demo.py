@@ -67,7 +67,8 @@ def run(root: Path, log=print) -> dict:
 
     step("nbgrader generate_assignment (release/)", lambda: release.release(root, assignments, log))
     step("sample class written to submitted/", lambda: write_sample_class(root, assignments))
-    log(f"mlkit grade: {len(SAMPLE_STUDENTS)} students x {len(assignments)} assignments")
+    log(f"mlkit grade: {len(SAMPLE_STUDENTS)} students x {len(assignments)} "
+        f"assignment{'s' if len(assignments) != 1 else ''}")
 
     def grade_class() -> None:
         graded = local.grade(root, assignments, force=True)

@@ -39,6 +39,15 @@ def test_the_command_line_imports_no_verb_before_it_runs(argv):
     assert not verbs, sorted(verbs)
 
 
+def test_a_reader_that_goes_away_is_no_error_of_the_command():
+    """`mlkit ... | head`: the reader closes the pipe before the command has written; the command ends quietly with
+    the status a shell gives a process a closed pipe ended (no traceback)."""
+    piped = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable} -m mlkit.cli --help | true"],
+                           capture_output=True, text=True)
+    assert "Traceback" not in piped.stderr and "BrokenPipeError" not in piped.stderr, piped.stderr
+    assert piped.returncode in (0, 141), piped  # 0 only if the help fitted into the pipe before it closed
+
+
 def test_every_verb_has_its_arguments_and_a_function_to_run():
     parser = cli.build_parser()
     verbs = parser._subparsers._group_actions[0].choices  # argparse keeps the sub-commands here

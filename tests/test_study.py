@@ -264,6 +264,7 @@ def test_the_model_answer_is_shown_at_full_marks_and_its_rating_is_recorded(lear
     rated = subprocess.run([*MLKIT, "rate", mock_assignment, "--explanation", "5", "--mastery", "4",
                             "--workspace", str(copy)], capture_output=True, text=True)
     assert rated.returncode == 0, rated.stderr
+    assert f"recorded for {mock_assignment}: explanation 5/5, own mastery 4/5" in rated.stdout, rated.stdout
     record = histories.load(copy)
     assert record.explanations[-1]["rating"] == 5 and record.self_ratings[mock_assignment] == 4
     assert schedule.mastery(record, mock_assignment) == 3  # one pass, one day: a rating does not replace spacing

@@ -60,7 +60,9 @@ def rate(assignment: str, explanation: int | None, mastery: int | None, workspac
     if mastery is not None:
         record.self_ratings[name] = mastery
     histories.save(space, record)
-    print(f"recorded; the dashboard: {dashboard.write(space)}")
+    said = ([f"explanation {explanation}/5"] if explanation is not None else []) + \
+        ([f"own mastery {mastery}/5"] if mastery is not None else [])
+    print(f"recorded for {name}: {', '.join(said)}; the dashboard: {dashboard.write(space)}")
     return 0
 
 
