@@ -139,7 +139,8 @@ def student_processes(course_folder: Path) -> list[str]:
     a sandboxed process's working folder reads as its notebook's folder, which tells them apart.
     """
     found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
+    # Listed by name, each read inside the try: a process may end between the listing and the reading.
+    for status in (Path("/proc", pid, "status") for pid in os.listdir("/proc") if pid.isdigit()):
         try:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
             cwd = os.readlink(status.parent / "cwd")
