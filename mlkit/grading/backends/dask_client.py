@@ -368,7 +368,6 @@ def grade(root: Path, assignments: list[str], scheduler: str, force: bool = Fals
 
 def _grade_on(scheduler: str, security, timeout: float | None, root: Path, todo: list[tuple[str, str]],
               shown: dict, db_url: str, course_id: str, progress: bool) -> list[tuple[str, str, str, float, str]]:
-    from distributed import as_completed
     from nbgrader.api import Gradebook
     from tqdm import tqdm
 
@@ -420,33 +419,16 @@ def _grade_on(scheduler: str, security, timeout: float | None, root: Path, todo:
                                  resources={dask_worker.SANDBOX_RESOURCE: 1}, pure=False)
 
         futures = {send(a, s): (a, s) for a, s in todo}
-        resent: dict[tuple[str, str], int] = {}
         bar = tqdm(total=len(futures), desc="grading", unit="notebook", file=sys.stderr, disable=not progress,
                    dynamic_ncols=True)
         with Gradebook(db_url, course_id) as gb:
             limits = {a: dask_bundle.assignment_limits(gb, a) for a in bundles}
-            running = as_completed(list(futures), loop=client.loop)
-            for future in running:
-                assignment, student = futures.pop(future)
-                try:
-                    answer = future.result()
-                except Exception as error:  # noqa: BLE001 - one submission's failure, named, never the class's
-                    if _is_lost(client, error):
-                        raise SchedulerLost(f"the scheduler at {scheduler} went away ({dask_bundle.describe_error(error)}); every "
-                                            "grade written so far is kept: run the same command again to grade "
-                                            "the rest") from error
-                    if type(error).__name__ == "FutureCancelledError" and resent.get((assignment, student), 0) < 3:
-                        # The workers holding this assignment's files all died: send them again.
-                        resent[(assignment, student)] = resent.get((assignment, student), 0) + 1
-                        scattered.pop(assignment, None)
-                        again = send(assignment, student)
-                        futures[again] = (assignment, student)
-                        running.add(again)
-                        continue
-                    answer = None
-                    result = {"status": autograde.FAILED, "reason": f"the task failed on the cluster "
-                                                                   f"({dask_bundle.describe_error(error)})", "seconds": 0.0}
-                if answer is not None:
+            for assignment, student, answer, failure in answers(client, scheduler, futures, send,
+                                                                forget=lambda a: scattered.pop(a, None),
+                                                                kept=GRADES_KEPT):
+                if failure is not None:
+                    result = {"status": autograde.FAILED, "reason": failure, "seconds": 0.0}
+                else:
                     try:
                         result = dask_bundle.read_result(answer, digests[(assignment, student)],
                                              set(files[(assignment, student)][0]), limits[assignment])
@@ -465,9 +447,9 @@ def _grade_on(scheduler: str, security, timeout: float | None, root: Path, todo:
     except (SchedulerLost, WorkerCannotSandbox):
         raise
     except Exception as error:
-        if _is_lost(client, error):
-            raise SchedulerLost(f"lost the Dask scheduler at {scheduler} ({dask_bundle.describe_error(error)}); every grade "
-                                "written so far is kept: run the same command again to grade the rest") from error
+        if is_lost(client, error):
+            raise SchedulerLost(f"lost the Dask scheduler at {scheduler} ({dask_bundle.describe_error(error)}); "
+                                f"{GRADES_KEPT}") from error
         raise
     finally:
         close_run(client, bar)
@@ -504,8 +486,44 @@ def _dashboard(client) -> str:
         return ""
 
 
-def _is_lost(client, error: BaseException) -> bool:
+def is_lost(client, error: BaseException) -> bool:
     """Whether a task's error means the scheduler is gone (not that the submission failed)."""
     from distributed.comm.core import CommClosedError
 
     return isinstance(error, CommClosedError) or client.status != "running"
+
+
+GRADES_KEPT = "every grade written so far is kept: run the same command again to grade the rest"
+RESENDS = 3  # times a task is sent again when every worker holding its data died
+
+
+def answers(client, scheduler: str, futures: dict, send, forget, kept: str):
+    """Each task's answer as it finishes, for the grading and the feedback runs alike: (assignment, student,
+    answer, None), or (assignment, student, None, reason) for a task that failed on the cluster.
+
+    `futures`: {future: (assignment, student)} as sent by `send(assignment, student)`, which sends one again.
+    A task cancelled because every worker holding its data died is sent again (at most RESENDS times), after
+    `forget(assignment)` drops the scattered copies so that they are scattered anew. A scheduler that went away
+    raises SchedulerLost, whose message ends with `kept` (what was written so far is kept, and how to go on)."""
+    from distributed import as_completed
+
+    resent: dict[tuple[str, str], int] = {}
+    running = as_completed(list(futures), loop=client.loop)
+    for future in running:
+        assignment, student = futures.pop(future)
+        try:
+            answer = future.result()
+        except Exception as error:  # noqa: BLE001 - one submission's failure, named, never the class's
+            if is_lost(client, error):
+                raise SchedulerLost(f"the scheduler at {scheduler} went away "
+                                    f"({dask_bundle.describe_error(error)}); {kept}") from error
+            if type(error).__name__ == "FutureCancelledError" and resent.get((assignment, student), 0) < RESENDS:
+                resent[(assignment, student)] = resent.get((assignment, student), 0) + 1
+                forget(assignment)
+                again = send(assignment, student)
+                futures[again] = (assignment, student)
+                running.add(again)
+                continue
+            yield assignment, student, None, f"the task failed on the cluster ({dask_bundle.describe_error(error)})"
+            continue
+        yield assignment, student, answer, None

@@ -347,10 +347,12 @@ def generate(root: Path, assignments: list[str], scheduler: str, force: bool | s
     return results
 
 
+PAGES_KEPT = "every page written so far is kept: run the same command again for the rest"
+
+
 def _generate_on(scheduler: str, security, timeout: float | None, root: Path, todo: list[tuple[str, str]],
                  shown: dict, templates: bytes, db_url: str, course_id: str, mode: int,
                  progress: bool) -> list[tuple[str, str, str, float, str]]:
-    from distributed import as_completed
     from nbgrader.api import Gradebook
     from tqdm import tqdm
 
@@ -400,31 +402,18 @@ def _generate_on(scheduler: str, security, timeout: float | None, root: Path, to
                                  key=f"mlkit-feedback-{os.urandom(8).hex()}")  # no names: the scheduler's pages show keys
 
         futures = {send(a, s): (a, s) for a, s in todo}
-        resent: dict[tuple[str, str], int] = {}
         bar = tqdm(total=len(futures), desc="feedback", unit="notebook", file=sys.stderr, disable=not progress,
                    dynamic_ncols=True)
-        running = as_completed(list(futures), loop=client.loop)
-        for future in running:
-            assignment, student = futures.pop(future)
-            try:
-                answer = future.result()
-            except Exception as error:  # noqa: BLE001 - one submission's failure, named, never the class's
-                if dask_client._is_lost(client, error):
-                    raise dask_client.SchedulerLost(f"the scheduler at {scheduler} went away ({dask_bundle.describe_error(error)}"
-                                                "); every page written so far is kept: run the same command "
-                                                "again for the rest") from error
-                if type(error).__name__ == "FutureCancelledError" and resent.get((assignment, student), 0) < 3:
-                    resent[(assignment, student)] = resent.get((assignment, student), 0) + 1
-                    scattered.pop(assignment, None)
-                    shared.pop("templates", None)
-                    again = send(assignment, student)
-                    futures[again] = (assignment, student)
-                    running.add(again)
-                    continue
-                answer = None
-                result = {"status": render.FAILED, "seconds": 0.0,
-                          "reason": f"the task failed on the cluster ({dask_bundle.describe_error(error)})"}
-            if answer is not None:
+
+        def forget(assignment: str) -> None:
+            scattered.pop(assignment, None)
+            shared.pop("templates", None)
+
+        for assignment, student, answer, failure in dask_client.answers(client, scheduler, futures, send, forget,
+                                                                        kept=PAGES_KEPT):
+            if failure is not None:
+                result = {"status": render.FAILED, "seconds": 0.0, "reason": failure}
+            else:
                 try:
                     result = read_pages(answer, digests[(assignment, student)], sent[(assignment, student)][0])
                 except dask_bundle.RefusedResult as refusal:
@@ -441,10 +430,9 @@ def _generate_on(scheduler: str, security, timeout: float | None, root: Path, to
     except dask_client.SchedulerLost:
         raise
     except Exception as error:
-        if dask_client._is_lost(client, error):
-            raise dask_client.SchedulerLost(f"lost the Dask scheduler at {scheduler} ({dask_bundle.describe_error(error)}); "
-                                        "every page written so far is kept: run the same command again for the "
-                                        "rest") from error
+        if dask_client.is_lost(client, error):
+            raise dask_client.SchedulerLost(f"lost the Dask scheduler at {scheduler} "
+                                            f"({dask_bundle.describe_error(error)}); {PAGES_KEPT}") from error
         raise
     finally:
         dask_client.close_run(client, bar)
