@@ -125,9 +125,6 @@ class LinkSafeCollect(ExchangeCollect):
             self.log.warning("%s claims to be submitted at %s, but its files changed at %s UTC: that is its "
                              "submission time", path, parts[2], written)
             timestamp = written
-        if not hasattr(self, "_submission_times"):
-            self._submission_times: dict[str, datetime.datetime] = {}
-        self._submission_times[name] = timestamp
         return {"username": username, "filename": name, "timestamp": timestamp}
 
     def do_copy(self, src, dest, log=None):
@@ -181,8 +178,9 @@ class LinkSafeCollect(ExchangeCollect):
             super().do_copy(str(staging / "submission"), dest, log=log)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        # The submission's time as collect decided it, never the timestamp.txt the student wrote.
-        recorded = getattr(self, "_submission_times", {}).get(os.path.basename(os.path.normpath(src)))
+        # The submission's time as collect decided it (its record), never the timestamp.txt the student wrote.
+        name = os.path.basename(os.path.normpath(src))
+        recorded = next((record["timestamp"] for record in self.src_records if record["filename"] == name), None)
         if recorded is not None:
             Path(dest, "timestamp.txt").write_text(recorded.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
         # The left-out folder belongs to the submission it describes: a new collection replaces both.
