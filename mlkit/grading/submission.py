@@ -23,6 +23,7 @@ import re
 import stat
 from pathlib import Path
 
+from mlkit.grading import limits
 from mlkit.grading.sandbox.launcher import open_regular_file
 
 RECORD_NAME = "left-out.json"
@@ -123,6 +124,23 @@ def set_aside(submission: Path, step: str = "autograde") -> list[dict]:
     if moved:
         write_record(submission, read_record(submission) + moved)
     return moved
+
+
+def read_notebook(path):
+    """A submitted notebook, read within the grader's bounds: a regular file only (a link or a FIFO is refused,
+    never followed or waited on), at most `limits.MAX_NOTEBOOK_BYTES` (parsing costs the grader many times a
+    file's size) and `limits.MAX_CELLS` cells, as nbformat 4 (not validated). Raises OSError or ValueError (or
+    nbformat's reading errors) naming why it cannot be read."""
+    import nbformat
+
+    with open_regular_file(path) as handle:
+        raw = handle.read(limits.MAX_NOTEBOOK_BYTES + 1)
+    if len(raw) > limits.MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"it is larger than {limits.MAX_NOTEBOOK_BYTES // 10**6} MB")
+    nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+    if len(nb.cells) > limits.MAX_CELLS:
+        raise ValueError(f"it has more than {limits.MAX_CELLS} cells")
+    return nb
 
 
 class TooLarge(Exception):

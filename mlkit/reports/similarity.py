@@ -99,29 +99,15 @@ def rank(submissions: list[Submission], assignment: str, root: Path = layout.ROO
     return sorted(pairs, key=lambda p: (-p.similarity, p.first.name, p.second.name))
 
 
-def _read_submitted(path: Path):
-    """A submitted notebook, read as grading reads one: a regular file (a link or FIFO is not followed or waited
-    on), at most MAX_NOTEBOOK_BYTES and MAX_CELLS.  Raises OSError or ValueError naming why it cannot be read."""
-    from mlkit.grading.limits import MAX_CELLS, MAX_NOTEBOOK_BYTES
-    from mlkit.grading.sandbox.launcher import open_regular_file
-
-    with open_regular_file(path) as handle:
-        raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
-    if len(raw) > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"it is larger than {MAX_NOTEBOOK_BYTES // 10**6} MB")
-    nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-    if len(nb.cells) > MAX_CELLS:
-        raise ValueError(f"it has more than {MAX_CELLS} cells")
-    return nb
-
-
 def class_submissions(root: Path, assignment: str) -> list[Submission]:
     """This class's submitted notebooks of `assignment` (course/submitted/<student>/<assignment>/*.ipynb); one
     that cannot be read as a notebook (the student's file, which may be anything) is skipped, and said."""
+    from mlkit.grading import submission  # read as grading reads one: a regular file, within its bounds
+
     found = []
     for path in sorted((root / "submitted").glob(f"*/{assignment}/*.ipynb")):
         try:
-            found.append(Submission(path.parent.parent.name, answer_code(_read_submitted(path))))
+            found.append(Submission(path.parent.parent.name, answer_code(submission.read_notebook(path))))
         except (OSError, ValueError, AttributeError, TypeError) as error:
             print(f"similarity: skipped {path}: {type(error).__name__}: {str(error)[:200]}")
     return found
@@ -129,13 +115,15 @@ def class_submissions(root: Path, assignment: str) -> list[Submission]:
 
 def archived_submissions(archive: Path, assignment: str) -> list[Submission]:
     """Every `<student>/<assignment>/*.ipynb` below `archive`, named by its path from there (cohort and student)."""
+    from mlkit.grading import submission
+
     found = []
     for path in sorted(archive.rglob(f"{assignment}/*.ipynb")):
         if ".ipynb_checkpoints" in path.parts:
             continue
         name = "/".join(path.parent.parent.relative_to(archive).parts) or path.parent.parent.name
         try:
-            found.append(Submission(f"archive:{name}", answer_code(_read_submitted(path)), archived=True))
+            found.append(Submission(f"archive:{name}", answer_code(submission.read_notebook(path)), archived=True))
         except (OSError, ValueError, AttributeError, TypeError) as error:  # an unreadable archived notebook is skipped, and said
             print(f"similarity: skipped {path}: {error}")
     return found

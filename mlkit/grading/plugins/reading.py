@@ -24,7 +24,6 @@ from nbconvert.exporters import NotebookExporter
 
 from mlkit.grading import limits, submission
 from mlkit.grading.plugins import cells
-from mlkit.grading.sandbox.launcher import open_regular_file
 
 # The limits a notebook is read within (re-exported: tests and callers name them here).
 MAX_NOTEBOOK_BYTES, MAX_CELLS = limits.MAX_NOTEBOOK_BYTES, limits.MAX_CELLS
@@ -37,14 +36,7 @@ class TolerantNotebookExporter(NotebookExporter):
     def from_filename(self, filename, resources=None, **kw):
         reasons: list[str] = []
         try:
-            with open_regular_file(filename) as handle:  # a link or a FIFO is refused, never followed
-                raw = handle.read(limits.MAX_NOTEBOOK_BYTES + 1)
-            if len(raw) > limits.MAX_NOTEBOOK_BYTES:  # parsing it would cost the grader many times its size
-                raise ValueError(f"it is larger than {limits.MAX_NOTEBOOK_BYTES // 10**6} MB")
-            text = raw.decode("utf-8")
-            nb = nbformat.reads(text, as_version=4)
-            if len(nb.cells) > limits.MAX_CELLS:
-                raise ValueError(f"it has more than {limits.MAX_CELLS} cells")
+            nb = submission.read_notebook(filename)  # a link or a FIFO is refused, never followed
             nbformat.validate(nb)
         except Exception as error:  # any way a file can fail to be a notebook
             reason = f"the submitted notebook could not be read ({type(error).__name__}: {str(error)[:200]})"
