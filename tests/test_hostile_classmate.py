@@ -26,6 +26,7 @@ Accounts are named with a random suffix (several runs may share a machine) and r
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.utils import parse_utc
 
 from mlkit import course
 from mlkit.authoring import catalog
@@ -698,3 +700,41 @@ def test_exchange_init_adopts_no_folder_another_account_made(tmp_path):
         permissions.init_exchange(root, COURSE_ID, "root")
     problems = permissions.exchange_problems(root, COURSE_ID, 0)
     assert any("belongs to nobody" in str(problem) and "mlkit exchange init" in str(problem) for problem in problems)
+
+
+def test_a_student_who_backdates_her_own_submission_is_collected_at_the_time_she_wrote_it(hub):
+    """After the due date, mallory writes a submission into the inbound herself (hers to write in, in her own
+    name) and names it, and its timestamp.txt, a date long past: nbgrader collects it with the time it claims,
+    so no late penalty applies.  The kit records when its files were written (their ctime, which no account but
+    root sets back)."""
+    past = "2020-01-01 00:00:00.000000 UTC"
+    inbound = hub.exchange / COURSE_ID / "inbound"
+    earlier = hub.course.parent / "mallory-earlier-submissions"  # the fixture's own submissions, set aside by
+    earlier.mkdir()                                             # the test so that hers is the one collected
+    for folder in inbound.glob(f"{hub.mallory}+{ASSIGNMENT}+*"):
+        folder.rename(earlier / folder.name)
+    backdated = inbound / f"{hub.mallory}+{ASSIGNMENT}+{past}+x"
+    try:
+        # As mallory, in the inbound she may write in but not list: only what her own account can do.
+        hub.run(hub.mallory, f"mkdir '{backdated}' && cp ~/{ASSIGNMENT}/{NOTEBOOK}.ipynb '{backdated}/' && "
+                             f"echo '{past}' > '{backdated}/timestamp.txt'")
+
+        def collect(folder: str, slack: str = "") -> tuple[str, str]:
+            run = hub.run(hub.instructor, f"nbgrader collect {ASSIGNMENT} --student {hub.mallory} "
+                                          f"--CourseDirectory.submitted_directory={folder} {slack}", cwd=hub.course)
+            recorded = (hub.course / folder / hub.mallory / ASSIGNMENT / "timestamp.txt").read_text().strip()
+            return recorded, run.stdout + run.stderr
+
+        # Defence off (the files' times never override the claim): collected as submitted in 2020.
+        recorded, _ = collect("submitted-backdated-off", "--LinkSafeCollect.claimed_time_slack=1e12")
+        assert recorded.startswith("2020-01-01"), recorded
+        # Contained: the time her files were written, and the log says what the folder claimed.
+        recorded, said = collect("submitted-backdated")
+        written = parse_utc(recorded).replace(tzinfo=None)
+        assert abs((datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - written).total_seconds()) < 3600, recorded  # when she wrote it
+        assert f"claims to be submitted at {past}" in said, said
+    finally:
+        shutil.rmtree(backdated, ignore_errors=True)
+        for folder in earlier.iterdir():
+            folder.rename(inbound / folder.name)
+        earlier.rmdir()
